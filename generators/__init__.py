@@ -1,0 +1,23 @@
+"""Generators: one interface over demo, local GPU and remote OpenAI-compatible models."""
+from generators.config import ModelEntry, load_models, parse_models
+from generators.protocol import (
+    MODALITIES,
+    ConfigError,
+    GenerationRequest,
+    Generator,
+    GeneratorError,
+    ImageOutput,
+    MeshOutput,
+    Message,
+    Output,
+    TextOutput,
+    TextStream,
+    Usage,
+)
+from generators.registry import build_generator
+
+__all__ = [
+    "MODALITIES", "ConfigError", "GenerationRequest", "Generator", "GeneratorError",
+    "ImageOutput", "MeshOutput", "Message", "ModelEntry", "Output", "TextOutput",
+    "TextStream", "Usage", "build_generator", "load_models", "parse_models",
+]

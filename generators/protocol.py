@@ -1,0 +1,200 @@
+"""The one interface every generator speaks, local or remote.
+
+The battle service and `arena worker` only ever see these types, so a backend can
+move from an in-process demo model to a GPU host or an author's endpoint without
+the callers changing.
+"""
+from __future__ import annotations
+
+import asyncio
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Literal
+
+Modality = Literal["text", "image", "3d"]
+MODALITIES: tuple[str, ...] = ("text", "image", "3d")
+
+
+class GeneratorError(Exception):
+    """A generation failed; the message is safe to show to a voter or operator.
+
+    It never carries secrets (API keys, private URLs' credentials) or tracebacks.
+    """
+
+
+class ConfigError(Exception):
+    """A models file or backend option is wrong; raised at start, naming the entry."""
+
+
+@dataclass(frozen=True)
+class Message:
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+@dataclass
+class GenerationRequest:
+    """What a battle asks one side for.
+
+    `messages` is the whole conversation so far (multi-turn text); image and 3D
+    requests use the last user message as the prompt. `image` is an optional PNG
+    input (image-to-3D).
+    """
+
+    modality: str
+    messages: list[Message]
+    seed: int | None = None
+    max_tokens: int = 256
+    timeout_s: float = 60.0
+    image: bytes | None = None
+    options: dict = field(default_factory=dict)
+
+    @property
+    def prompt(self) -> str:
+        for message in reversed(self.messages):
+            if message.role == "user":
+                return message.content
+        return ""
+
+    @classmethod
+    def from_prompt(cls, modality: str, prompt: str, **kwargs) -> "GenerationRequest":
+        return cls(modality=modality, messages=[Message("user", prompt)], **kwargs)
+
+
+@dataclass
+class TextOutput:
+    text: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    media_type: str = "text/plain"
+
+
+@dataclass
+class ImageOutput:
+    png: bytes
+    width: int
+    height: int
+    media_type: str = "image/png"
+
+
+@dataclass
+class MeshOutput:
+    glb: bytes
+    vertices: int
+    faces: int
+    media_type: str = "model/gltf-binary"
+
+
+Output = TextOutput | ImageOutput | MeshOutput
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Token counts a text backend may yield last in its stream (not shown as text)."""
+
+    prompt_tokens: int
+    completion_tokens: int
+
+
+class TextStream:
+    """An async iterator of text chunks that knows the final output once drained.
+
+    Wraps a backend's chunk generator and enforces the request's time limit on the
+    whole stream, so a stalled endpoint cannot hang a battle.
+    """
+
+    def __init__(self, chunks: AsyncIterator[str | Usage], timeout_s: float):
+        self._chunks = chunks
+        self._deadline = asyncio.get_running_loop().time() + timeout_s
+        self._parts: list[str] = []
+        self._usage: Usage | None = None
+        self.output: TextOutput | None = None
+
+    def __aiter__(self) -> "TextStream":
+        return self
+
+    async def __anext__(self) -> str:
+        while True:
+            remaining = self._deadline - asyncio.get_running_loop().time()
+            try:
+                if remaining <= 0:
+                    raise TimeoutError
+                chunk = await asyncio.wait_for(self._chunks.__anext__(), remaining)
+            except StopAsyncIteration:
+                text = "".join(self._parts)
+                usage = self._usage or Usage(0, len(text.split()))
+                self.output = TextOutput(text, usage.prompt_tokens, usage.completion_tokens)
+                raise
+            except (TimeoutError, asyncio.TimeoutError):
+                await self.aclose()
+                raise GeneratorError("timed out while streaming text") from None
+            if isinstance(chunk, Usage):
+                self._usage = chunk
+                continue
+            self._parts.append(chunk)
+            return chunk
+
+    async def aclose(self) -> None:
+        close = getattr(self._chunks, "aclose", None)
+        if close is not None:
+            await close()
+
+    async def collect(self) -> TextOutput:
+        async for _ in self:
+            pass
+        assert self.output is not None
+        return self.output
+
+
+class Generator(ABC):
+    """A named model of one modality.
+
+    Subclasses implement `_stream_text` (text: yields str chunks, optionally a final
+    `Usage`) or `_generate` (image, 3D); the
+    public methods add the time limit and turn unexpected exceptions into
+    `GeneratorError` so callers handle one failure type.
+    """
+
+    def __init__(self, name: str, modality: str):
+        self.name = name
+        self.modality = modality
+
+    async def load(self) -> None:
+        """Load weights or check reachability; raise ConfigError if impossible."""
+
+    async def close(self) -> None:
+        """Release weights, connections."""
+
+    def stream(self, request: GenerationRequest) -> TextStream:
+        if self.modality != "text":
+            raise GeneratorError(f"{self.name} is a {self.modality} model and does not stream text")
+        return TextStream(self._guard_stream(request), request.timeout_s)
+
+    async def generate(self, request: GenerationRequest) -> Output:
+        if self.modality == "text":
+            return await self.stream(request).collect()
+        try:
+            return await asyncio.wait_for(self._generate(request), request.timeout_s)
+        except GeneratorError:
+            raise
+        except (TimeoutError, asyncio.TimeoutError):
+            raise GeneratorError(f"{self.name} timed out after {request.timeout_s:g} s") from None
+        except Exception as exc:  # a backend bug must not crash a battle
+            raise GeneratorError(f"{self.name} failed: {type(exc).__name__}") from exc
+
+    async def _guard_stream(self, request: GenerationRequest) -> AsyncIterator[str | Usage]:
+        try:
+            async for chunk in self._stream_text(request):
+                yield chunk
+        except GeneratorError:
+            raise
+        except Exception as exc:
+            raise GeneratorError(f"{self.name} failed: {type(exc).__name__}") from exc
+
+    async def _stream_text(self, request: GenerationRequest) -> AsyncIterator[str | Usage]:
+        raise GeneratorError(f"{self.name} does not generate text")
+        yield ""  # pragma: no cover - makes this an async generator
+
+    async def _generate(self, request: GenerationRequest) -> Output:
+        raise GeneratorError(f"{self.name} does not generate {request.modality}")
