@@ -1,0 +1,416 @@
+"""The battle lifecycle: draw a pair, run both sides at once, store, vote, reveal.
+
+Plain Python with no UI or HTTP code, so the REST API, the web page and
+`arena simulate` all drive the same rules. Generation runs on the event loop;
+database work runs in worker threads.
+"""
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from arena.artifacts import ArtifactStore
+from arena.categories import categorise
+from arena.db import Store
+from arena.errors import Conflict, Forbidden, InvalidInput, NotFound, Unavailable
+from arena.sampling import draw_pair
+from arena.schema import DIMENSIONS, MODALITIES, WINNERS, Battle, Model, Output, Vote
+from arena.settings import Settings
+from generators import GenerationRequest, Generator, GeneratorError, Message, TextOutput
+
+SIDES = ("a", "b")
+
+
+@dataclass
+class SideOutput:
+    side: str
+    text: str | None = None
+    artifact_sha256: str | None = None
+    media_type: str | None = None
+    latency_ms: int | None = None
+    error: str | None = None
+
+
+@dataclass
+class BattleView:
+    """What a voter may see of a battle: model names only once they are revealed."""
+
+    id: str
+    modality: str
+    mode: str
+    status: str
+    conversation: list[str]
+    turns: list[dict[str, SideOutput]]
+    error: str | None = None
+    votes: dict[str, str] = field(default_factory=dict)  # dimension -> winner
+    model_a: str | None = None
+    model_b: str | None = None
+
+    @property
+    def revealed(self) -> bool:
+        return self.model_a is not None
+
+
+@dataclass
+class VoteResult:
+    battle_id: str
+    dimension: str
+    winner: str
+    model_a: str
+    model_b: str
+    valid: bool
+    invalid_reason: str | None
+
+
+@dataclass
+class Started:
+    battle_id: str
+
+
+@dataclass
+class Chunk:
+    side: str
+    text: str
+
+
+@dataclass
+class Finished:
+    battle: BattleView
+
+
+Event = Started | Chunk | Finished
+
+
+class BattleService:
+    def __init__(
+        self,
+        store: Store,
+        artifacts: ArtifactStore,
+        generators: dict[str, Generator],
+        settings: Settings,
+        rng: random.Random | None = None,
+    ):
+        self.store = store
+        self.artifacts = artifacts
+        self.generators = generators
+        self.settings = settings
+        self.rng = rng or random.Random()
+
+    # -- models ---------------------------------------------------------------
+
+    def active_models(self, modality: str) -> dict[str, float]:
+        """Active models of a modality that have a live generator, with sampling weights."""
+        with self.store.read() as session:
+            rows = session.execute(
+                select(Model.name, Model.weight).where(Model.modality == modality, Model.status == "active")
+            ).all()
+        return {name: weight for name, weight in rows if name in self.generators}
+
+    # -- starting and continuing ----------------------------------------------
+
+    async def start(self, modality: str, prompt: str, voter_id: str, **kwargs) -> BattleView:
+        return await _last(self.start_stream(modality, prompt, voter_id, **kwargs))
+
+    async def start_stream(
+        self,
+        modality: str,
+        prompt: str,
+        voter_id: str,
+        *,
+        models: tuple[str, str] | None = None,
+        seed: int | None = None,
+    ) -> AsyncIterator[Event]:
+        """Create a battle and stream both sides' text as it arrives, then the result.
+
+        `models` picks both sides by name (named mode: stored, never ranked on the
+        main board); otherwise the sampler draws an anonymous pair.
+        """
+        self._check_modality(modality)
+        prompt = self._check_prompt(prompt)
+        if models is None:
+            mode = "anonymous"
+            try:
+                model_a, model_b, probability = draw_pair(self.active_models(modality), self.rng)
+            except ValueError:
+                raise Unavailable(f"fewer than two {modality} models are available") from None
+        else:
+            mode, probability = "named", None
+            model_a, model_b = self._check_named(modality, models)
+        battle_id = str(uuid.uuid4())
+        battle = Battle(
+            id=battle_id, modality=modality, mode=mode, prompt=prompt, conversation=[prompt],
+            category=categorise(modality, prompt), model_a=model_a, model_b=model_b,
+            pair_probability=probability, status="generating",
+            voter_id=voter_id,
+        )
+        await asyncio.to_thread(self._insert, battle)
+        yield Started(battle_id)
+        async for event in self._run_turn(battle_id, modality, (model_a, model_b), [[prompt], [], []], 0, seed):
+            yield event
+
+    async def continue_(self, battle_id: str, voter_id: str, prompt: str) -> BattleView:
+        return await _last(self.continue_stream(battle_id, voter_id, prompt))
+
+    async def continue_stream(self, battle_id: str, voter_id: str, prompt: str) -> AsyncIterator[Event]:
+        """Send a follow-up message to the same pair (text battles, before the vote)."""
+        prompt = self._check_prompt(prompt)
+        history = await asyncio.to_thread(self._claim_next_turn, battle_id, voter_id, prompt)
+        modality, pair, conversation, turn = history
+        async for event in self._run_turn(battle_id, modality, pair, conversation, turn, None):
+            yield event
+
+    # -- voting ---------------------------------------------------------------
+
+    def vote(self, battle_id: str, voter_id: str, winner: str, dimension: str = "overall") -> VoteResult:
+        """Record one vote; the database's unique key makes a second one fail, even concurrently."""
+        if winner not in WINNERS:
+            raise InvalidInput(f"winner must be one of: {', '.join(WINNERS)}")
+        try:
+            with self.store.write() as session:
+                battle = self._owned(session, battle_id, voter_id)
+                if dimension not in DIMENSIONS[battle.modality]:
+                    raise InvalidInput(
+                        f"dimension for {battle.modality} battles must be one of: "
+                        + ", ".join(DIMENSIONS[battle.modality])
+                    )
+                if battle.status != "ready":
+                    raise Conflict(
+                        "this battle failed and accepts no vote" if battle.status == "failed"
+                        else "outputs are still being generated; vote when both are shown"
+                    )
+                exists = session.scalar(
+                    select(Vote.id).where(Vote.battle_id == battle_id, Vote.dimension == dimension)
+                )
+                if exists is not None:
+                    raise Conflict(f"this battle already has a {dimension} vote")
+                now = datetime.now(timezone.utc)
+                reason = self._invalid_reason(session, battle)
+                session.add(Vote(
+                    battle_id=battle_id, voter_id=voter_id, dimension=dimension, winner=winner,
+                    anonymous=battle.mode == "anonymous", created_at=now,
+                    dwell_ms=_ms_between(battle.ready_at, now), valid=reason is None, invalid_reason=reason,
+                ))
+                session.flush()
+        except IntegrityError:
+            raise Conflict(f"this battle already has a {dimension} vote") from None
+        return VoteResult(battle_id, dimension, winner, battle.model_a, battle.model_b, reason is None, reason)
+
+    # -- reading --------------------------------------------------------------
+
+    def get(self, battle_id: str, voter_id: str) -> BattleView:
+        with self.store.read() as session:
+            battle = self._owned(session, battle_id, voter_id)
+            return self._view(session, battle)
+
+    # -- internals ------------------------------------------------------------
+
+    async def _run_turn(self, battle_id, modality, pair, conversation, turn, seed) -> AsyncIterator[Event]:
+        """Run both generators concurrently, forward text chunks, store the outcome.
+
+        If the consumer goes away mid-stream, both generations are cancelled and
+        the battle is marked failed, so no half-finished battle can take a vote.
+        """
+        prompts, replies_a, replies_b = conversation
+        seed = self.rng.randrange(2**31) if seed is None else seed
+        queue: asyncio.Queue[Chunk] = asyncio.Queue()
+        tasks = [
+            asyncio.create_task(self._run_side(side, pair[i], modality, prompts, replies, seed, queue))
+            for i, (side, replies) in enumerate(zip(SIDES, (replies_a, replies_b)))
+        ]
+        finished = False
+        try:
+            pending = set(tasks)
+            while pending:
+                getter = asyncio.ensure_future(queue.get())
+                done, _ = await asyncio.wait({getter, *pending}, return_when=asyncio.FIRST_COMPLETED)
+                if getter in done:
+                    yield getter.result()
+                else:
+                    getter.cancel()
+                pending -= done
+            while not queue.empty():
+                yield queue.get_nowait()
+            outputs = [task.result() for task in tasks]
+            view = await asyncio.to_thread(self._store_turn, battle_id, turn, pair, outputs)
+            finished = True
+            yield Finished(view)
+        finally:
+            if not finished:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                await asyncio.to_thread(self._mark_failed, battle_id, "generation was cancelled")
+
+    async def _run_side(self, side, name, modality, prompts, replies, seed, queue) -> tuple[SideOutput, object]:
+        messages: list[Message] = []
+        for i, prompt in enumerate(prompts):
+            messages.append(Message("user", prompt))
+            if i < len(replies):
+                messages.append(Message("assistant", replies[i]))
+        request = GenerationRequest(
+            modality=modality, messages=messages, seed=seed, timeout_s=self.settings.generation_timeout_s
+        )
+        generator = self.generators.get(name)
+        started = time.perf_counter()
+        label = f"Model {side.upper()}"
+        try:
+            if generator is None:
+                raise GeneratorError(f"{name} is not loaded")
+            if modality == "text":
+                stream = generator.stream(request)
+                async for chunk in stream:
+                    await queue.put(Chunk(side, chunk))
+                result = stream.output
+            else:
+                result = await generator.generate(request)
+        except GeneratorError as exc:
+            # Never reveal the model's name in the message a voter sees.
+            message = str(exc).replace(name, label) or f"{label} failed"
+            return SideOutput(side, latency_ms=_elapsed_ms(started), error=message), None
+        return SideOutput(side, latency_ms=_elapsed_ms(started)), result
+
+    def _insert(self, battle: Battle) -> None:
+        with self.store.write() as session:
+            session.add(battle)
+
+    def _store_turn(self, battle_id, turn, pair, outputs) -> BattleView:
+        rows = []
+        for side_output, result in outputs:
+            if isinstance(result, TextOutput):
+                side_output.text, side_output.media_type = result.text, result.media_type
+            elif result is not None:
+                data = getattr(result, "png", None) or getattr(result, "glb", None)
+                side_output.artifact_sha256 = self.artifacts.put(data, result.media_type)
+                side_output.media_type = result.media_type
+            rows.append(Output(battle_id=battle_id, turn=turn, **vars(side_output)))
+        errors = [f"{o.error}" for o, _ in outputs if o.error]
+        with self.store.write() as session:
+            battle = session.get(Battle, battle_id)
+            session.add_all(rows)
+            battle.status = "failed" if errors else "ready"
+            battle.error = "; ".join(errors) or None
+            battle.ready_at = None if errors else datetime.now(timezone.utc)
+            session.flush()
+            return self._view(session, battle)
+
+    def _mark_failed(self, battle_id: str, reason: str) -> None:
+        with self.store.write() as session:
+            battle = session.get(Battle, battle_id)
+            if battle is not None and battle.status == "generating":
+                battle.status, battle.error = "failed", reason
+
+    def _claim_next_turn(self, battle_id, voter_id, prompt):
+        with self.store.write() as session:
+            battle = self._owned(session, battle_id, voter_id)
+            if battle.modality != "text":
+                raise Conflict("only text battles take follow-up messages; start a new battle")
+            if battle.status != "ready":
+                raise Conflict("this battle is not ready for a follow-up message")
+            if session.scalar(select(Vote.id).where(Vote.battle_id == battle_id).limit(1)) is not None:
+                raise Conflict("this battle is locked after the vote; start a new battle")
+            if len(battle.conversation) >= self.settings.max_turns:
+                raise Conflict(f"a battle has at most {self.settings.max_turns} turns; please vote")
+            outputs = session.scalars(
+                select(Output).where(Output.battle_id == battle_id).order_by(Output.turn)
+            ).all()
+            replies = {side: [o.text or "" for o in outputs if o.side == side] for side in SIDES}
+            turn = len(battle.conversation)
+            battle.conversation = [*battle.conversation, prompt]
+            battle.status = "generating"
+            return (
+                battle.modality, (battle.model_a, battle.model_b),
+                [battle.conversation, replies["a"], replies["b"]], turn,
+            )
+
+    def _owned(self, session, battle_id: str, voter_id: str) -> Battle:
+        battle = session.get(Battle, battle_id) if _is_uuid(battle_id) else None
+        if battle is None:
+            raise NotFound("no such battle")
+        if battle.voter_id != voter_id:
+            raise Forbidden("this battle belongs to another voter")
+        return battle
+
+    def _view(self, session, battle: Battle) -> BattleView:
+        outputs = session.scalars(
+            select(Output).where(Output.battle_id == battle.id).order_by(Output.turn, Output.side)
+        ).all()
+        votes = dict(session.execute(
+            select(Vote.dimension, Vote.winner).where(Vote.battle_id == battle.id)
+        ).all())
+        turns: list[dict[str, SideOutput]] = [{} for _ in range(max((o.turn for o in outputs), default=-1) + 1)]
+        for o in outputs:
+            turns[o.turn][o.side] = SideOutput(
+                o.side, o.text, o.artifact_sha256, o.media_type, o.latency_ms, o.error
+            )
+        reveal = bool(votes) or battle.mode == "named"
+        return BattleView(
+            id=battle.id, modality=battle.modality, mode=battle.mode, status=battle.status,
+            conversation=list(battle.conversation), turns=turns, error=battle.error, votes=votes,
+            model_a=battle.model_a if reveal else None, model_b=battle.model_b if reveal else None,
+        )
+
+    def _invalid_reason(self, session, battle: Battle) -> str | None:
+        """LMArena's identity rule: a text answer naming either model spoils anonymity."""
+        if battle.mode != "anonymous" or battle.modality != "text":
+            return None
+        names = [battle.model_a.lower(), battle.model_b.lower()]
+        texts = session.scalars(select(Output.text).where(Output.battle_id == battle.id)).all()
+        if any(name in (text or "").lower() for text in texts for name in names):
+            return "identity_leak"
+        return None
+
+    def _check_modality(self, modality: str) -> None:
+        if modality not in MODALITIES:
+            raise InvalidInput(f"modality must be one of: {', '.join(MODALITIES)}")
+
+    def _check_prompt(self, prompt: str) -> str:
+        if not isinstance(prompt, str) or not prompt.strip():
+            raise InvalidInput("prompt must not be empty")
+        if len(prompt) > self.settings.max_prompt_chars:
+            raise InvalidInput(f"prompt is longer than {self.settings.max_prompt_chars} characters")
+        return prompt.strip()
+
+    def _check_named(self, modality: str, models: tuple[str, str]) -> tuple[str, str]:
+        model_a, model_b = models
+        if model_a == model_b:
+            raise InvalidInput("choose two different models")
+        active = self.active_models(modality)
+        for name in models:
+            if name not in active:
+                raise InvalidInput(f"{name!r} is not an active {modality} model")
+        return model_a, model_b
+
+
+async def _last(events: AsyncIterator[Event]) -> BattleView:
+    async for event in events:
+        if isinstance(event, Finished):
+            return event.battle
+    raise RuntimeError("battle stream ended without a result")
+
+
+def _elapsed_ms(started: float) -> int:
+    return int((time.perf_counter() - started) * 1000)
+
+
+def _ms_between(start: datetime | None, end: datetime) -> int | None:
+    if start is None:
+        return None
+    if start.tzinfo is None:  # SQLite returns naive datetimes
+        start = start.replace(tzinfo=timezone.utc)
+    return int((end - start).total_seconds() * 1000)
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except (ValueError, TypeError, AttributeError):
+        return False
+    return True

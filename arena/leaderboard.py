@@ -1,0 +1,189 @@
+"""Leaderboards: the database aggregates votes, `ranking` fits, a cache serves.
+
+Raw votes never enter Python: one GROUP BY per board yields counts per
+(model_a, model_b, winner[, voter]); the fit costs O(models²). Boards are refitted
+in a background thread when votes change, so a page view or API call never waits
+for a fit once a board exists.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime, timezone
+
+import pandas as pd
+from sqlalchemy import func, select
+
+from arena.db import Store
+from arena.errors import InvalidInput
+from arena.schema import DIMENSIONS, MODALITIES, Battle, Model, Vote, Voter
+from arena.settings import Settings
+from ranking import RankingError, rank
+
+log = logging.getLogger("arena.leaderboard")
+
+# Sub-boards a voter can pick: prompt category, or one field of the voter profile.
+GROUP_FIELDS = {
+    "category": Battle.category,
+    "age_band": Voter.age_band,
+    "gender": Voter.gender,
+    "country": Voter.country,
+    "first_language": Voter.first_language,
+    "expertise": Voter.expertise,
+}
+
+BoardKey = tuple[str, str, str | None, str | None]
+
+
+def vote_counts(store: Store, modality: str, dimension: str, group: tuple[str, str] | None = None,
+                per_voter: bool = False) -> pd.DataFrame:
+    """Counts of valid anonymous votes per (model_a, model_b, winner[, voter])."""
+    columns = [Battle.model_a, Battle.model_b, Vote.winner]
+    if per_voter:
+        columns.append(Vote.voter_id.label("voter"))
+    query = (
+        select(*columns, func.count().label("count"))
+        .join(Battle, Battle.id == Vote.battle_id)
+        .where(Battle.modality == modality, Vote.dimension == dimension, Vote.anonymous, Vote.valid)
+        .group_by(*columns)
+    )
+    if group is not None:
+        field, value = group
+        if field in ("category",):
+            query = query.where(GROUP_FIELDS[field] == value)
+        else:
+            query = query.join(Voter, Voter.id == Vote.voter_id).where(GROUP_FIELDS[field] == value)
+    with store.read() as session:
+        rows = session.execute(query).all()
+    names = ["model_a", "model_b", "winner"] + (["voter"] if per_voter else []) + ["count"]
+    return pd.DataFrame(rows, columns=names)
+
+
+class Leaderboards:
+    """A cache of fitted boards, refreshed in the background when votes change."""
+
+    def __init__(self, store: Store, settings: Settings):
+        self.store = store
+        self.settings = settings
+        self._boards: dict[BoardKey, dict] = {}
+        self._versions: dict[BoardKey, tuple] = {}
+        self._lock = threading.Lock()
+        self._fit_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._loop, name="leaderboards", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def get(self, modality: str, dimension: str = "overall", group: tuple[str, str] | None = None) -> dict:
+        """The cached board; the first request for a board computes it once."""
+        key = self._key(modality, dimension, group)
+        board = self._boards.get(key)
+        if board is None:
+            board = self.refresh(key)
+        return board
+
+    def refresh_all(self) -> None:
+        """Refit every board whose votes changed since its last fit."""
+        keys = set(self._boards) | {(m, d, None, None) for m in MODALITIES for d in DIMENSIONS[m]}
+        version = self._vote_version()
+        for key in sorted(keys, key=str):
+            if self._stop.is_set():
+                return
+            if self._versions.get(key) != version:
+                self.refresh(key, version)
+
+    def refresh(self, key: BoardKey, version: tuple | None = None) -> dict:
+        with self._fit_lock:
+            version = version or self._vote_version()
+            board = self._fit(key)
+            with self._lock:
+                self._boards[key] = board
+                self._versions[key] = version
+            return board
+
+    def poke(self) -> None:
+        """Votes changed: refit soon, in the background (a vote never waits for a fit)."""
+        self._wake.set()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.refresh_all()
+            except Exception:  # keep serving the last good boards
+                log.exception("leaderboard refresh failed")
+            self._wake.wait(self.settings.leaderboard_refresh_s)
+            self._wake.clear()
+            # gather a burst of votes into one refit instead of one per vote
+            self._stop.wait(self.settings.leaderboard_debounce_s)
+
+    def _vote_version(self) -> tuple:
+        with self.store.read() as session:
+            return tuple(session.execute(select(func.count(Vote.id), func.max(Vote.id))).one())
+
+    def _key(self, modality: str, dimension: str, group: tuple[str, str] | None) -> BoardKey:
+        if modality not in MODALITIES:
+            raise InvalidInput(f"modality must be one of: {', '.join(MODALITIES)}")
+        if dimension not in DIMENSIONS[modality]:
+            raise InvalidInput(f"dimension for {modality} must be one of: {', '.join(DIMENSIONS[modality])}")
+        if group is None:
+            return modality, dimension, None, None
+        field, value = group
+        if field not in GROUP_FIELDS:
+            raise InvalidInput(f"group must be one of: {', '.join(GROUP_FIELDS)}")
+        if not value or len(value) > 64:
+            raise InvalidInput("group value must be 1-64 characters")
+        return modality, dimension, field, value
+
+    def _fit(self, key: BoardKey) -> dict:
+        modality, dimension, field, value = key
+        group = (field, value) if field else None
+        per_voter = self.settings.leaderboard_ci == "cluster"
+        counts = vote_counts(self.store, modality, dimension, group, per_voter)
+        n_votes = int(counts["count"].sum()) if len(counts) else 0
+        board = {
+            "modality": modality, "dimension": dimension,
+            "group": {"field": field, "value": value} if field else None,
+            "votes": n_votes, "computed_at": datetime.now(timezone.utc).isoformat(),
+            "ci": self.settings.leaderboard_ci, "level": 0.95,
+            "rows": [], "win_rate_matrix": {}, "battle_counts": {},
+        }
+        minimum = self.settings.min_group_votes if group else 1
+        if n_votes < minimum:
+            return {**board, "status": "too_few_votes",
+                    "message": f"too few votes: {n_votes} (at least {minimum} needed)"}
+        try:
+            result = rank(counts, ci=self.settings.leaderboard_ci,
+                          provisional_votes=self.settings.provisional_votes)
+        except RankingError as exc:
+            return {**board, "status": "too_few_votes", "message": str(exc)}
+        display = self._display(modality)
+        rows = [{**row, **display.get(row["model"], {})} for row in result.rows]
+        return {
+            **board, "status": "ok", "rows": rows,
+            "win_rate_matrix": _matrix(result.win_rate_matrix),
+            "battle_counts": _matrix(result.battle_counts),
+        }
+
+    def _display(self, modality: str) -> dict[str, dict]:
+        with self.store.read() as session:
+            models = session.scalars(select(Model).where(Model.modality == modality)).all()
+        return {m.name: {"organisation": m.organisation, "license": m.license} for m in models}
+
+
+def _matrix(frame: pd.DataFrame) -> dict:
+    """{row model: {column model: value}} with NaN (never compared) left out."""
+    return {
+        str(row): {str(col): float(v) for col, v in values.items() if pd.notna(v)}
+        for row, values in frame.to_dict(orient="index").items()
+    }

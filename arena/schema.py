@@ -1,0 +1,151 @@
+"""The vote store's tables (SQLAlchemy 2 ORM). Alembic migrations own the schema."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+MODALITIES = ("text", "image", "3d")
+WINNERS = ("model_a", "model_b", "tie", "both_bad")
+DIMENSIONS = {
+    "text": ("overall",),
+    "image": ("overall", "aesthetics", "alignment", "detail"),
+    "3d": ("overall", "geometry", "texture", "alignment"),
+}
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Model(Base):
+    __tablename__ = "models"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    modality: Mapped[str] = mapped_column(String(8))
+    backend: Mapped[str] = mapped_column(String(16))
+    options: Mapped[dict] = mapped_column(JSON, default=dict)  # never secrets: key env *names* only
+    organisation: Mapped[str | None] = mapped_column(String(200))
+    license: Mapped[str | None] = mapped_column(String(100))
+    open_weights: Mapped[bool | None] = mapped_column(Boolean)
+    parameters: Mapped[str | None] = mapped_column(String(100))
+    output_format: Mapped[str | None] = mapped_column(String(100))
+    weight: Mapped[float] = mapped_column(Float, default=1.0)
+    status: Mapped[str] = mapped_column(String(10), default="active")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (
+        CheckConstraint("modality IN ('text', 'image', '3d')", name="modality"),
+        CheckConstraint("status IN ('active', 'disabled', 'pending')", name="status"),
+    )
+
+
+class Voter(Base):
+    __tablename__ = "voters"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    ip_hash: Mapped[str | None] = mapped_column(String(64))  # HMAC-SHA256 of the IP, never the IP
+    age_band: Mapped[str | None] = mapped_column(String(16))
+    gender: Mapped[str | None] = mapped_column(String(32))
+    country: Mapped[str | None] = mapped_column(String(2))
+    first_language: Mapped[str | None] = mapped_column(String(16))
+    expertise: Mapped[str | None] = mapped_column(String(32))
+    consent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Battle(Base):
+    __tablename__ = "battles"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    modality: Mapped[str] = mapped_column(String(8))
+    mode: Mapped[str] = mapped_column(String(10), default="anonymous")
+    prompt: Mapped[str] = mapped_column(Text)
+    conversation: Mapped[list] = mapped_column(JSON, default=list)  # every user turn, in order
+    category: Mapped[str | None] = mapped_column(String(32))
+    model_a: Mapped[str] = mapped_column(ForeignKey("models.name"))
+    model_b: Mapped[str] = mapped_column(ForeignKey("models.name"))
+    pair_probability: Mapped[float | None] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(10), default="generating")
+    error: Mapped[str | None] = mapped_column(Text)
+    voter_id: Mapped[str] = mapped_column(ForeignKey("voters.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    ready_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (
+        CheckConstraint("mode IN ('anonymous', 'named')", name="mode"),
+        CheckConstraint("status IN ('generating', 'ready', 'failed')", name="status"),
+        CheckConstraint("model_a <> model_b", name="distinct_models"),
+        Index("ix_battles_voter_id", "voter_id"),
+        Index("ix_battles_modality_created_at", "modality", "created_at"),
+    )
+
+
+class Output(Base):
+    __tablename__ = "outputs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    battle_id: Mapped[str] = mapped_column(ForeignKey("battles.id", ondelete="CASCADE"))
+    turn: Mapped[int] = mapped_column(Integer, default=0)
+    side: Mapped[str] = mapped_column(String(1))
+    text: Mapped[str | None] = mapped_column(Text)
+    artifact_sha256: Mapped[str | None] = mapped_column(String(64))
+    media_type: Mapped[str | None] = mapped_column(String(64))
+    latency_ms: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("battle_id", "turn", "side", name="uq_outputs_battle_turn_side"),
+        CheckConstraint("side IN ('a', 'b')", name="side"),
+    )
+
+
+class Vote(Base):
+    __tablename__ = "votes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    battle_id: Mapped[str] = mapped_column(ForeignKey("battles.id", ondelete="CASCADE"))
+    voter_id: Mapped[str] = mapped_column(ForeignKey("voters.id"))
+    dimension: Mapped[str] = mapped_column(String(16), default="overall")
+    winner: Mapped[str] = mapped_column(String(8))
+    anonymous: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    dwell_ms: Mapped[int | None] = mapped_column(Integer)  # outputs shown -> vote
+    valid: Mapped[bool] = mapped_column(Boolean, default=True)
+    invalid_reason: Mapped[str | None] = mapped_column(String(64))
+
+    __table_args__ = (
+        # The database, not the application, guarantees one vote per battle and dimension.
+        UniqueConstraint("battle_id", "dimension", name="uq_votes_battle_dimension"),
+        CheckConstraint("winner IN ('model_a', 'model_b', 'tie', 'both_bad')", name="winner"),
+        Index("ix_votes_voter_id", "voter_id"),
+    )

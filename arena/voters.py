@@ -1,0 +1,109 @@
+"""Voters: a random id in a cookie, optional demographics, a salted IP hash.
+
+The IP address itself is never stored: only HMAC-SHA256(secret, ip), so hashes
+can be compared for fraud checks but not reversed, and they change with the
+secret.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from datetime import datetime, timezone
+
+from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from arena.db import Store
+from arena.errors import InvalidInput
+from arena.schema import Voter
+
+VOTER_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+PROFILE_FIELDS = {
+    "age_band": ("under-18", "18-24", "25-34", "35-44", "45-54", "55-64", "65+"),
+    "gender": ("woman", "man", "non-binary", "other", "prefer not to say"),
+    "expertise": ("none", "hobbyist", "student", "professional", "researcher"),
+}
+COUNTRY = re.compile(r"^[A-Z]{2}$")
+LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
+
+
+def new_voter_id() -> str:
+    return secrets.token_urlsafe(16)
+
+
+def valid_voter_id(value: str | None) -> bool:
+    return bool(value) and bool(VOTER_ID.match(value))
+
+
+def hash_ip(ip: str | None, secret: str) -> str | None:
+    if not ip:
+        return None
+    return hmac.new(secret.encode(), ip.encode(), hashlib.sha256).hexdigest()
+
+
+class Voters:
+    """Creates voter rows on first sight; remembers known ids to skip the query."""
+
+    def __init__(self, store: Store, secret: str):
+        self.store = store
+        self.secret = secret
+        self._known: set[str] = set()
+
+    def ensure(self, voter_id: str, ip: str | None = None) -> None:
+        if voter_id in self._known:
+            return
+        if not valid_voter_id(voter_id):
+            raise InvalidInput("voter id must be 8-64 characters: letters, digits, '-' or '_'")
+        dialect = self.store.engine.dialect.name
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        statement = insert(Voter).values(
+            id=voter_id, created_at=datetime.now(timezone.utc), ip_hash=hash_ip(ip, self.secret)
+        ).on_conflict_do_nothing(index_elements=["id"])
+        with self.store.write() as session:
+            session.execute(statement)
+        if len(self._known) > 1_000_000:
+            self._known.clear()
+        self._known.add(voter_id)
+
+    def profile(self, voter_id: str) -> dict:
+        with self.store.read() as session:
+            voter = session.get(Voter, voter_id)
+            if voter is None:
+                return {}
+            fields = {name: getattr(voter, name) for name in (*PROFILE_FIELDS, "country", "first_language")}
+            fields["consent_at"] = voter.consent_at.isoformat() if voter.consent_at else None
+            return fields
+
+    def save_profile(self, voter_id: str, **fields: str | None) -> None:
+        """Store the optional demographics; consent is recorded with the save."""
+        values = {name: _check_field(name, value) for name, value in fields.items()}
+        values["consent_at"] = datetime.now(timezone.utc)
+        self.ensure(voter_id)
+        with self.store.write() as session:
+            session.execute(update(Voter).where(Voter.id == voter_id).values(**values))
+
+    def delete_profile(self, voter_id: str) -> None:
+        empty = {name: None for name in (*PROFILE_FIELDS, "country", "first_language", "consent_at")}
+        with self.store.write() as session:
+            session.execute(update(Voter).where(Voter.id == voter_id).values(**empty))
+
+
+def _check_field(name: str, value: str | None) -> str | None:
+    if value in (None, ""):
+        return None
+    if name in PROFILE_FIELDS:
+        if value not in PROFILE_FIELDS[name]:
+            raise InvalidInput(f"{name} must be one of: {', '.join(PROFILE_FIELDS[name])}")
+        return value
+    if name == "country":
+        if not COUNTRY.match(value.upper()):
+            raise InvalidInput("country must be a two-letter ISO code, e.g. FR")
+        return value.upper()
+    if name == "first_language":
+        if not LANGUAGE.match(value):
+            raise InvalidInput("first_language must be a language code, e.g. en or pt-BR")
+        return value
+    raise InvalidInput(f"unknown profile field {name!r}")

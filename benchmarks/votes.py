@@ -1,0 +1,159 @@
+"""Battles/s and votes/s under concurrent HTTP clients, and a check that no vote is lost.
+
+Starts `arena serve` (demo models, streaming delay off) on a loopback port against
+a fresh SQLite file or a fresh PostgreSQL database, then:
+  1. N clients start battles as fast as they can (battles/s, p50/p99);
+  2. N clients vote on those battles (votes/s, p50/p99);
+  3. the stored votes are counted and compared with the acknowledged ones.
+
+    python benchmarks/votes.py --clients 32 --battles 3000 --database sqlite
+    python benchmarks/votes.py --clients 32 --battles 3000 --database postgresql
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import numpy as np
+import yaml
+from sqlalchemy import create_engine, text
+
+ROOT = Path(__file__).resolve().parents[1]
+POSTGRES_ADMIN = os.environ.get("ARENA_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def fast_models(path: Path, modality: str) -> Path:
+    data = yaml.safe_load((ROOT / "data" / "models.demo.yaml").read_text())
+    data["models"] = [m for m in data["models"] if m["modality"] == modality]
+    for entry in data["models"]:
+        entry.setdefault("options", {})["token_delay_ms"] = 0
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def admin(statement: str) -> None:
+    import psycopg
+
+    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as connection:
+        connection.execute(statement)
+
+
+async def run_phase(clients: int, jobs: list, make_request) -> tuple[list[float], list]:
+    """Run jobs with `clients` concurrent workers; return latencies (ms) and results."""
+    queue: asyncio.Queue = asyncio.Queue()
+    for job in jobs:
+        queue.put_nowait(job)
+    latencies: list[float] = []
+    results: list = []
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+
+    async with httpx.AsyncClient(timeout=60, limits=limits) as http:
+        async def worker() -> None:
+            while not queue.empty():
+                job = queue.get_nowait()
+                started = time.perf_counter()
+                result = await make_request(http, job)
+                latencies.append((time.perf_counter() - started) * 1000)
+                results.append(result)
+
+        await asyncio.gather(*(worker() for _ in range(clients)))
+    return latencies, results
+
+
+def summary(name: str, latencies: list[float], seconds: float, count: int) -> str:
+    p50, p99 = np.percentile(latencies, [50, 99])
+    return f"{name:8s} {count:7d} in {seconds:6.2f} s = {count / seconds:7.1f}/s   p50 {p50:6.1f} ms   p99 {p99:6.1f} ms"
+
+
+async def bench(url: str, clients: int, battles: int, modality: str) -> tuple[int, list[str]]:
+    voters = [f"bench-voter-{i:04d}" for i in range(clients)]
+    lines = []
+
+    async def start_battle(http, i):
+        response = await http.post(f"{url}/api/v1/battles", json={"modality": modality, "prompt": f"prompt {i}"},
+                                   headers={"X-Arena-Voter": voters[i % clients]})
+        return (response.json()["id"], voters[i % clients]) if response.status_code == 201 else None
+
+    started = time.perf_counter()
+    latencies, created = await run_phase(clients, list(range(battles)), start_battle)
+    lines.append(summary("battles", latencies, time.perf_counter() - started, battles))
+    created = [c for c in created if c]
+
+    async def cast_vote(http, battle):
+        battle_id, voter = battle
+        response = await http.post(f"{url}/api/v1/battles/{battle_id}/votes", json={"winner": "model_a"},
+                                   headers={"X-Arena-Voter": voter})
+        return response.status_code == 201
+
+    started = time.perf_counter()
+    latencies, acknowledged = await run_phase(clients, created, cast_vote)
+    lines.append(summary("votes", latencies, time.perf_counter() - started, len(created)))
+    return sum(acknowledged), lines
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--battles", type=int, default=3000)
+    parser.add_argument("--modality", default="text", choices=["text", "image", "3d"])
+    parser.add_argument("--database", default="sqlite", choices=["sqlite", "postgresql"])
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="arena-bench-"))
+    env = {**os.environ, "ARENA_SECRET_KEY": "bench", "ARENA_LEADERBOARD_REFRESH_S": "3600"}
+    database_name = None
+    if args.database == "postgresql":
+        database_name = f"arena_bench_{uuid.uuid4().hex[:10]}"
+        admin(f'CREATE DATABASE "{database_name}"')
+        env["ARENA_DATABASE_URL"] = POSTGRES_ADMIN.rsplit("/", 1)[0].replace(
+            "postgresql://", "postgresql+psycopg://") + f"/{database_name}"
+        subprocess.run([sys.executable, "-m", "arena", "db", "upgrade"], env=env, check=True, capture_output=True)
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "arena", "serve", "--port", str(port), "--data-dir", str(workdir / "data"),
+         "--models", str(fast_models(workdir / "models.yaml", args.modality))],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):
+            try:
+                if httpx.get(f"{url}/api/v1/models", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        acknowledged, lines = asyncio.run(bench(url, args.clients, args.battles, args.modality))
+        db_url = env.get("ARENA_DATABASE_URL") or f"sqlite:///{workdir / 'data' / 'arena.db'}"
+        engine = create_engine(db_url)
+        with engine.connect() as connection:
+            stored = connection.execute(text("SELECT count(*) FROM votes")).scalar()
+        engine.dispose()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        if database_name:
+            admin(f'DROP DATABASE IF EXISTS "{database_name}" WITH (FORCE)')
+    print(f"{args.database}, {args.clients} clients, {args.modality} demo models, {os.cpu_count()} cores "
+          "(load generator on the same machine)")
+    print("\n".join(lines))
+    print(f"acknowledged votes {acknowledged}, stored votes {stored}, lost {acknowledged - stored}")
+    return 0 if acknowledged == stored else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
