@@ -1,0 +1,136 @@
+"""`hf-3d`: diffusers Shap-E, text-to-3D (ShapEPipeline) or image-to-3D (ShapEImg2ImgPipeline).
+
+The pipeline denoises a latent; the renderer turns it into a signed distance field,
+runs marching cubes and colours the vertices; trimesh writes the result as GLB.
+Requests run one at a time on the model's thread: a 3D decode already fills the GPU.
+"""
+from __future__ import annotations
+
+import asyncio
+import io
+import random
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import torch
+
+from generators.config import LocalEntry
+from generators.devices import LOAD_LOCK, load_error, prepare_local
+from generators.protocol import ConfigError, GenerationRequest, Generator, GeneratorError, MeshOutput
+
+
+class EmptyMeshError(GeneratorError):
+    """The decoded field has no surface, so there is nothing to show."""
+
+
+class HF3DGenerator(Generator):
+    def __init__(self, entry: LocalEntry):
+        super().__init__(entry.name, entry.modality)
+        self.entry = entry
+        self.pipe = None
+        self.device: torch.device | None = None
+        self.takes_image = False
+        self.stats = {"requests": 0, "batches": 0, "forward_passes": 0}
+        self._executor: ThreadPoolExecutor | None = None
+
+    async def load(self) -> None:
+        await asyncio.to_thread(self._load_locked)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"hf-3d-{self.name}")
+
+    def _load_locked(self) -> None:
+        with LOAD_LOCK:
+            self._load_sync()
+
+    def _load_sync(self) -> None:
+        from diffusers import DiffusionPipeline
+
+        model_dir, device, dtype = prepare_local(self.entry)
+        try:
+            pipe = DiffusionPipeline.from_pretrained(model_dir, dtype=dtype).to(device)
+        except ConfigError:
+            raise
+        except Exception as exc:
+            raise load_error(self.name, exc) from None
+        if not hasattr(pipe, "shap_e_renderer"):
+            raise ConfigError(f"model {self.name!r}: {type(pipe).__name__} is not a Shap-E pipeline")
+        pipe.set_progress_bar_config(disable=True)
+        pipe.shap_e_renderer.mesh_decoder.register_forward_hook(_refuse_empty_mesh)
+        self.pipe, self.device = pipe, device
+        self.takes_image = hasattr(pipe, "image_encoder")
+
+    async def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+        self.pipe = None
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+    async def _generate(self, request: GenerationRequest) -> MeshOutput:
+        if self.pipe is None or self._executor is None:
+            raise GeneratorError(f"{self.name} is not loaded")
+        if self.takes_image and request.image is None:
+            raise GeneratorError(f"{self.name} is an image-to-3D model and needs an input image")
+        if not self.takes_image and request.image is not None:
+            raise GeneratorError(f"{self.name} is a text-to-3D model and does not take an input image")
+        if not self.takes_image and not request.prompt.strip():
+            raise GeneratorError("the prompt is empty")
+        self.stats["requests"] += 1
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._generate_sync, request)
+
+    @torch.inference_mode()
+    def _generate_sync(self, request: GenerationRequest) -> MeshOutput:
+        options = {**self.entry.options.defaults, **request.options}
+        seed = request.seed if request.seed is not None else random.getrandbits(63)
+        steps = int(options.get("steps", 64))
+        condition = {"image": _open_image(request.image)} if self.takes_image else {"prompt": request.prompt}
+        latents = self.pipe(
+            **condition,
+            num_inference_steps=steps,
+            guidance_scale=float(options.get("guidance", 15.0 if not self.takes_image else 3.0)),
+            generator=torch.Generator().manual_seed(seed),
+            output_type="latent",
+        ).images
+        self.stats["batches"] += 1
+        self.stats["forward_passes"] += steps
+        mesh = self.pipe.shap_e_renderer.decode_to_mesh(
+            latents[0][None], self.device, grid_size=int(options.get("grid_size", 128))
+        )
+        return mesh_to_glb(mesh.verts, mesh.faces, mesh.vertex_channels)
+
+
+def _refuse_empty_mesh(module, inputs, raw_mesh) -> None:
+    """Forward hook on the marching-cubes decoder: an empty surface fails clearly, early.
+
+    Without it diffusers goes on to colour zero vertices and dies in torch.cat.
+    """
+    if len(raw_mesh.verts) == 0 or len(raw_mesh.faces) == 0:
+        raise EmptyMeshError("the model produced an empty mesh (its field has no surface)")
+
+
+def _open_image(png: bytes):
+    from PIL import Image
+
+    try:
+        image = Image.open(io.BytesIO(png))
+        image.load()
+    except Exception:
+        raise GeneratorError("the input image could not be read") from None
+    return image.convert("RGB")
+
+
+def mesh_to_glb(verts: torch.Tensor, faces: torch.Tensor, channels: dict | None = None) -> MeshOutput:
+    """A vertex-coloured triangle mesh as GLB bytes (colours from R, G, B channels in 0..1)."""
+    import trimesh
+
+    vertices = verts.detach().float().cpu().numpy()
+    triangles = faces.detach().cpu().numpy().astype(np.int64)
+    if len(vertices) == 0 or len(triangles) == 0:
+        raise EmptyMeshError("the model produced an empty mesh (its field has no surface)")
+    colors = None
+    if channels and all(key in channels for key in "RGB"):
+        rgb = torch.stack([channels[key].detach().float().cpu() for key in "RGB"], dim=1).numpy()
+        colors = (np.clip(rgb, 0.0, 1.0) * 255).round().astype(np.uint8)
+    mesh = trimesh.Trimesh(vertices=vertices, faces=triangles, vertex_colors=colors, process=False)
+    glb = mesh.export(file_type="glb")
+    return MeshOutput(glb, len(vertices), len(triangles))

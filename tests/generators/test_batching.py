@@ -1,0 +1,161 @@
+"""Dynamic batching: concurrent requests share forward passes and get their lone answers."""
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from generators.batching import DynamicBatcher, Job
+from generators.hf_text import sample
+from generators.protocol import GenerationRequest
+
+from .conftest import WorkerThread, load, local_entries
+
+def pixels(png: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(png))).astype(int)
+
+
+PROMPTS = ["hello world", "a red cube on a table", "write a poem", "the quick brown fox jumps",
+           "what is the capital of france?", "sea", "sky and sea and a small boat", "hi"]
+
+
+async def test_batcher_gathers_concurrent_jobs_up_to_the_limit():
+    seen: list[int] = []
+
+    def run(jobs):
+        seen.append(len(jobs))
+        for job in jobs:
+            job.put(job.payload * 2)
+
+    executor = ThreadPoolExecutor(1)
+    batcher = DynamicBatcher(run, executor, max_batch_size=4, batch_wait_ms=1000)
+    jobs = [Job(i) for i in range(10)]
+    for job in jobs:
+        await batcher.submit(job)
+    assert [await job.get() for job in jobs] == [i * 2 for i in range(10)]
+    assert seen == [4, 4, 2] and batcher.batches == 3
+    await batcher.close()
+    executor.shutdown()
+
+
+async def test_batcher_skips_abandoned_jobs_and_survives_failures():
+    release = threading.Event()
+    calls: list[list[int]] = []
+
+    def run(jobs):
+        release.wait(10)
+        calls.append([job.payload for job in jobs])
+        if jobs[0].payload == "boom":
+            raise RuntimeError("backend bug")
+        for job in jobs:
+            job.put("ok")
+
+    executor = ThreadPoolExecutor(1)
+    batcher = DynamicBatcher(run, executor, max_batch_size=1, batch_wait_ms=0)
+    first, abandoned, failing, last = Job(1), Job(2), Job("boom"), Job(3)
+    for job in (first, abandoned, failing, last):
+        await batcher.submit(job)
+    abandoned.cancelled = True
+    release.set()
+    assert await first.get() == "ok"
+    with pytest.raises(RuntimeError, match="backend bug"):
+        await failing.get()
+    assert await last.get() == "ok"
+    assert calls == [[1], ["boom"], [3]]
+    await batcher.close()
+    executor.shutdown()
+
+
+def test_sampling_depends_only_on_the_row():
+    torch.manual_seed(0)
+    logits = torch.randn(4, 50)
+    temperature = torch.tensor([0.0, 1.0, 0.7, 1.0])
+    top_p = torch.tensor([1.0, 1.0, 0.5, 0.9])
+    uniforms = torch.tensor([0.3, 0.99, 0.01, 0.5])
+    together = sample(logits, temperature, top_p, uniforms)
+    alone = torch.cat([sample(logits[i:i + 1], temperature[i:i + 1], top_p[i:i + 1], uniforms[i:i + 1])
+                       for i in range(4)])
+    assert together.tolist() == alone.tolist()
+    assert together[0] == logits[0].argmax()
+    kept = torch.softmax(logits[2] / 0.7, -1).sort(descending=True)
+    nucleus = kept.indices[: int((kept.values.cumsum(0) - kept.values < 0.5).sum())]
+    assert together[2] in nucleus
+
+
+@pytest.mark.parametrize("temperature", [0.0, 0.8])
+async def test_batched_text_equals_text_alone(tiny_models, temperature):
+    entry = local_entries(tiny_models, max_batch_size=8, batch_wait_ms=200)[0]
+    lm = await load(entry)
+    try:
+        def request(i):
+            return GenerationRequest.from_prompt("text", PROMPTS[i], seed=100 + i, max_tokens=8 + 3 * i,
+                                                 options={"temperature": temperature})
+
+        alone = [await lm.generate(request(i)) for i in range(len(PROMPTS))]
+        batches_before = lm.stats["batches"]
+        together = await asyncio.gather(*(lm.generate(request(i)) for i in range(len(PROMPTS))))
+        assert lm.stats["batches"] - batches_before == 1
+        assert [o.text for o in together] == [o.text for o in alone]
+        assert [o.completion_tokens for o in together] == [o.completion_tokens for o in alone]
+    finally:
+        await lm.close()
+
+
+async def test_batched_images_equal_images_alone(tiny_models):
+    entry = local_entries(tiny_models, max_batch_size=8, batch_wait_ms=200)[1]
+    sd = await load(entry)
+    try:
+        def request(i):
+            return GenerationRequest.from_prompt("image", PROMPTS[i], seed=i)
+
+        alone = [await sd.generate(request(i)) for i in range(4)]
+        together = await asyncio.gather(*(sd.generate(request(i)) for i in range(4)))
+        assert sd.stats["batches"] == 5
+        for batched, lone in zip(together, alone):
+            # same starting noise; only float summation order differs with the batch size,
+            # which can move a pixel's rounding by one level at most
+            difference = np.abs(pixels(batched.png) - pixels(lone.png))
+            assert difference.max() <= 1 and (difference > 0).mean() < 0.01
+    finally:
+        await sd.close()
+
+
+def test_worker_batches_concurrent_http_requests(tiny_models):
+    entries = local_entries(tiny_models, max_batch_size=16, batch_wait_ms=300)[:2]
+    with WorkerThread(entries) as worker:
+        async def main():
+            async with httpx.AsyncClient(base_url=worker.url, timeout=60) as http:
+                async def chat(i):
+                    response = await http.post("/v1/chat/completions", json={
+                        "model": "tiny-lm", "messages": [{"role": "user", "content": PROMPTS[i % 8]}],
+                        "max_tokens": 10, "seed": i, "temperature": 0.7})
+                    return response.json()["choices"][0]["message"]["content"]
+
+                async def draw(i):
+                    response = await http.post("/v1/images/generations", json={
+                        "model": "tiny-sd", "prompt": PROMPTS[i], "seed": i, "size": "64x64"})
+                    return response.json()["data"][0]["b64_json"]
+
+                texts = await asyncio.gather(*(chat(i) for i in range(12)))
+                images = await asyncio.gather(*(draw(i) for i in range(6)))
+                alone_texts = [await chat(i) for i in (0, 5, 11)]
+                alone_image = await draw(2)
+                stats = (await http.get("/health")).json()["models"]
+                return texts, images, alone_texts, alone_image, stats
+
+        texts, images, alone_texts, alone_image, stats = asyncio.run(main())
+    assert len(texts) == 12 and all(isinstance(text, str) for text in texts)
+    assert [texts[0], texts[5], texts[11]] == alone_texts
+    assert np.abs(pixels(base64.b64decode(images[2])) - pixels(base64.b64decode(alone_image))).max() <= 1
+    assert len(set(images)) == 6
+    lm, sd = stats["tiny-lm"], stats["tiny-sd"]
+    assert lm["requests"] == 15 and lm["batches"] < 12 and lm["forward_passes"] < 12 * 10
+    assert sd["requests"] == 7 and sd["batches"] < 6
