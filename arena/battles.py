@@ -152,7 +152,11 @@ class BattleService:
             voter_id=voter_id,
         )
         await asyncio.to_thread(self._insert, battle)
-        yield Started(battle_id)
+        try:
+            yield Started(battle_id)
+        except GeneratorExit:  # the consumer left before generation began
+            await asyncio.to_thread(self._mark_failed, battle_id, "generation was cancelled")
+            raise
         async for event in self._run_turn(battle_id, modality, (model_a, model_b), [[prompt], [], []], 0, seed):
             yield event
 
@@ -186,11 +190,6 @@ class BattleService:
                         "this battle failed and accepts no vote" if battle.status == "failed"
                         else "outputs are still being generated; vote when both are shown"
                     )
-                exists = session.scalar(
-                    select(Vote.id).where(Vote.battle_id == battle_id, Vote.dimension == dimension)
-                )
-                if exists is not None:
-                    raise Conflict(f"this battle already has a {dimension} vote")
                 now = datetime.now(timezone.utc)
                 reason = self._invalid_reason(session, battle)
                 session.add(Vote(

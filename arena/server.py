@@ -5,18 +5,12 @@ from contextlib import asynccontextmanager
 
 import uvicorn
 from fastapi import FastAPI
-from fastapi.responses import HTMLResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from arena import api
 from arena.runtime import Arena
 from arena.settings import Settings
-
-LANDING = """<!doctype html><html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1"><title>Open Arena</title></head>
-<body style="font-family: system-ui, sans-serif; max-width: 40rem; margin: 2rem auto; padding: 0 1rem">
-<h1>Open Arena</h1><p>Anonymous side-by-side battles for text, image and 3D models.</p>
-<p>The REST API is documented at <a href="/api/v1/docs">/api/v1/docs</a>
-(<a href="/api/v1/openapi.json">OpenAPI</a>).</p></body></html>"""
+from arena.ui import mount
 
 
 def create_app(arena: Arena) -> FastAPI:
@@ -39,11 +33,12 @@ def create_app(arena: Arena) -> FastAPI:
     app.state.arena = arena
     api.install(app)
 
-    @app.get("/", include_in_schema=False)
-    def landing() -> HTMLResponse:
-        return HTMLResponse(LANDING)
+    @app.api_route("/api/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+    def api_not_found(rest: str) -> None:
+        """Unknown /api paths stay JSON 404s instead of falling through to the page mounted at /."""
+        raise StarletteHTTPException(404)
 
-    return app
+    return mount(app, arena)  # the Gradio page at /, after every API route so it never shadows one
 
 
 def serve(settings: Settings, host: str, port: int) -> None:

@@ -156,6 +156,16 @@ def client(server):
         yield http
 
 
+def eventually(check, timeout: float = 30.0, interval: float = 0.05):
+    """Poll `check` until it returns something truthy (background work such as a leaderboard refit)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(interval)
+
+
 def arena_command(*args: str, env: dict | None = None, **kwargs) -> subprocess.CompletedProcess:
     """Run the `arena` CLI as a user would (same interpreter, installed entry point module)."""
     return subprocess.run(

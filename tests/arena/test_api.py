@@ -12,6 +12,7 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from arena.schema import Vote
+from tests.conftest import eventually
 
 
 def start(client, modality="text", prompt="Tell me a short fact about owls."):
@@ -76,8 +77,13 @@ def test_leaderboard_counts_votes(client):
     for winner in ("model_a", "model_b", "tie"):
         battle = start(client)
         client.post(f"/api/v1/battles/{battle['id']}/votes", json={"winner": winner})
-    board = client.get("/api/v1/leaderboard", params={"modality": "text", "dimension": "overall"}).json()
-    assert board["votes"] == 3
+
+    def board():
+        found = client.get("/api/v1/leaderboard", params={"modality": "text", "dimension": "overall"}).json()
+        return found if found["votes"] == 3 else None
+
+    board = eventually(board)  # refitted in the background after the votes
+    assert board is not None
     assert sum(row["votes"] for row in board["rows"]) == 6  # each vote counts for two models
 
 

@@ -1,0 +1,336 @@
+"""One battle panel: a prompt, two outputs side by side, the vote, the reveal.
+
+The same panel serves anonymous battles (the sampler picks the pair) and named
+side-by-side battles (the voter picks both models); all rules live in
+BattleService, so this module only turns its events into screen updates.
+"""
+import html
+import random
+import time
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import gradio as gr
+
+from arena.battles import BattleView, Chunk, Finished, SideOutput, Started
+from arena.errors import ArenaError
+from arena.runtime import Arena
+from arena.schema import DIMENSIONS
+from arena.simulate import load_prompts
+from arena.ui.voter import known_voter, voter_of
+
+VOTES = (("A is better", "model_a"), ("B is better", "model_b"), ("Tie", "tie"), ("Both are bad", "both_bad"))
+DIMENSION_LABELS = {
+    "aesthetics": "Aesthetics", "alignment": "Prompt alignment", "detail": "Detail",
+    "geometry": "Geometry", "texture": "Texture",
+}
+DIMENSION_CHOICES = [("A", "model_a"), ("B", "model_b"), ("Tie", "tie"), ("Both bad", "both_bad")]
+STREAM_INTERVAL_S = 0.04  # at most ~25 screen updates a second while text streams
+WORKING = {"text": "Both models are answering…", "image": "Painting both images…", "3d": "Building both 3D models…"}
+PLACEHOLDER = {
+    "text": "Ask anything, then press Enter",
+    "image": "Describe an image, then press Enter",
+    "3d": "Describe an object, then press Enter",
+}
+
+
+@dataclass
+class Panel:
+    """The components of one panel, so the page and the tests can address them."""
+
+    modality: str
+    named: bool
+    state: gr.State
+    prompt: gr.Textbox
+    send: gr.Button
+    dice: gr.Button
+    out_a: gr.components.Component
+    out_b: gr.components.Component
+    status: gr.HTML
+    vote_row: gr.Row
+    vote_buttons: list[gr.Button]
+    dimensions: dict[str, gr.Radio]
+    reveal: gr.Markdown
+    regenerate: gr.Button
+    new_battle: gr.Button
+    picks: list[gr.Dropdown] = field(default_factory=list)
+
+    @property
+    def outputs(self) -> list:
+        """Every component a handler may update (handlers return a dict of some of them)."""
+        return [
+            self.state, self.prompt, self.send, self.out_a, self.out_b, self.status, self.vote_row,
+            *self.vote_buttons, *self.dimensions.values(), self.reveal, self.regenerate, *self.picks,
+        ]
+
+
+@lru_cache(maxsize=None)
+def _prompts(modality: str) -> tuple[str, ...]:
+    return tuple(load_prompts(modality))
+
+
+def random_prompt(modality: str) -> str:
+    """A prompt from data/prompts/<modality>.txt, for voters who do not know what to ask."""
+    return random.choice(_prompts(modality))
+
+
+def build_panel(arena: Arena, modality: str, named: bool = False) -> Panel:
+    """Lay out one panel inside the current Gradio context and wire its events."""
+    prefix = f"{'sbs' if named else 'arena'}-{modality}"
+    picks: list[gr.Dropdown] = []
+    if named:
+        names = sorted(arena.battles.active_models(modality))
+        with gr.Row(equal_height=True):
+            picks = [
+                gr.Dropdown(names, value=names[i] if len(names) > i else None, label=f"Model {side}",
+                            elem_id=f"{prefix}-pick-{side.lower()}", min_width=140)
+                for i, side in enumerate("AB")
+            ]
+    with gr.Row(equal_height=True, elem_classes=["arena-outputs"]):
+        out_a = _output(modality, "A", f"{prefix}-out-a")
+        out_b = _output(modality, "B", f"{prefix}-out-b")
+    status = gr.HTML("", elem_id=f"{prefix}-status", js_on_load=None, apply_default_css=False)
+    with gr.Row(visible=True, elem_classes=["arena-votes"]) as vote_row:
+        vote_buttons = [
+            gr.Button(label, interactive=False, elem_id=f"{prefix}-vote-{winner}", min_width=80,
+                      variant="primary" if winner in ("model_a", "model_b") else "secondary")
+            for label, winner in VOTES
+        ]
+    dimensions: dict[str, gr.Radio] = {}
+    extra = [d for d in DIMENSIONS[modality] if d != "overall"]
+    if extra:
+        with gr.Accordion("Optional: which is better for…", open=False, elem_id=f"{prefix}-dimensions"):
+            for dimension in extra:
+                dimensions[dimension] = gr.Radio(
+                    DIMENSION_CHOICES, value=None, label=DIMENSION_LABELS[dimension],
+                    elem_id=f"{prefix}-dim-{dimension}",
+                )
+    reveal = gr.Markdown("", elem_id=f"{prefix}-reveal")
+    with gr.Row(equal_height=True, elem_classes=["arena-prompt"]):
+        prompt = gr.Textbox(
+            show_label=False, label="Your prompt", placeholder=PLACEHOLDER[modality], lines=1, max_lines=6,
+            scale=5, min_width=180, elem_id=f"{prefix}-prompt", max_length=arena.settings.max_prompt_chars,
+        )
+        send = gr.Button("Send", variant="primary", scale=1, min_width=70, elem_id=f"{prefix}-send")
+    with gr.Row(elem_classes=["arena-actions"]):
+        dice = gr.Button("Random prompt", size="sm", min_width=120, elem_id=f"{prefix}-random")
+        regenerate = gr.Button("Regenerate", size="sm", interactive=False, min_width=110,
+                               elem_id=f"{prefix}-regenerate")
+        new_battle = gr.Button("New battle", size="sm", min_width=110, elem_id=f"{prefix}-new")
+    panel = Panel(
+        modality, named, gr.State({}), prompt, send, dice, out_a, out_b, status, vote_row,
+        vote_buttons, dimensions, reveal, regenerate, new_battle, picks,
+    )
+    _wire(arena, panel)
+    return panel
+
+
+def _output(modality: str, side: str, elem_id: str) -> gr.components.Component:
+    label = f"Model {side}"
+    if modality == "text":
+        return gr.Chatbot(label=label, elem_id=elem_id, height=380, min_width=150, feedback_options=None,
+                          buttons=["copy"], placeholder=f"{label}'s answer appears here", layout="bubble")
+    if modality == "image":
+        return gr.Image(label=label, elem_id=elem_id, interactive=False, type="filepath", height=320,
+                        min_width=150, buttons=["fullscreen"], format="png")
+    return gr.Model3D(label=label, elem_id=elem_id, interactive=False, height=320, min_width=150,
+                      clear_color=(0.94, 0.95, 0.97, 1.0))
+
+
+def _wire(arena: Arena, panel: Panel) -> None:
+    inputs = [panel.prompt, panel.state, panel.out_a, panel.out_b, *panel.picks]
+    run = _runner(arena, panel)
+    for trigger in (panel.prompt.submit, panel.send.click):
+        trigger(run, inputs, panel.outputs, concurrency_limit=None, show_progress="hidden")
+    panel.regenerate.click(_regenerator(run), inputs, panel.outputs, concurrency_limit=None,
+                           show_progress="hidden")
+    panel.dice.click(lambda: random_prompt(panel.modality), None, panel.prompt, queue=False,
+                     show_progress="hidden")
+    panel.new_battle.click(lambda: _reset(panel), None, panel.outputs, queue=False, show_progress="hidden")
+    for button, (_, winner) in zip(panel.vote_buttons, VOTES):
+        button.click(_voter(arena, panel, winner), [panel.state, *panel.dimensions.values()], panel.outputs,
+                     concurrency_limit=None, show_progress="hidden")
+
+
+def _runner(arena: Arena, panel: Panel):
+    """The prompt handler: a new battle, or a follow-up turn of a text battle not yet voted on."""
+
+    async def run(prompt, state, chat_a, chat_b, *picks, request: gr.Request):
+        prompt = (prompt or "").strip()
+        if not prompt:
+            yield {panel.status: _status("Type a prompt first, or press Random prompt.", "info")}
+            return
+        voter = known_voter(arena, request)
+        follow_up = (panel.modality == "text" and state.get("status") == "ready"
+                     and not state.get("voted") and state.get("id"))
+        if follow_up:
+            events = arena.battles.continue_stream(state["id"], voter, prompt)
+            state = {**state, "status": "generating"}
+            history = [list(chat_a or []), list(chat_b or [])]
+        else:
+            models = tuple(picks) if panel.named else None
+            events = arena.battles.start_stream(panel.modality, prompt, voter, models=models)
+            state = {"status": "generating", "prompt": prompt, "voted": False}
+            history = [[], []]
+        for chat in history:
+            chat += [{"role": "user", "content": prompt}, {"role": "assistant", "content": ""}]
+        yield {**_locked(panel, working=True), panel.state: state, panel.prompt: gr.Textbox(value="", interactive=False),
+               panel.status: _status(WORKING[panel.modality], "working"), panel.reveal: "",
+               **_cleared_outputs(panel, history)}
+        last = 0.0
+        try:
+            async for event in events:
+                if isinstance(event, Started):
+                    state = {**state, "id": event.battle_id}
+                    yield {panel.state: state}
+                elif isinstance(event, Chunk):
+                    chat = history[0 if event.side == "a" else 1]
+                    first = not chat[-1]["content"]
+                    chat[-1] = {"role": "assistant", "content": chat[-1]["content"] + event.text}
+                    now = time.perf_counter()
+                    if first or now - last >= STREAM_INTERVAL_S:
+                        last = now
+                        yield {panel.out_a: history[0], panel.out_b: history[1]}
+                elif isinstance(event, Finished):
+                    yield _finished(arena, panel, event.battle, history)
+        except ArenaError as exc:
+            state = {**state, "status": "ready" if follow_up else "idle"}
+            yield {**_unlocked(panel, votable=bool(follow_up)), panel.state: state,
+                   panel.status: _status(str(exc), "error")}
+
+    return run
+
+
+def _regenerator(run):
+    """Regenerate: the same first prompt as a new battle with a newly drawn pair (before any vote)."""
+
+    async def regenerate(prompt, state, chat_a, chat_b, *picks, request: gr.Request):
+        if not state.get("prompt") or state.get("voted") or state.get("status") == "generating":
+            return
+        async for update in run(state["prompt"], {}, None, None, *picks, request=request):
+            yield update
+
+    return regenerate
+
+
+def _finished(arena: Arena, panel: Panel, view: BattleView, history: list[list]) -> dict:
+    """The end of a turn: final outputs, then votes enabled (ready) or the failure explained."""
+    turn = view.turns[-1] if view.turns else {}
+    values = [_final_value(arena, panel.modality, turn.get(side), history[i]) for i, side in enumerate("ab")]
+    ready = view.status == "ready"
+    state = {"id": view.id, "status": view.status, "prompt": view.conversation[0], "voted": False}
+    update = {
+        **_unlocked(panel, votable=ready), panel.state: state,
+        panel.out_a: _relabel(panel, "A", view.model_a, value=values[0]),
+        panel.out_b: _relabel(panel, "B", view.model_b, value=values[1]),
+        panel.regenerate: gr.Button(interactive=True),  # a failed battle may be regenerated too
+    }
+    if ready:
+        hint = "Both outputs are complete. Which is better? Vote below"
+        hint += ", or send a follow-up message to both." if panel.modality == "text" else "."
+        update[panel.status] = _status(hint, "info")
+    else:
+        message = view.error or "one of the models failed"
+        update[panel.status] = _status(
+            f"This battle failed: {message}. It cannot take a vote. Press New battle to try again.", "error"
+        )
+        update[panel.vote_row] = gr.Row(visible=False)
+    return update
+
+
+def _final_value(arena: Arena, modality: str, output: SideOutput | None, chat: list):
+    if modality == "text":
+        if output is not None:
+            content = output.text if output.error is None else f"⚠️ {output.error}"
+            chat[-1] = {"role": "assistant", "content": content or ""}
+        return chat
+    if output is None or output.artifact_sha256 is None:
+        return None
+    found = arena.artifacts.find(output.artifact_sha256)
+    return str(found[0]) if found else None
+
+
+def _voter(arena: Arena, panel: Panel, winner: str):
+    """A vote button's handler: the overall vote, then each optional dimension, then the reveal."""
+    names = list(panel.dimensions)
+
+    def vote(state, *choices, request: gr.Request):
+        if state.get("status") != "ready" or state.get("voted") or not state.get("id"):
+            return {panel.status: _status("There is nothing to vote on yet.", "info")}
+        voter = voter_of(request)
+        try:
+            result = arena.battles.vote(state["id"], voter, winner, "overall")
+            for dimension, choice in zip(names, choices):
+                if choice:
+                    arena.battles.vote(state["id"], voter, choice, dimension)
+        except ArenaError as exc:
+            return {panel.status: _status(str(exc), "error")}
+        finally:
+            arena.leaderboards.poke()
+        counted = "" if result.valid or panel.named else f" (not counted: {result.invalid_reason})"
+        note = " Side-by-side votes are stored but never count on the main leaderboard." if panel.named else ""
+        return {
+            **_locked(panel, working=False), panel.prompt: gr.Textbox(interactive=False),
+            panel.send: gr.Button(interactive=False),
+            panel.state: {**state, "voted": True, "status": "voted"},
+            panel.out_a: _relabel(panel, "A", result.model_a), panel.out_b: _relabel(panel, "B", result.model_b),
+            panel.reveal: (f"**Model A** was **{result.model_a}** · **Model B** was **{result.model_b}**."
+                           f" Thanks, your vote is recorded{counted}.{note}"),
+            panel.status: _status("Vote recorded. This battle is locked; press New battle for another.", "ok"),
+        }
+
+    return vote
+
+
+def _reset(panel: Panel) -> dict:
+    return {
+        **_unlocked(panel, votable=False), panel.state: {}, panel.prompt: gr.Textbox(value="", interactive=True),
+        panel.status: "", panel.reveal: "",
+        panel.out_a: _relabel(panel, "A", None, value=None), panel.out_b: _relabel(panel, "B", None, value=None),
+        panel.regenerate: gr.Button(interactive=False),
+        **{radio: gr.Radio(value=None, interactive=True) for radio in panel.dimensions.values()},
+    }
+
+
+def _relabel(panel: Panel, side: str, name: str | None, **value):
+    label = f"Model {side}" + (f" · {name}" if name else "")
+    kind = {"text": gr.Chatbot, "image": gr.Image, "3d": gr.Model3D}[panel.modality]
+    return kind(label=label, **value)
+
+
+def _cleared_outputs(panel: Panel, history: list[list]) -> dict:
+    if panel.modality == "text":
+        return {panel.out_a: history[0], panel.out_b: history[1]}
+    return {panel.out_a: _relabel(panel, "A", None, value=None), panel.out_b: _relabel(panel, "B", None, value=None)}
+
+
+def _locked(panel: Panel, working: bool) -> dict:
+    """While generating (or after the vote) nothing can be voted, sent or regenerated."""
+    return {
+        panel.vote_row: gr.Row(visible=True),
+        **{button: gr.Button(interactive=False) for button in panel.vote_buttons},
+        **{radio: gr.Radio(interactive=False) for radio in panel.dimensions.values()},
+        panel.regenerate: gr.Button(interactive=False),
+        panel.prompt: gr.Textbox(interactive=not working),
+        panel.send: gr.Button(interactive=not working),
+        **{pick: gr.Dropdown(interactive=not working) for pick in panel.picks},
+    }
+
+
+def _unlocked(panel: Panel, votable: bool) -> dict:
+    return {
+        panel.vote_row: gr.Row(visible=True),
+        **{button: gr.Button(interactive=votable) for button in panel.vote_buttons},
+        **{radio: gr.Radio(interactive=True) for radio in panel.dimensions.values()},
+        panel.regenerate: gr.Button(interactive=votable),
+        panel.prompt: gr.Textbox(interactive=True),
+        panel.send: gr.Button(interactive=True),
+        **{pick: gr.Dropdown(interactive=True) for pick in panel.picks},
+    }
+
+
+def _status(message: str, kind: str) -> str:
+    """A live status line; `working` adds an indeterminate progress bar (CSS only)."""
+    bar = '<div class="arena-progress" aria-hidden="true"><div></div></div>' if kind == "working" else ""
+    return (f'<div class="arena-status arena-status-{kind}" role="status" aria-live="polite">'
+            f"{html.escape(message)}{bar}</div>")

@@ -1,0 +1,129 @@
+"""The Leaderboard tab: cached boards per modality, dimension and group, never a fit.
+
+Every view reads Leaderboards.get, which serves the board the background thread
+last fitted; votes only poke that thread. So opening this tab costs a dict
+lookup and some HTML, whatever the number of votes.
+"""
+from collections.abc import Callable
+from datetime import datetime
+from html import escape
+
+import gradio as gr
+
+from arena.categories import OTHER, RULES
+from arena.errors import ArenaError
+from arena.runtime import Arena
+from arena.schema import DIMENSIONS
+from arena.ui.battle import DIMENSION_LABELS
+from arena.ui.charts import rating_chart, win_rate_heatmap
+from arena.voters import PROFILE_FIELDS
+
+MODALITY_CHOICES = [("Text", "text"), ("Image", "image"), ("3D", "3d")]
+EVERYONE = "all"
+GROUP_CHOICES = [
+    ("Everyone, all prompts", EVERYONE), ("Prompt category", "category"), ("Age band", "age_band"),
+    ("Gender", "gender"), ("Country", "country"), ("First language", "first_language"),
+    ("Expertise", "expertise"),
+]
+COLUMNS = ("Rank (UB)", "Model", "Rating", "95% CI", "Votes", "Win rate", "Organisation", "License")
+
+
+def build_leaderboard_tab(arena: Arena) -> tuple[gr.HTML, list, Callable[..., str]]:
+    """Lay out the tab; returns the board, the inputs and the render function (for tab.select)."""
+    with gr.Row(equal_height=True):
+        modality = gr.Radio(MODALITY_CHOICES, value="text", label="Modality", elem_id="lb-modality",
+                            min_width=200)
+        dimension = gr.Dropdown(_dimension_choices("text"), value="overall", label="Quality dimension",
+                                elem_id="lb-dimension", min_width=160)
+    with gr.Row(equal_height=True):
+        group = gr.Dropdown(GROUP_CHOICES, value=EVERYONE, label="Filter", elem_id="lb-group", min_width=160)
+        value = gr.Dropdown([], value=None, label="Value", allow_custom_value=True, interactive=False,
+                            elem_id="lb-value", min_width=160,
+                            info="Pick a category or voter group; codes such as FR or en for country and language")
+    refresh = gr.Button("Refresh", size="sm", elem_id="lb-refresh")
+    board = gr.HTML("", elem_id="lb-board", js_on_load=None)
+    inputs = [modality, dimension, group, value]
+
+    def render(modality_value, dimension_value, group_value, value_value) -> str:
+        return board_html(arena, modality_value, dimension_value, group_value, value_value)
+
+    modality.change(
+        lambda m, g: (gr.Dropdown(choices=_dimension_choices(m), value="overall"), _value_dropdown(m, g)),
+        [modality, group], [dimension, value], queue=False, show_progress="hidden",
+    ).then(render, inputs, board, queue=False, show_progress="hidden")
+    group.change(_value_dropdown, [modality, group], value, queue=False, show_progress="hidden").then(
+        render, inputs, board, queue=False, show_progress="hidden"
+    )
+    for trigger in (dimension.input, value.input, refresh.click):
+        trigger(render, inputs, board, queue=False, show_progress="hidden")
+    return board, inputs, render
+
+
+def board_html(arena: Arena, modality: str, dimension: str, group: str, value: str | None) -> str:
+    """The cached board as HTML: the 'last updated' line, the table, the chart and the heatmap."""
+    if group != EVERYONE and not value:
+        return _note("Pick a value for the filter to see that group's leaderboard.")
+    try:
+        board = arena.leaderboards.get(modality, dimension or "overall",
+                                       (group, value) if group != EVERYONE else None)
+    except ArenaError as exc:
+        return _note(str(exc))
+    updated = f'<p class="arena-updated">Last updated {escape(_when(board["computed_at"]))} · ' \
+              f'{board["votes"]:,} votes counted</p>'
+    if board["status"] != "ok":
+        return updated + _note(
+            f"Too few votes for this selection ({board.get('message') or ''}). "
+            "A table from so few votes would mislead, so none is shown yet."
+        )
+    rows = board["rows"]
+    order = [row["model"] for row in rows]
+    legend = (f'<p class="arena-legend"><span class="arena-provisional">provisional</span> fewer than '
+              f'{arena.settings.provisional_votes} votes: the rating may still move a lot. Rank (UB): 1 + the '
+              "number of models that are better beyond statistical doubt.</p>")
+    return (
+        updated + _table(rows) + legend + "<h3>Ratings with 95% confidence intervals</h3>"
+        + rating_chart(rows) + "<h3>Win rates</h3>" + win_rate_heatmap(board["win_rate_matrix"], order)
+    )
+
+
+def _table(rows: list[dict]) -> str:
+    head = "".join(f'<th scope="col">{name}</th>' for name in COLUMNS)
+    body = []
+    for row in rows:
+        mark = ' <span class="arena-provisional">provisional</span>' if row.get("provisional") else ""
+        cells = (
+            row["rank_ub"], f"{escape(str(row['model']))}{mark}", f"{row['rating']:.0f}",
+            f"+{row['ci_high'] - row['rating']:.0f} / −{row['rating'] - row['ci_low']:.0f}",
+            f"{row['votes']:,}", f"{row['win_rate']:.0%}",
+            escape(row.get("organisation") or "–"), escape(row.get("license") or "–"),
+        )
+        body.append("<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>")
+    return (
+        '<div class="arena-table-wrap" tabindex="0" role="region" aria-label="Leaderboard table">'
+        f'<table class="arena-board"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
+    )
+
+
+def _dimension_choices(modality: str) -> list[tuple[str, str]]:
+    return [(DIMENSION_LABELS.get(d, d.capitalize()), d) for d in DIMENSIONS[modality]]
+
+
+def _value_dropdown(modality: str, group: str) -> gr.Dropdown:
+    if group == EVERYONE:
+        return gr.Dropdown(choices=[], value=None, interactive=False)
+    if group == "category":
+        choices = [name for name, _ in RULES.get(modality, [])] + [OTHER]
+    else:
+        choices = list(PROFILE_FIELDS.get(group, ()))
+    return gr.Dropdown(choices=choices, value=choices[0] if choices else None, interactive=True)
+
+
+def _when(iso: str) -> str:
+    try:
+        return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except (TypeError, ValueError):
+        return str(iso)
+
+
+def _note(message: str) -> str:
+    return f'<div class="arena-status arena-status-info" role="status">{escape(message)}</div>'

@@ -1,0 +1,70 @@
+"""The optional "About you" form: who votes, so leaderboards per voter group exist.
+
+Nothing here is needed to vote. Saving records consent (Voters.save_profile),
+and the voter can change or delete the answers at any time.
+"""
+from collections.abc import Callable
+from html import escape
+
+import gradio as gr
+
+from arena.errors import ArenaError
+from arena.runtime import Arena
+from arena.ui.voter import voter_of
+from arena.voters import PROFILE_FIELDS
+
+FIELDS = ("age_band", "gender", "country", "first_language", "expertise")
+CONSENT = (
+    "By pressing Save you agree that Open Arena stores these answers with your votes, uses them for "
+    "leaderboards by voter group, and publishes them only in coarse, anonymised form in the vote data; "
+    "you can change or delete them here at any time."
+)
+NOT_SAID = ("Prefer not to say", "")
+
+
+def build_profile_form(arena: Arena) -> tuple[list[gr.components.Component], Callable]:
+    """Lay out the form; returns its fields and a loader that fills them for this voter."""
+    gr.Markdown("Optional. Answering helps show how preferences differ between groups of people. "
+                "You can vote without it.")
+    with gr.Row():
+        age = gr.Dropdown([NOT_SAID, *PROFILE_FIELDS["age_band"]], value="", label="Age band",
+                          elem_id="profile-age_band", min_width=150)
+        gender = gr.Dropdown([NOT_SAID, *PROFILE_FIELDS["gender"]], value="", label="Gender",
+                             elem_id="profile-gender", min_width=150)
+    with gr.Row():
+        country = gr.Textbox(label="Country (two-letter code, e.g. FR)", max_length=2, elem_id="profile-country",
+                             min_width=150)
+        language = gr.Textbox(label="First language (code, e.g. en or pt-BR)", max_length=16,
+                              elem_id="profile-first_language", min_width=150)
+    expertise = gr.Dropdown([NOT_SAID, *PROFILE_FIELDS["expertise"]], value="", label="Expertise with AI",
+                            elem_id="profile-expertise", min_width=150)
+    gr.Markdown(CONSENT, elem_id="profile-consent")
+    with gr.Row():
+        save = gr.Button("Save", variant="primary", elem_id="profile-save", min_width=100)
+        delete = gr.Button("Delete my answers", variant="stop", elem_id="profile-delete", min_width=100)
+    message = gr.HTML("", elem_id="profile-message", js_on_load=None)
+    fields = [age, gender, country, language, expertise]
+
+    def load(request: gr.Request) -> list[str]:
+        profile = arena.voters.profile(voter_of(request))
+        return [profile.get(name) or "" for name in FIELDS]
+
+    def store(*values, request: gr.Request):
+        try:
+            arena.voters.save_profile(voter_of(request), **dict(zip(FIELDS, values)))
+        except ArenaError as exc:
+            return [gr.skip()] * len(fields) + [_message(str(exc), "error")]
+        saved = arena.voters.profile(voter_of(request))
+        return [saved.get(name) or "" for name in FIELDS] + [_message("Saved. Thank you!", "ok")]
+
+    def remove(request: gr.Request):
+        arena.voters.delete_profile(voter_of(request))
+        return [""] * len(fields) + [_message("Deleted: nothing about you is stored any more.", "ok")]
+
+    save.click(store, fields, [*fields, message], show_progress="hidden")
+    delete.click(remove, None, [*fields, message], show_progress="hidden")
+    return fields, load
+
+
+def _message(text: str, kind: str) -> str:
+    return f'<div class="arena-status arena-status-{kind}" role="status" aria-live="polite">{escape(text)}</div>'

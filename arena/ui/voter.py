@@ -1,0 +1,71 @@
+"""Who is voting, on the web page: the same `arena_voter` cookie the REST API uses.
+
+The page response sets the cookie when it is absent, so every later Gradio call
+from that browser carries it and a visitor keeps one id across visits without a
+login. If a browser refuses cookies, the Gradio session id stands in, which still
+keeps one battle's start and vote together.
+"""
+from __future__ import annotations
+
+import re
+
+import gradio as gr
+
+from arena.api import COOKIE, COOKIE_MAX_AGE
+from arena.runtime import Arena
+from arena.voters import new_voter_id, valid_voter_id
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def voter_of(request: gr.Request | None) -> str:
+    """The voter id for a Gradio event: the cookie, else one derived from the session."""
+    if request is not None:
+        cookie = (getattr(request, "cookies", None) or {}).get(COOKIE)
+        if valid_voter_id(cookie):
+            return cookie
+        session = _UNSAFE.sub("", str(getattr(request, "session_hash", "") or ""))
+        if session:
+            return f"session-{session}"[:64]
+    return new_voter_id()
+
+
+def known_voter(arena: Arena, request: gr.Request | None) -> str:
+    """The voter id, recorded (with the salted IP hash) the first time it is seen."""
+    voter = voter_of(request)
+    client = getattr(request, "client", None) if request is not None else None
+    arena.voters.ensure(voter, getattr(client, "host", None))
+    return voter
+
+
+class VoterCookieMiddleware:
+    """Sets the voter cookie on the page itself (GET /), so the UI's calls carry it.
+
+    Pure ASGI rather than BaseHTTPMiddleware: it never wraps Gradio's streamed
+    responses in a buffering layer, and touches nothing but the page.
+    """
+
+    def __init__(self, app, path: str = "/"):
+        self.app = app
+        self.path = path
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope.get("path") != self.path or _has_cookie(scope):
+            return await self.app(scope, receive, send)
+        cookie = (
+            f"{COOKIE}={new_voter_id()}; Max-Age={COOKIE_MAX_AGE}; Path=/; HttpOnly; SameSite=Lax"
+        ).encode()
+
+        async def send_with_cookie(message):
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), (b"set-cookie", cookie)]
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookie)
+
+
+def _has_cookie(scope) -> bool:
+    for name, value in scope.get("headers", []):
+        if name == b"cookie" and f"{COOKIE}=".encode() in value:
+            return True
+    return False
