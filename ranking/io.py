@@ -1,0 +1,414 @@
+"""Readers: votes from a DataFrame, Parquet, CSV, JSONL, FastChat JSON or a database.
+
+Every reader yields :class:`Batch` objects whose string columns are already integer
+codes, so no later step touches strings. The codes come from one :class:`Vocab` per
+column that grows as new values appear, which lets a Parquet file be read in streaming
+batches: per batch we map the (small) dictionary of a dictionary-encoded column once
+and gather, instead of hashing millions of strings.
+
+Conventions (FastChat / LMArena): ``model_a`` is the first (left) position,
+``winner`` is one of ``model_a``, ``model_b``, ``tie``, ``both_bad`` or FastChat's
+``tie (bothbad)``. A ``count`` column marks pre-aggregated rows (the arena's
+``GROUP BY ... COUNT(*) AS count`` query).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from .errors import RankingError
+
+A_WINS, B_WINS, TIE, BOTH_BAD = 0, 1, 2, 3
+OUTCOMES = ("model_a", "model_b", "tie", "both_bad")
+WINNER_CODES = {"model_a": A_WINS, "model_b": B_WINS, "tie": TIE,
+                "both_bad": BOTH_BAD, "tie (bothbad)": BOTH_BAD}
+VOTER_COLUMNS = ("judge", "judge_hash", "voter")
+TIME_COLUMNS = ("tstamp", "timestamp", "time", "created_at")
+BATCH_ROWS = 1 << 20
+
+
+class Vocab:
+    """Values -> stable integer codes in order of first appearance."""
+
+    def __init__(self) -> None:
+        self.index: dict[Any, int] = {}
+        self.values: list[Any] = []
+
+    def codes(self, uniques: Sequence[Any]) -> np.ndarray:
+        out = np.empty(len(uniques), dtype=np.int64)
+        for k, value in enumerate(uniques):
+            code = self.index.get(value)
+            if code is None:
+                code = self.index[value] = len(self.values)
+                self.values.append(value)
+            out[k] = code
+        return out
+
+
+@dataclass
+class Batch:
+    """One chunk of votes (or of pre-aggregated rows) as integer codes."""
+
+    a: np.ndarray
+    b: np.ndarray
+    winner: np.ndarray
+    count: np.ndarray | None = None
+    weight: np.ndarray | None = None
+    voter: np.ndarray | None = None
+    group: np.ndarray | None = None
+    time: np.ndarray | None = None
+
+
+@dataclass
+class Columns:
+    """Which source columns feed which role; None means absent."""
+
+    count: str | None = None
+    weight: str | None = None
+    voter: str | None = None
+    group: str | None = None
+    time: str | None = None
+
+    def names(self) -> list[str]:
+        extra = [self.count, self.weight, self.voter, self.group, self.time]
+        return ["model_a", "model_b", "winner"] + [c for c in extra if c is not None]
+
+
+@dataclass
+class VoteSource:
+    """A readable vote source plus the vocabularies its batches are coded in."""
+
+    batches: Iterator[Batch]
+    columns: Columns
+    total_rows: int | None
+    models: Vocab = field(default_factory=Vocab)
+    voters: Vocab = field(default_factory=Vocab)
+    groups: Vocab = field(default_factory=Vocab)
+
+
+# --------------------------------------------------------------------------- columns
+
+def resolve_columns(available: Sequence[str], *, voter: str | None, need_voter: bool,
+                    by: str | None, weight: str | None, need_time: bool) -> Columns:
+    """Check the required columns and pick the optional ones; raise a one-line error."""
+    have = set(available)
+    missing = [c for c in ("model_a", "model_b", "winner") if c not in have]
+    if missing:
+        raise RankingError(f"missing column{'s' if len(missing) > 1 else ''} "
+                           f"{', '.join(missing)} (have: {', '.join(map(str, available)) or 'none'})")
+    cols = Columns(count="count" if "count" in have else None)
+    for role, name in (("voter", voter), ("group", by), ("weight", weight)):
+        if name is not None and name not in have:
+            raise RankingError(f"no column {name!r} for --{'by' if role == 'group' else role}")
+    cols.group, cols.weight = by, weight
+    if need_voter:
+        cols.voter = voter or next((c for c in VOTER_COLUMNS if c in have), None)
+        if cols.voter is None:
+            raise RankingError("voter-cluster intervals need a voter column "
+                               f"({', '.join(VOTER_COLUMNS)})")
+    if need_time:
+        if cols.count is not None:
+            raise RankingError("online Elo needs individual votes, not counted rows")
+        cols.time = next((c for c in TIME_COLUMNS if c in have), None)
+    return cols
+
+
+def _codes_arrow(arr: pa.Array | pa.ChunkedArray, vocab: Vocab, name: str) -> np.ndarray:
+    if isinstance(arr, pa.ChunkedArray):
+        parts = [_codes_arrow(c, vocab, name) for c in arr.chunks]
+        return np.concatenate(parts) if parts else np.empty(0, np.int64)
+    if arr.null_count:
+        raise RankingError(f"column {name!r} has {arr.null_count} missing values")
+    if pa.types.is_dictionary(arr.type):
+        lut = vocab.codes(arr.dictionary.to_pylist())
+        return lut[arr.indices.to_numpy(zero_copy_only=False)]
+    codes, uniques = pd.factorize(arr.to_numpy(zero_copy_only=False))
+    return vocab.codes(list(uniques))[codes]
+
+
+def _codes_pandas(s: pd.Series, vocab: Vocab, name: str) -> np.ndarray:
+    codes, uniques = pd.factorize(s)
+    if (codes < 0).any():
+        raise RankingError(f"column {name!r} has {int((codes < 0).sum())} missing values")
+    return vocab.codes(list(uniques))[codes]
+
+
+def _winner_codes(uniques: Sequence[Any], name: str = "winner") -> np.ndarray:
+    out = np.empty(len(uniques), dtype=np.int8)
+    for k, label in enumerate(uniques):
+        code = WINNER_CODES.get(label) if isinstance(label, str) else None
+        if code is None:
+            raise RankingError(f"unknown winner label {label!r} in column {name!r} "
+                               "(expected model_a, model_b, tie, both_bad or tie (bothbad))")
+        out[k] = code
+    return out
+
+
+def _numbers(values: np.ndarray, name: str, *, nonneg: bool) -> np.ndarray:
+    try:
+        x = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise RankingError(f"column {name!r} must be numeric") from None
+    bad = ~np.isfinite(x)
+    if bad.any():
+        raise RankingError(f"column {name!r} has {int(bad.sum())} missing or infinite values")
+    if nonneg and (x < 0).any():
+        raise RankingError(f"column {name!r} has negative values")
+    return x
+
+
+def _time_values(values: Any) -> np.ndarray:
+    """Timestamps as sortable float64 (numbers, datetimes or ISO strings)."""
+    s = pd.Series(values)
+    if pd.api.types.is_numeric_dtype(s):
+        return s.to_numpy(dtype=np.float64, na_value=np.inf)
+    t = pd.to_datetime(s, errors="coerce", utc=True)
+    return t.astype("int64").to_numpy(dtype=np.float64)
+
+
+class _Coder:
+    """Turns arrow record batches or DataFrames into coded :class:`Batch` objects."""
+
+    def __init__(self, src: VoteSource) -> None:
+        self.src = src
+
+    def arrow(self, rb: pa.RecordBatch | pa.Table) -> Batch:
+        c, src = self.src.columns, self.src
+        w = rb.column("winner")
+        if isinstance(w, pa.ChunkedArray):
+            w = w.combine_chunks()
+        if w.null_count:
+            raise RankingError(f"column 'winner' has {w.null_count} missing values")
+        if pa.types.is_dictionary(w.type):
+            winner = _winner_codes(w.dictionary.to_pylist())[w.indices.to_numpy(zero_copy_only=False)]
+        else:
+            codes, uniques = pd.factorize(w.to_numpy(zero_copy_only=False))
+            winner = _winner_codes(list(uniques))[codes]
+        num = lambda name, nonneg: _numbers(rb.column(name).to_numpy(zero_copy_only=False), name, nonneg=nonneg)
+        return Batch(
+            a=_codes_arrow(rb.column("model_a"), src.models, "model_a"),
+            b=_codes_arrow(rb.column("model_b"), src.models, "model_b"),
+            winner=winner,
+            count=num(c.count, True) if c.count else None,
+            weight=num(c.weight, True) if c.weight else None,
+            voter=_codes_arrow(rb.column(c.voter), src.voters, c.voter) if c.voter else None,
+            group=self._groups(rb.column(c.group).to_pandas()) if c.group else None,
+            time=_time_values(rb.column(c.time).to_numpy(zero_copy_only=False)) if c.time else None,
+        )
+
+    def pandas(self, df: pd.DataFrame) -> Batch:
+        c, src = self.src.columns, self.src
+        codes, uniques = pd.factorize(df["winner"])
+        if (codes < 0).any():
+            raise RankingError(f"column 'winner' has {int((codes < 0).sum())} missing values")
+        return Batch(
+            a=_codes_pandas(df["model_a"], src.models, "model_a"),
+            b=_codes_pandas(df["model_b"], src.models, "model_b"),
+            winner=_winner_codes(list(uniques))[codes],
+            count=_numbers(df[c.count].to_numpy(), c.count, nonneg=True) if c.count else None,
+            weight=_numbers(df[c.weight].to_numpy(), c.weight, nonneg=True) if c.weight else None,
+            voter=_codes_pandas(df[c.voter], src.voters, c.voter) if c.voter else None,
+            group=self._groups(df[c.group]) if c.group else None,
+            time=_time_values(df[c.time].to_numpy()) if c.time else None,
+        )
+
+    def _groups(self, s: pd.Series) -> np.ndarray:
+        """Group codes; a missing group value is its own group, labelled "(missing)"."""
+        codes, uniques = pd.factorize(s, use_na_sentinel=False)
+        labels = ["(missing)" if pd.isna(u) else u for u in uniques]
+        return self.src.groups.codes(labels)[codes]
+
+
+# --------------------------------------------------------------------------- sources
+
+def open_votes(data: Any, *, voter: str | None = None, need_voter: bool = False,
+               by: str | None = None, weight: str | None = None,
+               need_time: bool = False) -> VoteSource:
+    """Open a DataFrame, an arrow Table or a file path as a stream of coded batches."""
+    opts = dict(voter=voter, need_voter=need_voter, by=by, weight=weight, need_time=need_time)
+    if isinstance(data, pd.DataFrame):
+        return _from_frame(data, opts)
+    if isinstance(data, pa.Table):
+        return _from_arrow(data, opts)
+    if isinstance(data, (str, os.PathLike)):
+        return _from_path(Path(data), opts)
+    raise RankingError(f"cannot rank a {type(data).__name__}: pass a DataFrame or a file path")
+
+
+def _from_frame(df: pd.DataFrame, opts: dict) -> VoteSource:
+    cols = resolve_columns([str(c) for c in df.columns], **opts)
+    if len(df) == 0:
+        raise RankingError("no votes: the data is empty")
+    src = VoteSource(iter(()), cols, len(df))
+    coder = _Coder(src)
+    src.batches = (coder.pandas(df.iloc[k:k + BATCH_ROWS]) for k in range(0, len(df), BATCH_ROWS))
+    return src
+
+
+def _from_arrow(table: pa.Table, opts: dict) -> VoteSource:
+    cols = resolve_columns(table.column_names, **opts)
+    if table.num_rows == 0:
+        raise RankingError("no votes: the data is empty")
+    src = VoteSource(iter(()), cols, table.num_rows)
+    coder = _Coder(src)
+    src.batches = (coder.arrow(rb) for rb in table.select(cols.names()).to_batches(BATCH_ROWS))
+    return src
+
+
+def _sniff(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix in (".parquet", ".pq"):
+        return "parquet"
+    if suffix in (".csv", ".tsv"):
+        return "csv"
+    if suffix in (".jsonl", ".ndjson"):
+        return "jsonl"
+    with path.open("rb") as fh:
+        head = fh.read(4096)
+    if head.startswith(b"PAR1"):
+        return "parquet"
+    first = head.lstrip()[:1]
+    if first == b"[":
+        return "json"
+    if first == b"{":
+        return "jsonl"
+    return "csv"
+
+
+def _from_path(path: Path, opts: dict) -> VoteSource:
+    if not path.exists():
+        raise RankingError(f"no such file: {path}")
+    if path.is_dir():
+        raise RankingError(f"{path} is a directory, not a vote file")
+    if path.stat().st_size == 0:
+        raise RankingError(f"empty file: {path}")
+    kind = _sniff(path)
+    try:
+        if kind == "parquet":
+            return _from_parquet(path, opts)
+        if kind == "csv":
+            return _from_csv(path, opts)
+        if kind == "jsonl":
+            return _from_jsonl(path, opts)
+        return _from_json_list(path, opts)
+    except RankingError:
+        raise
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise RankingError(f"cannot read {path.name} as {kind}: {_first_line(exc)}") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _guard(batches: Iterator[Batch], path: Path, kind: str) -> Iterator[Batch]:
+    """Re-raise read errors that happen mid-stream as one-line RankingErrors."""
+    try:
+        yield from batches
+    except RankingError:
+        raise
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise RankingError(f"cannot read {path.name} as {kind}: {_first_line(exc)}") from None
+
+
+def _from_parquet(path: Path, opts: dict) -> VoteSource:
+    import pyarrow.parquet as pq
+
+    schema = pq.read_schema(path)
+    cols = resolve_columns(schema.names, **opts)
+    strings = [n for n in cols.names() if pa.types.is_string(schema.field(n).type)
+               or pa.types.is_large_string(schema.field(n).type)]
+    pf = pq.ParquetFile(path, read_dictionary=strings)
+    rows = pf.metadata.num_rows
+    if rows == 0:
+        raise RankingError(f"no votes in {path.name}")
+    src = VoteSource(iter(()), cols, rows)
+    coder = _Coder(src)
+    raw = pf.iter_batches(batch_size=BATCH_ROWS, columns=cols.names())
+    src.batches = _guard((coder.arrow(rb) for rb in raw), path, "parquet")
+    return src
+
+
+def _from_csv(path: Path, opts: dict) -> VoteSource:
+    import pyarrow.csv as pcsv
+
+    parse = pcsv.ParseOptions(delimiter="\t" if path.suffix.lower() == ".tsv" else ",")
+    header = pcsv.open_csv(path, parse_options=parse)
+    cols = resolve_columns(header.schema.names, **opts)
+    header.close()
+    dict_type = pa.dictionary(pa.int32(), pa.string())
+    types = {n: dict_type for n in ("model_a", "model_b", "winner")}
+    if cols.voter:
+        types[cols.voter] = dict_type
+    convert = pcsv.ConvertOptions(include_columns=cols.names(), column_types=types,
+                                  strings_can_be_null=True)
+    reader = pcsv.open_csv(path, parse_options=parse, convert_options=convert,
+                           read_options=pcsv.ReadOptions(block_size=1 << 24))
+    src = VoteSource(iter(()), cols, None)
+    coder = _Coder(src)
+    src.batches = _guard((coder.arrow(rb) for rb in reader if rb.num_rows), path, "csv")
+    return src
+
+
+def _from_jsonl(path: Path, opts: dict) -> VoteSource:
+    chunks = pd.read_json(path, lines=True, chunksize=BATCH_ROWS // 4, dtype=False)
+    first = next(iter(chunks), None)
+    if first is None or len(first) == 0:
+        raise RankingError(f"no votes in {path.name}")
+    cols = resolve_columns([str(c) for c in first.columns], **opts)
+    src = VoteSource(iter(()), cols, None)
+    coder = _Coder(src)
+
+    def gen() -> Iterator[Batch]:
+        yield coder.pandas(first)
+        for chunk in chunks:
+            missing = [c for c in cols.names() if c not in chunk.columns]
+            if missing:
+                raise RankingError(f"some lines of {path.name} lack {', '.join(missing)}")
+            yield coder.pandas(chunk)
+
+    src.batches = _guard(gen(), path, "jsonl")
+    return src
+
+
+def _from_json_list(path: Path, opts: dict) -> VoteSource:
+    """FastChat's ``clean_battle_*.json``: one JSON array of battle objects."""
+    with path.open("rb") as fh:
+        records = json.load(fh)
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records[:100]):
+        raise RankingError(f"{path.name} is not a JSON list of vote objects")
+    if not records:
+        raise RankingError(f"no votes in {path.name}")
+    return _from_frame(pd.DataFrame.from_records(records), opts)
+
+
+# --------------------------------------------------------------------------- database
+
+def aggregation_query(table: str = "votes", *, voter: str | None = None,
+                      by: str | None = None, where: str | None = None) -> str:
+    """SQL that aggregates votes in the database to what :func:`ranking.rank` needs.
+
+    ``GROUP BY model_a, model_b, winner[, voter][, by]`` with ``COUNT(*) AS count``:
+    the leaderboard then never loads raw votes, only cells.
+    """
+    keys = ["model_a", "model_b", "winner"] + [c for c in (voter, by) if c]
+    cols = ", ".join(keys)
+    sql = f"SELECT {cols}, COUNT(*) AS count FROM {table}"
+    if where:
+        sql += f" WHERE {where}"
+    return sql + f" GROUP BY {cols}"
+
+
+def read_database(con: Any, table: str = "votes", *, voter: str | None = None,
+                  by: str | None = None, where: str | None = None) -> pd.DataFrame:
+    """Run :func:`aggregation_query` on a DB-API or SQLAlchemy connection."""
+    return pd.read_sql(aggregation_query(table, voter=voter, by=by, where=where), con)
