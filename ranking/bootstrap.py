@@ -58,17 +58,22 @@ class NumpyOps:
     def nonzero(self, mask: np.ndarray) -> np.ndarray:
         return np.flatnonzero(mask)
 
+    def layout(self, a: np.ndarray) -> np.ndarray:
+        """B × R arrays column-major, the layout the sparse products produce and take
+        without copies, so elementwise work never mixes layouts."""
+        return np.asfortranarray(a)
+
     def arange(self, n: int) -> np.ndarray:
         return np.arange(n)
 
     def cat(self, parts: list, axis: int) -> np.ndarray:
         return np.concatenate(parts, axis=axis)
 
-    def products(self, D: np.ndarray) -> tuple[Callable, Callable]:
+    def products(self, pairs: Pairs) -> tuple[Callable, Callable]:
         """x ↦ x·Dᵀ and g ↦ g·D through sparse D (two nonzeros per row, plus the
         position column): O(B·R), single-threaded, so chunks parallelise cleanly
         (a multithreaded BLAS called from several threads at once thrashes)."""
-        S = sp.csr_matrix(D)
+        S = pairs.sparse_design()
         St = S.T.tocsr()
         return (lambda x: np.asarray(S @ x.T).T), (lambda g: np.asarray(St @ g.T).T)
 
@@ -82,7 +87,13 @@ class Replicas:
     max_grad: float
 
 
-def refit(ops: Any, pairs: Pairs, f: Fit, counts: Any, *, tol: float = TOL) -> tuple[np.ndarray, int, float]:
+def chord_matrix(pairs: Pairs, f: Fit) -> np.ndarray:
+    """H⁻¹ at the point estimate (regularised along 𝟙 when there is no prior)."""
+    return np.linalg.inv(regularised(f.hessian, pairs.n_models, f.null_space))
+
+
+def refit(ops: Any, pairs: Pairs, f: Fit, counts: Any, *, tol: float = TOL,
+          hinv: np.ndarray | None = None) -> tuple[np.ndarray, int, float]:
     """Fit every replica of ``counts`` (B × 3 × R, effective counts) from ``f``.
 
     Returns the parameter matrix (B × K, numpy), the number of replicas that did not
@@ -91,11 +102,12 @@ def refit(ops: Any, pairs: Pairs, f: Fit, counts: Any, *, tol: float = TOL) -> t
     xp = ops.xp
     fam = FAMILIES[f.family]
     m = pairs.n_models
-    fwd, bwd = ops.products(pairs.design())
+    fwd, bwd = ops.products(pairs)
     P = pairs.n_params
-    Hinv = ops.asarray(np.linalg.inv(regularised(f.hessian, m, f.null_space)))
+    Hinv = ops.asarray(chord_matrix(pairs, f) if hinv is None else hinv)
     B = counts.shape[0]
     W, L, T = counts[:, 0], counts[:, 1], counts[:, 2]
+    stats = tuple(ops.layout(s) for s in fam.suff(W, L, T))
     nb = (W + L + T).sum(-1)
     ratio = f.n / nb
     X = ops.asarray(np.tile(f.params, (B, 1)))
@@ -104,10 +116,10 @@ def refit(ops: Any, pairs: Pairs, f: Fit, counts: Any, *, tol: float = TOL) -> t
     for _ in range(MAX_CHORD):
         full = len(idx) == B
         Xa = X if full else X[idx]
-        Wa, La, Ta = (W, L, T) if full else (W[idx], L[idx], T[idx])
+        sa = stats if full else tuple(s[idx] for s in stats)
         d = fwd(Xa[:, :P])
         u = Xa[:, P:P + 1] if fam.tie_param else None
-        gd, gu = fam.grad(xp, Wa, La, Ta, d, u)
+        gd, gu = fam.grad_suff(xp, sa, d, u)
         g = bwd(gd)
         if fam.tie_param:
             g = ops.cat([g, gu[:, None]], 1)
@@ -186,13 +198,14 @@ def bootstrap(pairs: Pairs, f: Fit, *, rounds: int, seed: int, kind: str = "cell
     sizes = [min(CHUNK, rounds - s) for s in range(0, rounds, CHUNK)]
     seeds = np.random.SeedSequence(seed).spawn(len(sizes))
     ops = NumpyOps()
+    hinv = chord_matrix(pairs, f)
 
     def one(k: int) -> tuple[np.ndarray, int, float]:
         rng = np.random.default_rng(seeds[k])
         raw = (sample_cells(rng, pairs.counts, sizes[k]) if kind == "cells"
                else sample_voters(rng, pairs.voters, sizes[k]))
         eff = raw if pairs.scale is None else raw * pairs.scale
-        return refit(ops, pairs, f, eff, tol=tol)
+        return refit(ops, pairs, f, eff, tol=tol, hinv=hinv)
 
     workers = max(1, min(4, os.cpu_count() or 1, len(sizes)))
     results = []

@@ -58,7 +58,7 @@ def evaluate(pairs: Pairs, family: str, x: np.ndarray, prior: float, counts: np.
              hessian: bool = True) -> tuple[float, np.ndarray, np.ndarray | None]:
     """Log posterior ℓ + prior, its gradient and (optionally) −Hessian at x, summed scale."""
     fam = FAMILIES[family]
-    D = pairs.design()
+    D = pairs.sparse_design()
     P, m = D.shape[1], pairs.n_models
     c = pairs.effective if counts is None else counts
     W, L, T = c
@@ -78,7 +78,7 @@ def evaluate(pairs: Pairs, family: str, x: np.ndarray, prior: float, counts: np.
         return ll, g, None
     cdd, cdu, cuu = fam.curvature(np, W + L + T, d, u)
     H = np.zeros((len(x), len(x)))
-    H[:P, :P] = D.T @ (-cdd[:, None] * D)
+    H[:P, :P] = (D.T @ D.multiply(-cdd[:, None])).toarray()
     if fam.tie_param:
         H[:P, P] = H[P, :P] = -(D.T @ cdu)
         H[P, P] = -cuu.sum()
@@ -161,7 +161,7 @@ def meat(pairs: Pairs, f: Fit) -> np.ndarray:
     row r, count_kr · scale_kr² · s_kr s_krᵀ. Uncentred, as arena-rank's.
     """
     fam = FAMILIES[f.family]
-    D = pairs.design()
+    D = pairs.sparse_design()
     P = D.shape[1]
     d = D @ f.params[:P]
     u = f.params[P] if fam.tie_param else None
@@ -170,7 +170,7 @@ def meat(pairs: Pairs, f: Fit) -> np.ndarray:
     K = len(f.params)
     out = np.zeros((K, K))
     for k in range(3):
-        out[:P, :P] += D.T @ ((omega[k] * sd[k] ** 2)[:, None] * D)
+        out[:P, :P] += (D.T @ D.multiply((omega[k] * sd[k] ** 2)[:, None])).toarray()
         if fam.tie_param:
             cross = D.T @ (omega[k] * sd[k] * su[k])
             out[:P, P] += cross

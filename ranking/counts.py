@@ -58,7 +58,10 @@ def reduce_cells(keys: list[np.ndarray], sizes: list[int], n: np.ndarray | None,
     ones = n is None
     space = prod(max(s, 1) for s in sizes)
     if space < 2**62:
-        flat = np.ravel_multi_index(keys, [max(s, 1) for s in sizes]) if len(keys) > 1 else keys[0]
+        flat = keys[0].astype(np.int64)
+        for key, size in zip(keys[1:], sizes[1:]):   # mixed radix, no bounds checks
+            flat *= max(size, 1)
+            flat += key
         if space <= max(_DENSE_LIMIT, 2 * rows) and space <= 8 * _DENSE_LIMIT:
             nsum = np.bincount(flat, weights=n, minlength=space)
             cells = np.flatnonzero(nsum)

@@ -63,6 +63,12 @@ class Pairs:
             self._design["D"] = d
         return self._design["D"]
 
+    def sparse_design(self) -> sp.csr_matrix:
+        """The design as CSR: products with it cost O(R), with no BLAS threads."""
+        if "S" not in self._design:
+            self._design["S"] = sp.csr_matrix(self.design())
+        return self._design["S"]
+
 
 def build_pairs(counts: Counts, *, ties: str = "half", both_bad: str = "tie",
                 position: bool = False, reweight: bool = False, group: int | None = None,

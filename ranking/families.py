@@ -23,6 +23,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+from scipy.special import expit
+
 
 def softplus(xp: Any, x: Any) -> Any:
     """log(1 + e^x) without overflow."""
@@ -34,7 +37,10 @@ def log_sigmoid(xp: Any, x: Any) -> Any:
 
 
 def sigmoid(xp: Any, x: Any) -> Any:
-    return xp.exp(log_sigmoid(xp, x))
+    """σ(x) in one pass: scipy's expit for numpy, torch.sigmoid for torch."""
+    if xp is np:
+        return expit(x)
+    return xp.sigmoid(x)
 
 
 class BradleyTerry:
@@ -47,8 +53,18 @@ class BradleyTerry:
         return (W * a + L * b + 0.5 * T * (a + b)).sum(-1)
 
     @staticmethod
-    def grad(xp, W, L, T, d, u=None):
-        return (W + 0.5 * T) - (W + L + T) * sigmoid(xp, d), None
+    def suff(W, L, T):
+        """What the gradient needs from the counts: score y = W + T/2 and n."""
+        return W + 0.5 * T, W + L + T
+
+    @staticmethod
+    def grad_suff(xp, s, d, u=None):
+        y, n = s
+        return y - n * sigmoid(xp, d), None
+
+    @classmethod
+    def grad(cls, xp, W, L, T, d, u=None):
+        return cls.grad_suff(xp, cls.suff(W, L, T), d, u)
 
     @staticmethod
     def curvature(xp, n, d, u=None):
@@ -84,11 +100,19 @@ class Davidson:
         *_, log_z = cls._probs(xp, d, u)
         return (0.5 * d * (W - L) + T * u - (W + L + T) * log_z).sum(-1)
 
+    @staticmethod
+    def suff(W, L, T):
+        return 0.5 * (W - L), T, W + L + T
+
+    @classmethod
+    def grad_suff(cls, xp, s, d, u):
+        half_diff, T, n = s
+        pa, pb, pt, _ = cls._probs(xp, d, u)
+        return half_diff - 0.5 * n * (pa - pb), (T - n * pt).sum(-1)
+
     @classmethod
     def grad(cls, xp, W, L, T, d, u):
-        pa, pb, pt, _ = cls._probs(xp, d, u)
-        n = W + L + T
-        return 0.5 * (W - L) - 0.5 * n * (pa - pb), (T - n * pt).sum(-1)
+        return cls.grad_suff(xp, cls.suff(W, L, T), d, u)
 
     @classmethod
     def curvature(cls, xp, n, d, u):

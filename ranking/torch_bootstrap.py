@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .bootstrap import Replicas, refit
+from .bootstrap import Replicas, chord_matrix, refit
 from .bt import TOL, Fit
 from .design import Pairs
 from .progress import Progress
@@ -44,14 +44,17 @@ class TorchOps:
     def nonzero(self, mask: Any) -> Any:
         return mask.nonzero().reshape(-1)
 
+    def layout(self, a: Any) -> Any:
+        return a.contiguous()
+
     def arange(self, n: int) -> Any:
         return self.xp.arange(n, device=self.device)
 
     def cat(self, parts: list, axis: int) -> Any:
         return self.xp.cat(parts, dim=axis)
 
-    def products(self, D: np.ndarray) -> tuple[Callable, Callable]:
-        Dt = self.asarray(D)
+    def products(self, pairs: Pairs) -> tuple[Callable, Callable]:
+        Dt = self.asarray(pairs.design())
         return (lambda x: x @ Dt.T), (lambda g: g @ Dt)
 
 
@@ -96,6 +99,7 @@ def bootstrap_torch(pairs: Pairs, f: Fit, *, rounds: int, seed: int, kind: str =
             torch.as_tensor(vt.indptr, dtype=torch.int64), torch.as_tensor(vt.indices, dtype=torch.int64),
             torch.as_tensor(vt.data, dtype=torch.float64), size=vt.shape).to(ops.device)
         n_voters = vt.shape[1]
+    hinv = chord_matrix(pairs, f)
     out, left, worst = [], 0, 0.0
     with Progress(rounds, f"bootstrap ({kind}, {device})", progress) as bar:
         for size, s in zip(sizes, seeds):
@@ -110,7 +114,7 @@ def bootstrap_torch(pairs: Pairs, f: Fit, *, rounds: int, seed: int, kind: str =
                 cells = (voters_t @ w.T).T
             if scale is not None:
                 cells = cells * scale
-            X, nl, nw = refit(ops, pairs, f, cells.reshape(size, 3, r), tol=tol)
+            X, nl, nw = refit(ops, pairs, f, cells.reshape(size, 3, r), tol=tol, hinv=hinv)
             out.append(X)
             left, worst = left + nl, max(worst, nw)
             bar.update(size)
