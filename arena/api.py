@@ -56,8 +56,13 @@ class Profile(_Body):
     expertise: str | None = None
 
 
-def voter_id(request: Request, response: Response) -> str:
-    """The voter: X-Arena-Voter header (API clients) or the arena_voter cookie, created if absent."""
+async def voter_id(request: Request, response: Response) -> str:
+    """The voter: X-Arena-Voter header (API clients) or the arena_voter cookie, created if absent.
+
+    Request handlers that only touch the database briefly are `async def` on purpose:
+    running them on the event loop avoids a thread hop per request, which is most
+    of a vote's cost; SQLite serialises writes anyway.
+    """
     arena: Arena = request.app.state.arena
     header = request.headers.get(HEADER)
     if header is not None:
@@ -114,7 +119,7 @@ async def start_battle(body: StartBattle, request: Request, voter: str = Depends
 
 
 @router.get("/battles/{battle_id}", summary="A battle of yours (names only after your vote)")
-def get_battle(battle_id: str, request: Request, voter: str = Depends(voter_id)) -> dict:
+async def get_battle(battle_id: str, request: Request, voter: str = Depends(voter_id)) -> dict:
     return battle_json(_arena(request).battles.get(battle_id, voter))
 
 
@@ -124,7 +129,7 @@ async def follow_up(battle_id: str, body: FollowUp, request: Request, voter: str
 
 
 @router.post("/battles/{battle_id}/votes", status_code=201, summary="Vote; the answer reveals both names")
-def vote(battle_id: str, body: CastVote, request: Request, voter: str = Depends(voter_id)) -> dict:
+async def vote(battle_id: str, body: CastVote, request: Request, voter: str = Depends(voter_id)) -> dict:
     arena = _arena(request)
     result = arena.battles.vote(battle_id, voter, body.winner, body.dimension)
     arena.leaderboards.poke()
@@ -136,12 +141,12 @@ def vote(battle_id: str, body: CastVote, request: Request, voter: str = Depends(
 
 
 @router.get("/models", summary="Models and their public metadata")
-def models(request: Request, modality: Literal["text", "image", "3d"] | None = None) -> list[dict]:
+async def models(request: Request, modality: Literal["text", "image", "3d"] | None = None) -> list[dict]:
     return list_models(_arena(request).store, modality)
 
 
 @router.get("/leaderboard", summary="Bradley-Terry leaderboard with 95% confidence intervals")
-def leaderboard(
+async def leaderboard(
     request: Request,
     modality: Literal["text", "image", "3d"] = "text",
     dimension: str = "overall",

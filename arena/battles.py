@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, exists, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from arena.artifacts import ArtifactStore
@@ -27,6 +27,19 @@ from arena.settings import Settings
 from generators import GenerationRequest, Generator, GeneratorError, Message, TextOutput
 
 SIDES = ("a", "b")
+
+# What a vote needs to know about its battle, in one round trip.
+_VOTE_CONTEXT = select(
+    Battle.voter_id, Battle.modality, Battle.mode, Battle.status, Battle.ready_at,
+    Battle.model_a, Battle.model_b,
+    exists().where(
+        Output.battle_id == Battle.id,
+        or_(
+            func.lower(Output.text).contains(func.lower(Battle.model_a), autoescape=False),
+            func.lower(Output.text).contains(func.lower(Battle.model_b), autoescape=False),
+        ),
+    ).label("leak"),
+).where(Battle.id == bindparam("battle_id"))
 
 
 @dataclass
@@ -174,12 +187,19 @@ class BattleService:
     # -- voting ---------------------------------------------------------------
 
     def vote(self, battle_id: str, voter_id: str, winner: str, dimension: str = "overall") -> VoteResult:
-        """Record one vote; the database's unique key makes a second one fail, even concurrently."""
+        """Record one vote; the database's unique key makes a second one fail, even concurrently.
+
+        This is the hot path, so it is two Core statements in one transaction: one
+        SELECT that also evaluates the identity-leak rule in SQL, one INSERT.
+        """
         if winner not in WINNERS:
             raise InvalidInput(f"winner must be one of: {', '.join(WINNERS)}")
+        if not _is_uuid(battle_id):
+            raise NotFound("no such battle")
         try:
-            with self.store.write() as session:
-                battle = self._owned(session, battle_id, voter_id)
+            with self.store.write_connection() as connection:
+                battle = connection.execute(_VOTE_CONTEXT, {"battle_id": battle_id}).one_or_none()
+                self._check_owner(battle, voter_id)
                 if dimension not in DIMENSIONS[battle.modality]:
                     raise InvalidInput(
                         f"dimension for {battle.modality} battles must be one of: "
@@ -191,13 +211,14 @@ class BattleService:
                         else "outputs are still being generated; vote when both are shown"
                     )
                 now = datetime.now(timezone.utc)
-                reason = self._invalid_reason(session, battle)
-                session.add(Vote(
-                    battle_id=battle_id, voter_id=voter_id, dimension=dimension, winner=winner,
-                    anonymous=battle.mode == "anonymous", created_at=now,
-                    dwell_ms=_ms_between(battle.ready_at, now), valid=reason is None, invalid_reason=reason,
-                ))
-                session.flush()
+                anonymous = battle.mode == "anonymous"
+                # LMArena's rule: a text answer naming either model spoils anonymity.
+                reason = "identity_leak" if anonymous and battle.leak else None
+                connection.execute(insert(Vote), {
+                    "battle_id": battle_id, "voter_id": voter_id, "dimension": dimension, "winner": winner,
+                    "anonymous": anonymous, "created_at": now, "dwell_ms": _ms_between(battle.ready_at, now),
+                    "valid": reason is None, "invalid_reason": reason,
+                })
         except IntegrityError:
             raise Conflict(f"this battle already has a {dimension} vote") from None
         return VoteResult(battle_id, dimension, winner, battle.model_a, battle.model_b, reason is None, reason)
@@ -331,11 +352,15 @@ class BattleService:
 
     def _owned(self, session, battle_id: str, voter_id: str) -> Battle:
         battle = session.get(Battle, battle_id) if _is_uuid(battle_id) else None
+        self._check_owner(battle, voter_id)
+        return battle
+
+    @staticmethod
+    def _check_owner(battle, voter_id: str) -> None:
         if battle is None:
             raise NotFound("no such battle")
         if battle.voter_id != voter_id:
             raise Forbidden("this battle belongs to another voter")
-        return battle
 
     def _view(self, session, battle: Battle) -> BattleView:
         outputs = session.scalars(
@@ -355,16 +380,6 @@ class BattleService:
             conversation=list(battle.conversation), turns=turns, error=battle.error, votes=votes,
             model_a=battle.model_a if reveal else None, model_b=battle.model_b if reveal else None,
         )
-
-    def _invalid_reason(self, session, battle: Battle) -> str | None:
-        """LMArena's identity rule: a text answer naming either model spoils anonymity."""
-        if battle.mode != "anonymous" or battle.modality != "text":
-            return None
-        names = [battle.model_a.lower(), battle.model_b.lower()]
-        texts = session.scalars(select(Output.text).where(Output.battle_id == battle.id)).all()
-        if any(name in (text or "").lower() for text in texts for name in names):
-            return "identity_leak"
-        return None
 
     def _check_modality(self, modality: str) -> None:
         if modality not in MODALITIES:

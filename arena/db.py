@@ -8,7 +8,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -82,6 +82,17 @@ class Store:
             return
         with self._write_lock, self._writes.begin() as session:
             yield session
+
+    @contextmanager
+    def write_connection(self) -> Iterator[Connection]:
+        """A Core connection in a write transaction, for hot paths that skip the ORM."""
+        engine = self._writes.kw["bind"]
+        if self._write_lock is None:
+            with engine.begin() as connection:
+                yield connection
+            return
+        with self._write_lock, engine.begin() as connection:
+            yield connection
 
 
 def current_revision(engine: Engine) -> str | None:

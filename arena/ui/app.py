@@ -45,6 +45,7 @@ CSS = """
 .arena-chart .arena-tick, .arena-chart .arena-label { font-size: 12px; fill: currentColor; }
 .arena-chart .arena-ci { stroke: #2563eb; stroke-width: 3; stroke-linecap: round; }
 .arena-chart .arena-dot { fill: #1e3a8a; }
+.arena-outputs button[aria-label="Clear"] { display: none !important; }
 :focus-visible { outline: 3px solid #2563eb !important; outline-offset: 2px; }
 @media (max-width: 480px) {
   .gradio-container { padding: 0 6px !important; }

@@ -20,6 +20,7 @@ from arena.simulate import load_prompts
 from arena.ui.voter import known_voter, voter_of
 
 VOTES = (("A is better", "model_a"), ("B is better", "model_b"), ("Tie", "tie"), ("Both are bad", "both_bad"))
+CHOICE_LABELS = {winner: label for label, winner in VOTES}
 DIMENSION_LABELS = {
     "aesthetics": "Aesthetics", "alignment": "Prompt alignment", "detail": "Detail",
     "geometry": "Geometry", "texture": "Texture",
@@ -138,25 +139,30 @@ def _output(modality: str, side: str, elem_id: str) -> gr.components.Component:
 
 
 def _wire(arena: Arena, panel: Panel) -> None:
-    inputs = [panel.prompt, panel.state, panel.out_a, panel.out_b, *panel.picks]
+    inputs = {panel.prompt, panel.state, panel.out_a, panel.out_b, *panel.picks}  # a set: handlers get a dict
     run = _runner(arena, panel)
-    for trigger in (panel.prompt.submit, panel.send.click):
-        trigger(run, inputs, panel.outputs, concurrency_limit=None, show_progress="hidden")
-    panel.regenerate.click(_regenerator(run), inputs, panel.outputs, concurrency_limit=None,
-                           show_progress="hidden")
+    events = [
+        trigger(handler, inputs, panel.outputs, concurrency_limit=None, show_progress="hidden")
+        for trigger, handler in ((panel.prompt.submit, run), (panel.send.click, run),
+                                 (panel.regenerate.click, _regenerator(panel, run)))
+    ]
+    if panel.modality == "3d":
+        for event in events:
+            event.then(_show_models, panel.state, [panel.out_a, panel.out_b], queue=False, show_progress="hidden")
     panel.dice.click(lambda: random_prompt(panel.modality), None, panel.prompt, queue=False,
                      show_progress="hidden")
     panel.new_battle.click(lambda: _reset(panel), None, panel.outputs, queue=False, show_progress="hidden")
     for button, (_, winner) in zip(panel.vote_buttons, VOTES):
-        button.click(_voter(arena, panel, winner), [panel.state, *panel.dimensions.values()], panel.outputs,
+        button.click(_voter(arena, panel, winner), {panel.state, *panel.dimensions.values()}, panel.outputs,
                      concurrency_limit=None, show_progress="hidden")
 
 
 def _runner(arena: Arena, panel: Panel):
     """The prompt handler: a new battle, or a follow-up turn of a text battle not yet voted on."""
 
-    async def run(prompt, state, chat_a, chat_b, *picks, request: gr.Request):
-        prompt = (prompt or "").strip()
+    async def run(values: dict, request: gr.Request):
+        prompt = (values[panel.prompt] or "").strip()
+        state = values[panel.state]
         if not prompt:
             yield {panel.status: _status("Type a prompt first, or press Random prompt.", "info")}
             return
@@ -166,15 +172,15 @@ def _runner(arena: Arena, panel: Panel):
         if follow_up:
             events = arena.battles.continue_stream(state["id"], voter, prompt)
             state = {**state, "status": "generating"}
-            history = [list(chat_a or []), list(chat_b or [])]
+            history = [list(values[panel.out_a] or []), list(values[panel.out_b] or [])]
         else:
-            models = tuple(picks) if panel.named else None
+            models = tuple(values[pick] for pick in panel.picks) if panel.named else None
             events = arena.battles.start_stream(panel.modality, prompt, voter, models=models)
             state = {"status": "generating", "prompt": prompt, "voted": False}
             history = [[], []]
         for chat in history:
             chat += [{"role": "user", "content": prompt}, {"role": "assistant", "content": ""}]
-        yield {**_locked(panel, working=True), panel.state: state, panel.prompt: gr.Textbox(value="", interactive=False),
+        yield {**_locked(panel, working=True), panel.state: state, panel.prompt: _prompt_box(panel, working=True),
                panel.status: _status(WORKING[panel.modality], "working"), panel.reveal: "",
                **_cleared_outputs(panel, history)}
         last = 0.0
@@ -201,13 +207,15 @@ def _runner(arena: Arena, panel: Panel):
     return run
 
 
-def _regenerator(run):
+def _regenerator(panel: Panel, run):
     """Regenerate: the same first prompt as a new battle with a newly drawn pair (before any vote)."""
 
-    async def regenerate(prompt, state, chat_a, chat_b, *picks, request: gr.Request):
+    async def regenerate(values: dict, request: gr.Request):
+        state = values[panel.state]
         if not state.get("prompt") or state.get("voted") or state.get("status") == "generating":
             return
-        async for update in run(state["prompt"], {}, None, None, *picks, request=request):
+        fresh = {**values, panel.prompt: state["prompt"], panel.state: {}}
+        async for update in run(fresh, request):
             yield update
 
     return regenerate
@@ -221,10 +229,12 @@ def _finished(arena: Arena, panel: Panel, view: BattleView, history: list[list])
     state = {"id": view.id, "status": view.status, "prompt": view.conversation[0], "voted": False}
     update = {
         **_unlocked(panel, votable=ready), panel.state: state,
-        panel.out_a: _relabel(panel, "A", view.model_a, value=values[0]),
-        panel.out_b: _relabel(panel, "B", view.model_b, value=values[1]),
         panel.regenerate: gr.Button(interactive=True),  # a failed battle may be regenerated too
     }
+    for out, side, name, value in zip((panel.out_a, panel.out_b), "AB", (view.model_a, view.model_b), values):
+        update[out] = _relabel(panel, side, name) if panel.modality == "3d" else _relabel(panel, side, name, value=value)
+    if panel.modality == "3d":
+        state["models"] = values  # shown by _show_models
     if ready:
         hint = "Both outputs are complete. Which is better? Vote below"
         hint += ", or send a follow-up message to both." if panel.modality == "text" else "."
@@ -236,6 +246,24 @@ def _finished(arena: Arena, panel: Panel, view: BattleView, history: list[list])
         )
         update[panel.vote_row] = gr.Row(visible=False)
     return update
+
+
+def _prompt_box(panel: Panel, working: bool) -> gr.Textbox:
+    """Text battles move the prompt into the chat panes; image and 3D keep it in view."""
+    return gr.Textbox(value="", interactive=not working) if panel.modality == "text" else gr.Textbox(interactive=not working)
+
+
+def _show_models(state: dict) -> list:
+    """Put the finished GLB files into the 3D viewers, as a plain (non-streaming) update.
+
+    Gradio's Model3D viewer stays blank when its value arrives from a streaming
+    (generator) handler, so the battle handler leaves the files in the state and
+    this follow-up step shows them.
+    """
+    models = state.get("models")
+    if models is None:
+        return [gr.skip(), gr.skip()]
+    return [gr.Model3D(value=path) for path in models]
 
 
 def _final_value(arena: Arena, modality: str, output: SideOutput | None, chat: list):
@@ -252,16 +280,15 @@ def _final_value(arena: Arena, modality: str, output: SideOutput | None, chat: l
 
 def _voter(arena: Arena, panel: Panel, winner: str):
     """A vote button's handler: the overall vote, then each optional dimension, then the reveal."""
-    names = list(panel.dimensions)
-
-    def vote(state, *choices, request: gr.Request):
+    def vote(values: dict, request: gr.Request):
+        state = values[panel.state]
         if state.get("status") != "ready" or state.get("voted") or not state.get("id"):
             return {panel.status: _status("There is nothing to vote on yet.", "info")}
         voter = voter_of(request)
         try:
             result = arena.battles.vote(state["id"], voter, winner, "overall")
-            for dimension, choice in zip(names, choices):
-                if choice:
+            for dimension, radio in panel.dimensions.items():
+                if choice := values[radio]:
                     arena.battles.vote(state["id"], voter, choice, dimension)
         except ArenaError as exc:
             return {panel.status: _status(str(exc), "error")}
@@ -275,7 +302,7 @@ def _voter(arena: Arena, panel: Panel, winner: str):
             panel.state: {**state, "voted": True, "status": "voted"},
             panel.out_a: _relabel(panel, "A", result.model_a), panel.out_b: _relabel(panel, "B", result.model_b),
             panel.reveal: (f"**Model A** was **{result.model_a}** · **Model B** was **{result.model_b}**."
-                           f" Thanks, your vote is recorded{counted}.{note}"),
+                           f" You voted *{CHOICE_LABELS[winner]}*; thanks, your vote is recorded{counted}.{note}"),
             panel.status: _status("Vote recorded. This battle is locked; press New battle for another.", "ok"),
         }
 

@@ -49,9 +49,9 @@ def build_profile_form(arena: Arena) -> tuple[list[gr.components.Component], Cal
         profile = arena.voters.profile(voter_of(request))
         return [profile.get(name) or "" for name in FIELDS]
 
-    def store(*values, request: gr.Request):
+    def store(values: dict, request: gr.Request):
         try:
-            arena.voters.save_profile(voter_of(request), **dict(zip(FIELDS, values)))
+            arena.voters.save_profile(voter_of(request), **{name: values[f] for name, f in zip(FIELDS, fields)})
         except ArenaError as exc:
             return [gr.skip()] * len(fields) + [_message(str(exc), "error")]
         saved = arena.voters.profile(voter_of(request))
@@ -61,7 +61,7 @@ def build_profile_form(arena: Arena) -> tuple[list[gr.components.Component], Cal
         arena.voters.delete_profile(voter_of(request))
         return [""] * len(fields) + [_message("Deleted: nothing about you is stored any more.", "ok")]
 
-    save.click(store, fields, [*fields, message], show_progress="hidden")
+    save.click(store, set(fields), [*fields, message], show_progress="hidden")
     delete.click(remove, None, [*fields, message], show_progress="hidden")
     return fields, load
 
