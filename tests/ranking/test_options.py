@@ -208,3 +208,21 @@ def test_multinomial_samplers_are_exact_in_total_and_moments():
     y = multinomial(torch, raw.sum(), pt, 20_000, torch.Generator().manual_seed(0)).numpy()
     assert (y.sum(1) == raw.sum()).all()
     assert np.allclose(y.var(0), (raw.sum() * p * (1 - p)).ravel(), rtol=0.05, atol=0.05)
+
+
+def test_weights_of_one_change_nothing_and_zero_weights_drop_votes(df):
+    base = rank(df).to_frame().set_index("model")
+    ones = rank(df.assign(w=1.0), weight="w").to_frame().set_index("model").loc[base.index]
+    assert np.allclose(ones.rating, base.rating)
+    keep = np.arange(len(df)) % 3 != 0
+    dropped = rank(df[keep]).to_frame().set_index("model")
+    zeroed = rank(df.assign(w=keep.astype(float)), weight="w").to_frame().set_index("model")
+    assert np.allclose(zeroed.loc[dropped.index].rating, dropped.rating, atol=1e-6)
+
+
+def test_every_model_option_runs_through_the_bootstrap(df, capsys):
+    lb = rank(df, ties="davidson", position=True, reweight=True, ci="cluster", rounds=40,
+              progress=True)
+    d = lb.diagnostics
+    assert d["converged"] and d["bootstrap_unconverged"] == 0 and d["ci"] == "cluster"
+    assert all(r["ci_low"] < r["rating"] < r["ci_high"] for r in lb.rows)
