@@ -50,7 +50,7 @@ def rank(data: Any, *, ci: str = "sandwich", rounds: int = 1000, level: float = 
     model has that rating (intervals keep their width). ``position=True`` fits a
     first-position (model_a) advantage, reported in diagnostics. ``reweight=True``
     weighs each vote by 1/max(pair count, 50) as arena-rank does. ``prior``: virtual
-    ties per model against the mean (see :mod:`ranking.bt`). ``device``: "auto", "cpu"
+    ties per model against the mean (see :mod:`ranking.bt`; 0 = plain MLE). ``device``: "auto", "cpu"
     or "cuda" for the bootstrap (torch when CUDA is present).
 
     Returns a :class:`Leaderboard`. With ``by=``, a dict group -> Leaderboard or

@@ -13,8 +13,9 @@ docs/research: scipy's ftol on a mean loss).
 
 Prior: each model plays ``prior`` virtual games against a phantom of strength 0 (the
 mean) that end in a tie, i.e. prior(x) = λ Σ_i ½[log σ(θ_i) + log σ(−θ_i)]. It keeps a
-model that never lost finite and shrinks ratings by about λ/(votes·¼) of their value
-(under 0.01 Elo for a model with 1,000 votes at λ = 0.5); ``prior=0`` gives the
+model that never lost finite and pulls a model towards the mean by about
+λ·|½ − σ(θ_i)| / (votes · p(1−p)) in log-strength: ~0.1 Elo for a model with 1,000 votes
+and 200 Elo from the mean at λ = 0.5, ~0.01 Elo at 10,000 votes; ``prior=0`` gives the
 plain MLE, which exists only if the "beat or tied" graph is strongly connected.
 Without a prior, θ is identified up to a constant: Newton steps are taken on the
 subspace Σθ = 0 by adding 𝟙𝟙ᵀ to the singular Hessian (the gradient is ⊥ 𝟙).
