@@ -132,7 +132,7 @@ async def follow_up(battle_id: str, body: FollowUp, request: Request, voter: str
 async def vote(battle_id: str, body: CastVote, request: Request, voter: str = Depends(voter_id)) -> dict:
     arena = _arena(request)
     result = arena.battles.vote(battle_id, voter, body.winner, body.dimension)
-    arena.leaderboards.poke()
+    arena.leaderboards.poke(result.modality, result.dimension)
     return {
         "battle_id": result.battle_id, "dimension": result.dimension, "winner": result.winner,
         "model_a": result.model_a, "model_b": result.model_b,

@@ -75,6 +75,7 @@ class BattleView:
 @dataclass
 class VoteResult:
     battle_id: str
+    modality: str
     dimension: str
     winner: str
     model_a: str
@@ -221,7 +222,9 @@ class BattleService:
                 })
         except IntegrityError:
             raise Conflict(f"this battle already has a {dimension} vote") from None
-        return VoteResult(battle_id, dimension, winner, battle.model_a, battle.model_b, reason is None, reason)
+        return VoteResult(
+            battle_id, battle.modality, dimension, winner, battle.model_a, battle.model_b, reason is None, reason
+        )
 
     # -- reading --------------------------------------------------------------
 

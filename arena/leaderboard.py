@@ -71,6 +71,7 @@ class Leaderboards:
         self._fit_lock = threading.Lock()
         self._stop = threading.Event()
         self._wake = threading.Event()
+        self._dirty: set[tuple[str, str]] = set()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
@@ -112,20 +113,34 @@ class Leaderboards:
                 self._versions[key] = version
             return board
 
-    def poke(self) -> None:
-        """Votes changed: refit soon, in the background (a vote never waits for a fit)."""
+    def poke(self, modality: str, dimension: str) -> None:
+        """Votes changed on one board: refit it (and its sub-boards) soon, in the background.
+
+        A vote never waits for a fit, and a burst of votes becomes one refit.
+        """
+        with self._lock:
+            self._dirty.add((modality, dimension))
         self._wake.set()
 
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
-                self.refresh_all()
+                self.refresh_all()  # also catches votes written by other processes
+                while self._wake.wait(self.settings.leaderboard_refresh_s) and not self._stop.is_set():
+                    self._stop.wait(self.settings.leaderboard_debounce_s)
+                    self._wake.clear()
+                    self._refresh_dirty()
             except Exception:  # keep serving the last good boards
                 log.exception("leaderboard refresh failed")
-            self._wake.wait(self.settings.leaderboard_refresh_s)
-            self._wake.clear()
-            # gather a burst of votes into one refit instead of one per vote
-            self._stop.wait(self.settings.leaderboard_debounce_s)
+                self._stop.wait(self.settings.leaderboard_debounce_s)
+
+    def _refresh_dirty(self) -> None:
+        with self._lock:
+            dirty, self._dirty = self._dirty, set()
+        version = self._vote_version()
+        keys = {(m, d, None, None) for m, d in dirty} | {k for k in self._boards if k[:2] in dirty}
+        for key in sorted(keys, key=str):
+            self.refresh(key, version)
 
     def _vote_version(self) -> tuple:
         with self.store.read() as session:

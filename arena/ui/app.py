@@ -47,8 +47,12 @@ CSS = """
 .arena-chart .arena-dot { fill: #1e3a8a; }
 .arena-outputs button[aria-label="Clear"] { display: none !important; }
 :focus-visible { outline: 3px solid #2563eb !important; outline-offset: 2px; }
+#lb-board { min-width: 0; max-width: 100%; }
 @media (max-width: 480px) {
-  .gradio-container { padding: 0 6px !important; }
+  .gradio-container .main { padding: 8px 8px !important; }
+  .tab-container { flex-wrap: wrap; height: auto !important; }
+  .tab-container > button { padding: 6px 9px !important; }
+  .arena-table-wrap { max-width: calc(100vw - 20px); }
   .arena-outputs { gap: 6px !important; }
   .arena-outputs > * { min-width: 0 !important; flex: 1 1 0 !important; }
   .arena-votes > button, .arena-actions > button { flex: 1 1 45% !important; min-width: 0 !important; }

@@ -72,7 +72,7 @@ def board_html(arena: Arena, modality: str, dimension: str, group: str, value: s
               f'{board["votes"]:,} votes counted</p>'
     if board["status"] != "ok":
         return updated + _note(
-            f"Too few votes for this selection ({board.get('message') or ''}). "
+            _sentence(board.get("message") or "too few votes") + " "
             "A table from so few votes would mislead, so none is shown yet."
         )
     rows = board["rows"]
@@ -127,3 +127,8 @@ def _when(iso: str) -> str:
 
 def _note(message: str) -> str:
     return f'<div class="arena-status arena-status-info" role="status">{escape(message)}</div>'
+
+
+def _sentence(text: str) -> str:
+    text = text.strip().rstrip(".")
+    return text[:1].upper() + text[1:] + "."
