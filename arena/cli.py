@@ -15,6 +15,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from arena.settings import from_environment
 from generators import ConfigError, load_models
+from generators.worker import add_worker_parser
+from ranking.cli import add_rank_parser
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,18 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
                           help="write battles and votes directly (no generation), for millions of votes")
     simulate.set_defaults(func=_simulate)
 
-    try:
-        from ranking.cli import add_rank_parser
-    except ImportError:  # pragma: no cover - ranking ships with the package
-        pass
-    else:
-        add_rank_parser(commands)
-    try:
-        from generators.worker import add_worker_parser
-    except ImportError:  # the worker needs fastapi/uvicorn only, but stay usable without it
-        pass
-    else:
-        add_worker_parser(commands)
+    add_rank_parser(commands)
+    add_worker_parser(commands)
     return parser
 
 
