@@ -32,7 +32,7 @@ CSS = """
 .arena-progress div { width: 30%; height: 100%; background: #2563eb; animation: arena-slide 1.2s infinite ease-in-out; }
 @keyframes arena-slide { from { margin-left: -30%; } to { margin-left: 100%; } }
 @media (prefers-reduced-motion: reduce) { .arena-progress div { animation: none; width: 100%; opacity: .6; } }
-.arena-table-wrap { overflow-x: auto; max-width: 100%; }
+.arena-table-wrap { overflow-x: auto; width: 0; min-width: 100%; } /* scrolls instead of widening the page */
 .arena-board, .arena-heatmap { border-collapse: collapse; width: 100%; font-size: .95rem; }
 .arena-board th, .arena-board td, .arena-heatmap th, .arena-heatmap td {
   padding: .35rem .5rem; border-bottom: 1px solid var(--border-color-primary); text-align: left; white-space: nowrap; }
@@ -40,34 +40,33 @@ CSS = """
 .arena-heatmap caption { caption-side: bottom; text-align: left; font-size: .9rem; padding-top: .3rem; }
 .arena-provisional { font-size: .75rem; padding: 0 .35rem; border-radius: .6rem; background: #fff3c4; color: #5c4400; }
 .arena-updated, .arena-legend { font-size: .9rem; }
-.arena-chart { width: 100%; max-width: 640px; height: auto; }
+.arena-chart { width: 100%; max-width: 560px; height: auto; }
 .arena-chart .arena-grid { stroke: #d4d4d8; stroke-width: 1; }
-.arena-chart .arena-tick, .arena-chart .arena-label { font-size: 12px; fill: currentColor; }
+.arena-chart .arena-tick, .arena-chart .arena-label { font-size: 13px; fill: currentColor; }
 .arena-chart .arena-ci { stroke: #2563eb; stroke-width: 3; stroke-linecap: round; }
 .arena-chart .arena-dot { fill: #1e3a8a; }
 .arena-outputs button[aria-label="Clear"] { display: none !important; }
 :focus-visible { outline: 3px solid #2563eb !important; outline-offset: 2px; }
-#lb-board { min-width: 0; max-width: 100%; }
 @media (max-width: 480px) {
-  .gradio-container .main { padding: 8px 8px !important; }
-  .tab-container { flex-wrap: wrap; height: auto !important; }
-  .tab-container > button { padding: 6px 9px !important; }
-  .arena-table-wrap { max-width: calc(100vw - 20px); }
   .arena-outputs { gap: 6px !important; }
   .arena-outputs > * { min-width: 0 !important; flex: 1 1 0 !important; }
   .arena-votes > button, .arena-actions > button { flex: 1 1 45% !important; min-width: 0 !important; }
 }
 """
-HEAD = '<meta name="description" content="Open Arena: compare two anonymous AI models and vote for the better one.">'
+# Page-level rules go in <head>: Gradio scopes `css` to the app's content, which excludes the outer padding.
+HEAD = (
+    '<meta name="description" content="Open Arena: compare two anonymous AI models and vote for the better one.">'
+    "<style>@media (max-width: 480px) { gradio-app .main.app { padding: 8px 6px !important; } }</style>"
+)
 
 
 def build_ui(arena: Arena) -> gr.Blocks:
     """The whole page; the services do the work, this only arranges and wires components."""
     with gr.Blocks(title="Open Arena", analytics_enabled=False) as page:
         gr.Markdown(INTRO, elem_id="intro")
-        with gr.Tabs(elem_id="main-tabs"):
+        with gr.Tabs(elem_id="main-tabs", overflow_behavior="wrap"):
             with gr.Tab("Arena", id="arena", elem_id="tab-arena"):
-                with gr.Tabs(elem_id="arena-modalities"):
+                with gr.Tabs(elem_id="arena-modalities", overflow_behavior="wrap"):
                     for label, modality in MODALITIES:
                         with gr.Tab(label, id=f"arena-{modality}", elem_id=f"tab-arena-{modality}"):
                             build_panel(arena, modality)
@@ -76,7 +75,7 @@ def build_ui(arena: Arena) -> gr.Blocks:
             with gr.Tab("Side-by-side", id="sbs", elem_id="tab-sbs"):
                 gr.Markdown("Pick both models by name and compare them. These votes are stored, but they "
                             "**never count on the main leaderboard**.")
-                with gr.Tabs(elem_id="sbs-modalities"):
+                with gr.Tabs(elem_id="sbs-modalities", overflow_behavior="wrap"):
                     for label, modality in MODALITIES:
                         with gr.Tab(label, id=f"sbs-{modality}", elem_id=f"tab-sbs-{modality}"):
                             build_panel(arena, modality, named=True)

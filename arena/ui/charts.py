@@ -10,8 +10,8 @@ import math
 from html import escape
 
 ROW_HEIGHT = 28
-LABEL_WIDTH = 150
-PLOT_WIDTH = 440
+LABEL_WIDTH = 120
+PLOT_WIDTH = 260
 RIGHT_MARGIN = 20
 
 

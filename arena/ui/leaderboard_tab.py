@@ -30,16 +30,14 @@ COLUMNS = ("Rank (UB)", "Model", "Rating", "95% CI", "Votes", "Win rate", "Organ
 
 def build_leaderboard_tab(arena: Arena) -> tuple[gr.HTML, list, Callable[..., str]]:
     """Lay out the tab; returns the board, the inputs and the render function (for tab.select)."""
+    modality = gr.Radio(MODALITY_CHOICES, value="text", label="Modality", elem_id="lb-modality")
     with gr.Row(equal_height=True):
-        modality = gr.Radio(MODALITY_CHOICES, value="text", label="Modality", elem_id="lb-modality",
-                            min_width=200)
         dimension = gr.Dropdown(_dimension_choices("text"), value="overall", label="Quality dimension",
-                                elem_id="lb-dimension", min_width=160)
-    with gr.Row(equal_height=True):
-        group = gr.Dropdown(GROUP_CHOICES, value=EVERYONE, label="Filter", elem_id="lb-group", min_width=160)
-        value = gr.Dropdown([], value=None, label="Value", allow_custom_value=True, interactive=False,
-                            elem_id="lb-value", min_width=160,
-                            info="Pick a category or voter group; codes such as FR or en for country and language")
+                                elem_id="lb-dimension", min_width=140)
+        group = gr.Dropdown(GROUP_CHOICES, value=EVERYONE, label="Filter by", elem_id="lb-group", min_width=140)
+        value = gr.Dropdown([], value=None, label="Category or group", allow_custom_value=True, interactive=False,
+                            elem_id="lb-value", min_width=140,
+                            info="Country and language take codes, e.g. FR or en")
     refresh = gr.Button("Refresh", size="sm", elem_id="lb-refresh")
     board = gr.HTML("", elem_id="lb-board", js_on_load=None)
     inputs = [modality, dimension, group, value]
