@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import socket
 import subprocess
@@ -53,25 +54,61 @@ def admin(statement: str) -> None:
         connection.execute(statement)
 
 
-async def run_phase(clients: int, jobs: list, make_request) -> tuple[list[float], list]:
-    """Run jobs with `clients` concurrent workers; return latencies (ms) and results."""
+class Connection:
+    """A minimal HTTP/1.1 keep-alive client on asyncio streams.
+
+    The load generator shares the server's two cores, so it must be cheap: a full
+    client library costs more CPU per request than the server's vote handler.
+    """
+
+    def __init__(self, host: str, port: int):
+        self.host, self.port = host, port
+        self.reader = self.writer = None
+
+    async def request(self, method: str, path: str, body: dict, headers: dict) -> tuple[int, dict]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        payload = json.dumps(body).encode()
+        head = f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: application/json\r\n"
+        head += "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        head += f"Content-Length: {len(payload)}\r\n\r\n"
+        self.writer.write(head.encode() + payload)
+        status_line = await self.reader.readline()
+        length = 0
+        while (line := await self.reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.decode().partition(":")
+            if name.lower() == "content-length":
+                length = int(value)
+        data = await self.reader.readexactly(length)
+        return int(status_line.split()[1]), json.loads(data)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+async def run_phase(url: str, clients: int, jobs: list, make_request) -> tuple[list[float], list]:
+    """Run jobs with `clients` concurrent keep-alive connections; return latencies (ms) and results."""
+    host, port = url.removeprefix("http://").split(":")
     queue: asyncio.Queue = asyncio.Queue()
     for job in jobs:
         queue.put_nowait(job)
     latencies: list[float] = []
     results: list = []
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
 
-    async with httpx.AsyncClient(timeout=60, limits=limits) as http:
-        async def worker() -> None:
+    async def worker() -> None:
+        connection = Connection(host, int(port))
+        try:
             while not queue.empty():
                 job = queue.get_nowait()
                 started = time.perf_counter()
-                result = await make_request(http, job)
+                result = await make_request(connection, job)
                 latencies.append((time.perf_counter() - started) * 1000)
                 results.append(result)
+        finally:
+            connection.close()
 
-        await asyncio.gather(*(worker() for _ in range(clients)))
+    await asyncio.gather(*(worker() for _ in range(clients)))
     return latencies, results
 
 
@@ -84,24 +121,24 @@ async def bench(url: str, clients: int, battles: int, modality: str) -> tuple[in
     voters = [f"bench-voter-{i:04d}" for i in range(clients)]
     lines = []
 
-    async def start_battle(http, i):
-        response = await http.post(f"{url}/api/v1/battles", json={"modality": modality, "prompt": f"prompt {i}"},
-                                   headers={"X-Arena-Voter": voters[i % clients]})
-        return (response.json()["id"], voters[i % clients]) if response.status_code == 201 else None
+    async def start_battle(connection, i):
+        status, body = await connection.request("POST", "/api/v1/battles", {"modality": modality, "prompt": f"prompt {i}"},
+                                                {"X-Arena-Voter": voters[i % clients]})
+        return (body["id"], voters[i % clients]) if status == 201 else None
 
     started = time.perf_counter()
-    latencies, created = await run_phase(clients, list(range(battles)), start_battle)
+    latencies, created = await run_phase(url, clients, list(range(battles)), start_battle)
     lines.append(summary("battles", latencies, time.perf_counter() - started, battles))
     created = [c for c in created if c]
 
-    async def cast_vote(http, battle):
+    async def cast_vote(connection, battle):
         battle_id, voter = battle
-        response = await http.post(f"{url}/api/v1/battles/{battle_id}/votes", json={"winner": "model_a"},
-                                   headers={"X-Arena-Voter": voter})
-        return response.status_code == 201
+        status, _ = await connection.request("POST", f"/api/v1/battles/{battle_id}/votes", {"winner": "model_a"},
+                                             {"X-Arena-Voter": voter})
+        return status == 201
 
     started = time.perf_counter()
-    latencies, acknowledged = await run_phase(clients, created, cast_vote)
+    latencies, acknowledged = await run_phase(url, clients, created, cast_vote)
     lines.append(summary("votes", latencies, time.perf_counter() - started, len(created)))
     return sum(acknowledged), lines
 
