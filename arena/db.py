@@ -64,8 +64,9 @@ class Store:
     def __init__(self, engine: Engine):
         self.engine = engine
         self.is_sqlite = engine.dialect.name == "sqlite"
+        self._write_engine = engine.execution_options(sqlite_write=True)
         self._reads = sessionmaker(engine, expire_on_commit=False)
-        self._writes = sessionmaker(engine.execution_options(sqlite_write=True), expire_on_commit=False)
+        self._writes = sessionmaker(self._write_engine, expire_on_commit=False)
         self._write_lock = threading.Lock() if self.is_sqlite else None
 
     @contextmanager
@@ -86,12 +87,11 @@ class Store:
     @contextmanager
     def write_connection(self) -> Iterator[Connection]:
         """A Core connection in a write transaction, for hot paths that skip the ORM."""
-        engine = self._writes.kw["bind"]
         if self._write_lock is None:
-            with engine.begin() as connection:
+            with self._write_engine.begin() as connection:
                 yield connection
             return
-        with self._write_lock, engine.begin() as connection:
+        with self._write_lock, self._write_engine.begin() as connection:
             yield connection
 
 
