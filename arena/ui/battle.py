@@ -148,10 +148,14 @@ def _wire(arena: Arena, panel: Panel) -> None:
     ]
     if panel.modality == "3d":
         for event in events:
-            event.then(_show_models, panel.state, [panel.out_a, panel.out_b], queue=False, show_progress="hidden")
+            event.then(lambda state: _show_models(panel, state), panel.state, panel.outputs, queue=False,
+                       show_progress="hidden")
     panel.dice.click(lambda: random_prompt(panel.modality), None, panel.prompt, queue=False,
                      show_progress="hidden")
-    panel.new_battle.click(lambda: _reset(panel), None, panel.outputs, queue=False, show_progress="hidden")
+    # New battle first stops a generation still running (the service then marks that battle failed),
+    # then clears the panel, so no late chunk of the old stream lands on the new one.
+    panel.new_battle.click(None, cancels=events).then(lambda: _reset(panel), None, panel.outputs, queue=False,
+                                                      show_progress="hidden")
     for button, (_, winner) in zip(panel.vote_buttons, VOTES):
         button.click(_voter(arena, panel, winner), {panel.state, *panel.dimensions.values()}, panel.outputs,
                      concurrency_limit=None, show_progress="hidden")
@@ -227,12 +231,13 @@ def _finished(arena: Arena, panel: Panel, view: BattleView, history: list[list])
     values = [_final_value(arena, panel.modality, turn.get(side), history[i]) for i, side in enumerate("ab")]
     ready = view.status == "ready"
     state = {"id": view.id, "status": view.status, "prompt": view.conversation[0], "voted": False}
+    # 3D: the votes open only once the viewers hold both models (see _show_models)
     update = {
-        **_unlocked(panel, votable=ready), panel.state: state,
+        **_unlocked(panel, votable=ready and panel.modality != "3d"), panel.state: state,
         panel.regenerate: gr.Button(interactive=True),  # a failed battle may be regenerated too
     }
     for out, side, name, value in zip((panel.out_a, panel.out_b), "AB", (view.model_a, view.model_b), values):
-        update[out] = _relabel(panel, side, name) if panel.modality == "3d" else _relabel(panel, side, name, value=value)
+        update[out] = _relabel(side, name) if panel.modality == "3d" else _relabel(side, name, value=value)
     if panel.modality == "3d":
         state["models"] = values  # shown by _show_models
     if ready:
@@ -253,23 +258,27 @@ def _prompt_box(panel: Panel, working: bool) -> gr.Textbox:
     return gr.Textbox(value="", interactive=not working) if panel.modality == "text" else gr.Textbox(interactive=not working)
 
 
-def _show_models(state: dict) -> list:
+def _show_models(panel: Panel, state: dict) -> dict:
     """Put the finished GLB files into the 3D viewers, as a plain (non-streaming) update.
 
     Gradio's Model3D viewer stays blank when its value arrives from a streaming
     (generator) handler, so the battle handler leaves the files in the state and
-    this follow-up step shows them.
+    this follow-up step shows them, then opens the votes of a ready battle.
     """
     models = state.get("models")
     if models is None:
-        return [gr.skip(), gr.skip()]
-    return [gr.Model3D(value=path) for path in models]
+        return {}
+    votable = state.get("status") == "ready"
+    return {
+        panel.out_a: gr.Model3D(value=models[0]), panel.out_b: gr.Model3D(value=models[1]),
+        **{button: gr.Button(interactive=votable) for button in panel.vote_buttons},
+    }
 
 
 def _final_value(arena: Arena, modality: str, output: SideOutput | None, chat: list):
     if modality == "text":
         if output is not None:
-            content = output.text if output.error is None else f"⚠️ {output.error}"
+            content = output.text if output.error is None else f"⚠️ This side failed: {output.error}"
             chat[-1] = {"role": "assistant", "content": content or ""}
         return chat
     if output is None or output.artifact_sha256 is None:
@@ -287,23 +296,29 @@ def _voter(arena: Arena, panel: Panel, winner: str):
         voter = voter_of(request)
         try:
             result = arena.battles.vote(state["id"], voter, winner, "overall")
-            for dimension, radio in panel.dimensions.items():
-                if choice := values[radio]:
-                    arena.battles.vote(state["id"], voter, choice, dimension)
         except ArenaError as exc:
             return {panel.status: _status(str(exc), "error")}
-        finally:
-            arena.leaderboards.poke()
+        arena.leaderboards.poke(result.modality, "overall")
+        problems = []  # the overall vote stands even if an optional one is refused
+        for dimension, radio in panel.dimensions.items():
+            if choice := values[radio]:
+                try:
+                    arena.battles.vote(state["id"], voter, choice, dimension)
+                    arena.leaderboards.poke(result.modality, dimension)
+                except ArenaError as exc:
+                    problems.append(f"{DIMENSION_LABELS[dimension]}: {exc}")
         counted = "" if result.valid or panel.named else f" (not counted: {result.invalid_reason})"
         note = " Side-by-side votes are stored but never count on the main leaderboard." if panel.named else ""
         return {
             **_locked(panel, working=False), panel.prompt: gr.Textbox(interactive=False),
             panel.send: gr.Button(interactive=False),
             panel.state: {**state, "voted": True, "status": "voted"},
-            panel.out_a: _relabel(panel, "A", result.model_a), panel.out_b: _relabel(panel, "B", result.model_b),
+            panel.out_a: _relabel("A", result.model_a), panel.out_b: _relabel("B", result.model_b),
             panel.reveal: (f"**Model A** was **{result.model_a}** · **Model B** was **{result.model_b}**."
                            f" You voted *{CHOICE_LABELS[winner]}*; thanks, your vote is recorded{counted}.{note}"),
-            panel.status: _status("Vote recorded. This battle is locked; press New battle for another.", "ok"),
+            panel.status: _status("Vote recorded. This battle is locked; press New battle for another."
+                                  + "".join(f" Not recorded: {problem}." for problem in problems),
+                                  "error" if problems else "ok"),
         }
 
     return vote
@@ -313,22 +328,24 @@ def _reset(panel: Panel) -> dict:
     return {
         **_unlocked(panel, votable=False), panel.state: {}, panel.prompt: gr.Textbox(value="", interactive=True),
         panel.status: "", panel.reveal: "",
-        panel.out_a: _relabel(panel, "A", None, value=None), panel.out_b: _relabel(panel, "B", None, value=None),
+        **_cleared_outputs(panel, [[], []]),
         panel.regenerate: gr.Button(interactive=False),
         **{radio: gr.Radio(value=None, interactive=True) for radio in panel.dimensions.values()},
     }
 
 
-def _relabel(panel: Panel, side: str, name: str | None, **value):
-    label = f"Model {side}" + (f" · {name}" if name else "")
-    kind = {"text": gr.Chatbot, "image": gr.Image, "3d": gr.Model3D}[panel.modality]
-    return kind(label=label, **value)
+def _relabel(side: str, name: str | None, **value) -> dict:
+    """The output's label, with the model's name once it may be shown (gr.update keeps value=None)."""
+    return gr.update(label=f"Model {side}" + (f" · {name}" if name else ""), **value)
 
 
 def _cleared_outputs(panel: Panel, history: list[list]) -> dict:
-    if panel.modality == "text":
-        return {panel.out_a: history[0], panel.out_b: history[1]}
-    return {panel.out_a: _relabel(panel, "A", None, value=None), panel.out_b: _relabel(panel, "B", None, value=None)}
+    """Anonymous labels again; text panes show the conversation so far, image and 3D nothing.
+
+    (A Chatbot ignores a None value, hence lists for text.)
+    """
+    values = history if panel.modality == "text" else [None, None]
+    return {out: _relabel(side, None, value=value) for out, side, value in zip((panel.out_a, panel.out_b), "AB", values)}
 
 
 def _locked(panel: Panel, working: bool) -> dict:
