@@ -89,9 +89,12 @@ class HFImageGenerator(Generator):
         self.stats["requests"] += 1
         await self._batcher.submit(job)
         try:
-            return await job.get()
+            image = await job.get()
         finally:
             job.cancelled = True
+        # PNG encoding (zlib releases the GIL) runs here, in parallel across requests and
+        # beside the next batch, instead of serially on the model's thread
+        return await asyncio.to_thread(to_png, image)
 
     def _spec(self, request: GenerationRequest) -> ImageSpec:
         defaults = self.entry.options.defaults
@@ -120,11 +123,11 @@ class HFImageGenerator(Generator):
             group = list(group)
             self.stats["batches"] += 1
             self.stats["forward_passes"] += group[0].payload.steps
-            for job, output in zip(group, self._call_pipeline(group)):
-                job.put(output)
+            for job, image in zip(group, self._call_pipeline(group)):
+                job.put(image)
 
     @torch.inference_mode()
-    def _call_pipeline(self, group: list[Job[ImageSpec]]) -> list[ImageOutput]:
+    def _call_pipeline(self, group: list[Job[ImageSpec]]) -> list:
         pipe = self.pipe
         first = group[0].payload
         kwargs = {
@@ -141,8 +144,7 @@ class HFImageGenerator(Generator):
             kwargs["negative_prompt"] = [job.payload.negative_prompt for job in group]
         if "callback_on_step_end" in inspect.signature(pipe.__call__).parameters:
             kwargs["callback_on_step_end"] = _interrupt_when_abandoned(group)
-        images = pipe(**kwargs).images
-        return [to_png(image) for image in images]
+        return pipe(**kwargs).images
 
 
 def _interrupt_when_abandoned(group: list[Job]):
