@@ -72,6 +72,7 @@ class Leaderboards:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._dirty: set[tuple[str, str]] = set()
+        self._pending: set[BoardKey] = set()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
@@ -87,12 +88,22 @@ class Leaderboards:
             self._thread = None
 
     def get(self, modality: str, dimension: str = "overall", group: tuple[str, str] | None = None) -> dict:
-        """The cached board; the first request for a board computes it once."""
+        """The cached board, or a 'pending' answer while its first fit runs in the background.
+
+        A request never fits: on a million votes a first fit of a new sub-board
+        takes seconds, and a page view must not wait for it.
+        """
         key = self._key(modality, dimension, group)
         board = self._boards.get(key)
-        if board is None:
-            board = self.refresh(key)
-        return board
+        if board is not None:
+            return board
+        with self._lock:
+            self._pending.add(key)
+        self._wake.set()
+        return {
+            **_empty_board(key, self.settings), "status": "pending",
+            "message": "this leaderboard is being computed; refresh in a moment",
+        }
 
     def refresh_all(self) -> None:
         """Refit every board whose votes changed since its last fit."""
@@ -137,8 +148,9 @@ class Leaderboards:
     def _refresh_dirty(self) -> None:
         with self._lock:
             dirty, self._dirty = self._dirty, set()
+            pending, self._pending = self._pending, set()
         version = self._vote_version()
-        keys = {(m, d, None, None) for m, d in dirty} | {k for k in self._boards if k[:2] in dirty}
+        keys = {(m, d, None, None) for m, d in dirty} | {k for k in self._boards if k[:2] in dirty} | pending
         for key in sorted(keys, key=str):
             self.refresh(key, version)
 
@@ -166,13 +178,7 @@ class Leaderboards:
         per_voter = self.settings.leaderboard_ci == "cluster"
         counts = vote_counts(self.store, modality, dimension, group, per_voter)
         n_votes = int(counts["count"].sum()) if len(counts) else 0
-        board = {
-            "modality": modality, "dimension": dimension,
-            "group": {"field": field, "value": value} if field else None,
-            "votes": n_votes, "computed_at": datetime.now(timezone.utc).isoformat(),
-            "ci": self.settings.leaderboard_ci, "level": 0.95,
-            "rows": [], "win_rate_matrix": {}, "battle_counts": {},
-        }
+        board = {**_empty_board(key, self.settings), "votes": n_votes}
         minimum = self.settings.min_group_votes if group else 1
         if n_votes < minimum:
             return {**board, "status": "too_few_votes",
@@ -194,6 +200,17 @@ class Leaderboards:
         with self.store.read() as session:
             models = session.scalars(select(Model).where(Model.modality == modality)).all()
         return {m.name: {"organisation": m.organisation, "license": m.license} for m in models}
+
+
+def _empty_board(key: BoardKey, settings: Settings) -> dict:
+    modality, dimension, field, value = key
+    return {
+        "modality": modality, "dimension": dimension,
+        "group": {"field": field, "value": value} if field else None,
+        "votes": 0, "computed_at": datetime.now(timezone.utc).isoformat(),
+        "ci": settings.leaderboard_ci, "level": 0.95,
+        "rows": [], "win_rate_matrix": {}, "battle_counts": {},
+    }
 
 
 def _matrix(frame: pd.DataFrame) -> dict:

@@ -68,6 +68,8 @@ def board_html(arena: Arena, modality: str, dimension: str, group: str, value: s
         return _note(str(exc))
     updated = f'<p class="arena-updated">Last updated {escape(_when(board["computed_at"]))} · ' \
               f'{board["votes"]:,} {"vote" if board["votes"] == 1 else "votes"} counted</p>'
+    if board["status"] == "pending":
+        return _note(_sentence(board["message"]))
     if board["status"] != "ok":
         return updated + _note(
             _sentence(board.get("message") or "too few votes") + " "

@@ -174,3 +174,13 @@ def test_profile_can_be_saved_and_deleted(client):
     assert client.put("/api/v1/voter/profile", json={"age_band": "ancient"}).status_code == 422
     client.delete("/api/v1/voter/profile")
     assert client.get("/api/v1/voter/profile").json()["country"] is None
+
+
+def test_a_new_sub_board_is_computed_in_the_background_not_in_the_request(client):
+    params = {"modality": "text", "group": "country", "value": "FR"}
+    first = client.get("/api/v1/leaderboard", params=params).json()
+    assert first["status"] == "pending" and "being computed" in first["message"]
+    later = eventually(lambda: client.get("/api/v1/leaderboard", params=params).json()["status"] != "pending")
+    assert later
+    board = client.get("/api/v1/leaderboard", params=params).json()
+    assert board["status"] == "too_few_votes" and board["group"] == {"field": "country", "value": "FR"}
