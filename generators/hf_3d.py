@@ -9,48 +9,34 @@ from __future__ import annotations
 import asyncio
 import io
 import random
-from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from generators.config import LocalEntry
-from generators.devices import LOAD_LOCK, load_error, prepare_local
-from generators.protocol import ConfigError, GenerationRequest, Generator, GeneratorError, MeshOutput
+from generators.local import LocalGenerator
+from generators.protocol import ConfigError, GenerationRequest, GeneratorError, MeshOutput
 
 
 class EmptyMeshError(GeneratorError):
     """The decoded field has no surface, so there is nothing to show."""
 
 
-class HF3DGenerator(Generator):
+class HF3DGenerator(LocalGenerator):
+    thread_prefix = "hf-3d"
+
     def __init__(self, entry: LocalEntry):
-        super().__init__(entry.name, entry.modality)
-        self.entry = entry
+        super().__init__(entry)
         self.pipe = None
         self.device: torch.device | None = None
         self.takes_image = False
-        self.stats = {"requests": 0, "batches": 0, "forward_passes": 0}
-        self._executor: ThreadPoolExecutor | None = None
 
-    async def load(self) -> None:
-        await asyncio.to_thread(self._load_locked)
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"hf-3d-{self.name}")
-
-    def _load_locked(self) -> None:
-        with LOAD_LOCK:
-            self._load_sync()
-
-    def _load_sync(self) -> None:
+    def _load_sync(self, model_dir: Path, device: torch.device, dtype: torch.dtype) -> None:
         from diffusers import DiffusionPipeline
 
-        model_dir, device, dtype = prepare_local(self.entry)
-        try:
+        with self._load_errors():
             pipe = DiffusionPipeline.from_pretrained(model_dir, dtype=dtype).to(device)
-        except ConfigError:
-            raise
-        except Exception as exc:
-            raise load_error(self.name, exc) from None
         if not hasattr(pipe, "shap_e_renderer"):
             raise ConfigError(f"model {self.name!r}: {type(pipe).__name__} is not a Shap-E pipeline")
         pipe.set_progress_bar_config(disable=True)
@@ -58,16 +44,11 @@ class HF3DGenerator(Generator):
         self.pipe, self.device = pipe, device
         self.takes_image = hasattr(pipe, "image_encoder")
 
-    async def close(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=True)
+    def _unload(self) -> None:
         self.pipe = None
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
 
     async def _generate(self, request: GenerationRequest) -> MeshOutput:
-        if self.pipe is None or self._executor is None:
-            raise GeneratorError(f"{self.name} is not loaded")
+        self._require_loaded()
         if self.takes_image and request.image is None:
             raise GeneratorError(f"{self.name} is an image-to-3D model and needs an input image")
         if not self.takes_image and request.image is not None:

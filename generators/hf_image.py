@@ -10,16 +10,16 @@ import asyncio
 import inspect
 import io
 import random
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import groupby
+from pathlib import Path
 
 import torch
 
-from generators.batching import DynamicBatcher, Job
+from generators.batching import Job
 from generators.config import LocalEntry
-from generators.devices import LOAD_LOCK, load_error, prepare_local
-from generators.protocol import ConfigError, GenerationRequest, Generator, GeneratorError, ImageOutput
+from generators.local import LocalGenerator
+from generators.protocol import GenerationRequest, GeneratorError, ImageOutput
 
 MAX_SIDE = 2048
 
@@ -40,54 +40,27 @@ class ImageSpec:
         return (self.steps, self.guidance, self.width, self.height, self.negative_prompt is None)
 
 
-class HFImageGenerator(Generator):
+class HFImageGenerator(LocalGenerator[ImageSpec]):
+    thread_prefix = "hf-image"
+    batched = True
+
     def __init__(self, entry: LocalEntry):
-        super().__init__(entry.name, entry.modality)
-        self.entry = entry
+        super().__init__(entry)
         self.pipe = None
-        self.stats = {"requests": 0, "batches": 0, "forward_passes": 0}
-        self._executor: ThreadPoolExecutor | None = None
-        self._batcher: DynamicBatcher[ImageSpec] | None = None
 
-    async def load(self) -> None:
-        await asyncio.to_thread(self._load_locked)
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"hf-image-{self.name}")
-        options = self.entry.options
-        self._batcher = DynamicBatcher(self._run_batch, self._executor, options.max_batch_size,
-                                       options.batch_wait_ms)
-
-    def _load_locked(self) -> None:
-        with LOAD_LOCK:
-            self._load_sync()
-
-    def _load_sync(self) -> None:
+    def _load_sync(self, model_dir: Path, device: torch.device, dtype: torch.dtype) -> None:
         from diffusers import AutoPipelineForText2Image
 
-        model_dir, device, dtype = prepare_local(self.entry)
-        try:
+        with self._load_errors():
             pipe = AutoPipelineForText2Image.from_pretrained(model_dir, dtype=dtype).to(device)
-        except ConfigError:
-            raise
-        except Exception as exc:
-            raise load_error(self.name, exc) from None
         pipe.set_progress_bar_config(disable=True)
         self.pipe = pipe
 
-    async def close(self) -> None:
-        if self._batcher is not None:
-            await self._batcher.close()
-        if self._executor is not None:
-            self._executor.shutdown(wait=True)
+    def _unload(self) -> None:
         self.pipe = None
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
 
     async def _generate(self, request: GenerationRequest) -> ImageOutput:
-        if self._batcher is None:
-            raise GeneratorError(f"{self.name} is not loaded")
-        job = Job(self._spec(request))
-        self.stats["requests"] += 1
-        await self._batcher.submit(job)
+        job = await self._submit(request)
         try:
             image = await job.get()
         finally:

@@ -7,18 +7,17 @@ or in a batch of 32, and one request's seed never depends on who else is waiting
 """
 from __future__ import annotations
 
-import asyncio
 import random
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
-from generators.batching import DONE, DynamicBatcher, Job
+from generators.batching import DONE, Job
 from generators.config import LocalEntry
-from generators.devices import LOAD_LOCK, load_error, prepare_local
-from generators.protocol import ConfigError, GenerationRequest, Generator, GeneratorError, Usage
+from generators.local import LocalGenerator
+from generators.protocol import GenerationRequest, GeneratorError, Usage
 
 _CONTEXT_TOKENS = 5  # prompt tokens kept as decoding context so a chunk's leading space survives
 
@@ -34,39 +33,22 @@ class TextSpec:
     seed: int
 
 
-class HFTextGenerator(Generator):
+class HFTextGenerator(LocalGenerator[TextSpec]):
+    thread_prefix = "hf-text"
+    batched = True
+
     def __init__(self, entry: LocalEntry):
-        super().__init__(entry.name, entry.modality)
-        self.entry = entry
+        super().__init__(entry)
         self.model = None
         self.tokenizer = None
         self.device: torch.device | None = None
-        self.stats = {"requests": 0, "batches": 0, "forward_passes": 0}
-        self._executor: ThreadPoolExecutor | None = None
-        self._batcher: DynamicBatcher[TextSpec] | None = None
 
-    async def load(self) -> None:
-        await asyncio.to_thread(self._load_locked)
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"hf-text-{self.name}")
-        options = self.entry.options
-        self._batcher = DynamicBatcher(self._run_batch, self._executor, options.max_batch_size,
-                                       options.batch_wait_ms)
-
-    def _load_locked(self) -> None:
-        with LOAD_LOCK:
-            self._load_sync()
-
-    def _load_sync(self) -> None:
+    def _load_sync(self, model_dir: Path, device: torch.device, dtype: torch.dtype) -> None:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        model_dir, device, dtype = prepare_local(self.entry)
-        try:
+        with self._load_errors():
             tokenizer = AutoTokenizer.from_pretrained(model_dir)
             model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype).to(device).eval()
-        except ConfigError:
-            raise
-        except Exception as exc:
-            raise load_error(self.name, exc) from None
         if device.type == "cuda":
             # cuDNN attention builds an execution plan for every new sequence length, and
             # every decode step is a new length: measured 80-130 ms per step on an H100
@@ -74,21 +56,11 @@ class HFTextGenerator(Generator):
             torch.backends.cuda.enable_cudnn_sdp(False)
         self.tokenizer, self.model, self.device = tokenizer, model, device
 
-    async def close(self) -> None:
-        if self._batcher is not None:
-            await self._batcher.close()
-        if self._executor is not None:
-            self._executor.shutdown(wait=True)
+    def _unload(self) -> None:
         self.model = self.tokenizer = None
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
 
     async def _stream_text(self, request: GenerationRequest) -> AsyncIterator[str | Usage]:
-        if self._batcher is None:
-            raise GeneratorError(f"{self.name} is not loaded")
-        job = Job(self._spec(request))
-        self.stats["requests"] += 1
-        await self._batcher.submit(job)
+        job = await self._submit(request)
         try:
             while (event := await job.get()) is not DONE:
                 yield event
