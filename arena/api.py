@@ -210,6 +210,8 @@ def _describe(exc: RequestValidationError) -> str:
     error = exc.errors()[0]
     if error.get("type") == "json_invalid":
         return "request body is not valid JSON"
+    if tuple(error.get("loc", ())) == ("body",):
+        return "request body must be a JSON object"
     where = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
     message = error.get("msg", "invalid value")
     return f"{where}: {message}" if where else message
