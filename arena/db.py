@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 
 from alembic import command
@@ -79,22 +79,17 @@ class Store:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A session whose transaction commits on success and rolls back on any error."""
-        if self._write_lock is None:
-            with self._writes.begin() as session:
-                yield session
-            return
-        with self._write_lock, self._writes.begin() as session:
+        with self._serialised(), self._writes.begin() as session:
             yield session
 
     @contextmanager
     def write_connection(self) -> Iterator[Connection]:
         """A Core connection in a write transaction, for hot paths that skip the ORM."""
-        if self._write_lock is None:
-            with self._write_engine.begin() as connection:
-                yield connection
-            return
-        with self._write_lock, self._write_engine.begin() as connection:
+        with self._serialised(), self._write_engine.begin() as connection:
             yield connection
+
+    def _serialised(self) -> AbstractContextManager:
+        return self._write_lock if self._write_lock is not None else nullcontext()
 
 
 def current_revision(engine: Engine) -> str | None:
