@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from sqlalchemy import bindparam, exists, func, insert, or_, select
+from sqlalchemy import Boolean, DateTime, Integer, String, bindparam, exists, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from arena.artifacts import ArtifactStore
@@ -27,6 +27,19 @@ from arena.settings import Settings
 from generators import GenerationRequest, Generator, GeneratorError, Message, TextOutput
 
 SIDES = ("a", "b")
+
+_VOTE_COLUMNS = {
+    "battle_id": String(), "voter_id": String(), "dimension": String(), "winner": String(),
+    "anonymous": Boolean(), "created_at": DateTime(timezone=True), "dwell_ms": Integer(),
+    "valid": Boolean(), "invalid_reason": String(),
+}
+# Insert a vote only if its battle is (still) ready when the row is written.
+_INSERT_VOTE = insert(Vote).from_select(
+    list(_VOTE_COLUMNS),
+    select(*(bindparam(name, type_=type_) for name, type_ in _VOTE_COLUMNS.items())).where(
+        exists().where(Battle.id == bindparam("battle_id"), Battle.status == "ready")
+    ),
+).returning(Vote.id)
 
 # What a vote needs to know about its battle, in one round trip.
 _VOTE_CONTEXT = select(
@@ -190,8 +203,10 @@ class BattleService:
     def vote(self, battle_id: str, voter_id: str, winner: str, dimension: str = "overall") -> VoteResult:
         """Record one vote; the database's unique key makes a second one fail, even concurrently.
 
-        This is the hot path, so it is two Core statements in one transaction: one
-        SELECT that also evaluates the identity-leak rule in SQL, one INSERT.
+        This is the hot path, so it is two Core statements: one SELECT that also
+        evaluates the identity-leak rule in SQL, and one INSERT ... SELECT that only
+        writes while the battle is still ready (a concurrent follow-up message may
+        have taken it back to generating).
         """
         if winner not in WINNERS:
             raise InvalidInput(f"winner must be one of: {', '.join(WINNERS)}")
@@ -215,11 +230,13 @@ class BattleService:
                 anonymous = battle.mode == "anonymous"
                 # LMArena's rule: a text answer naming either model spoils anonymity.
                 reason = "identity_leak" if anonymous and battle.leak else None
-                connection.execute(insert(Vote), {
+                written = connection.execute(_INSERT_VOTE, {
                     "battle_id": battle_id, "voter_id": voter_id, "dimension": dimension, "winner": winner,
                     "anonymous": anonymous, "created_at": now, "dwell_ms": _ms_between(battle.ready_at, now),
                     "valid": reason is None, "invalid_reason": reason,
-                })
+                }).first()
+                if written is None:  # a follow-up message took the battle back to generating
+                    raise Conflict("outputs are still being generated; vote when both are shown")
         except IntegrityError:
             raise Conflict(f"this battle already has a {dimension} vote") from None
         return VoteResult(

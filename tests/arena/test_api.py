@@ -37,7 +37,7 @@ def test_battle_then_vote_reveals_names(client):
     assert fetched["outputs"] == battle["outputs"] and fetched["model_a"] is None
 
     vote = client.post(f"/api/v1/battles/{battle['id']}/votes", json={"winner": "model_a"})
-    assert vote.status_code == 201
+    assert vote.status_code == 201, vote.text
     names = vote.json()
     assert names["model_a"] and names["model_b"] and names["model_a"] != names["model_b"]
     assert client.get(f"/api/v1/battles/{battle['id']}").json()["model_a"] == names["model_a"]
