@@ -5,7 +5,9 @@ validated before any service call, so bad input writes nothing.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from typing import Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
@@ -106,6 +108,20 @@ def _side_json(out: SideOutput) -> dict:
 
 
 router = APIRouter()
+_DB_THREADS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="arena-db")
+
+
+async def _db(arena: Arena, function, *args):
+    """Run short database work: inline on SQLite, on a few threads on a server database.
+
+    SQLite writes are serialised in-process, so a thread hop only adds cost. With
+    PostgreSQL each commit waits for its WAL flush; a few threads let those waits
+    overlap (group commit) instead of blocking the event loop one after another.
+    """
+    if arena.store.is_sqlite:
+        return function(*args)
+    return await asyncio.get_running_loop().run_in_executor(_DB_THREADS, function, *args)
+
 
 
 def _arena(request: Request) -> Arena:
@@ -131,7 +147,7 @@ async def follow_up(battle_id: str, body: FollowUp, request: Request, voter: str
 @router.post("/battles/{battle_id}/votes", status_code=201, summary="Vote; the answer reveals both names")
 async def vote(battle_id: str, body: CastVote, request: Request, voter: str = Depends(voter_id)) -> dict:
     arena = _arena(request)
-    result = arena.battles.vote(battle_id, voter, body.winner, body.dimension)
+    result = await _db(arena, arena.battles.vote, battle_id, voter, body.winner, body.dimension)
     arena.leaderboards.poke(result.modality, result.dimension)
     return {
         "battle_id": result.battle_id, "dimension": result.dimension, "winner": result.winner,
