@@ -33,11 +33,16 @@ _VOTE_COLUMNS = {
     "anonymous": Boolean(), "created_at": DateTime(timezone=True), "dwell_ms": Integer(),
     "valid": Boolean(), "invalid_reason": String(),
 }
-# Insert a vote only if its battle is (still) ready when the row is written.
+# Insert a vote only if its battle is (still) ready when the row is written. On
+# PostgreSQL the battle row is share-locked, so a vote and a follow-up message
+# (which locks the row for update) are serialised: one of them sees the other.
 _INSERT_VOTE = insert(Vote).from_select(
     list(_VOTE_COLUMNS),
     select(*(bindparam(name, type_=type_) for name, type_ in _VOTE_COLUMNS.items())).where(
-        exists().where(Battle.id == bindparam("battle_id"), Battle.status == "ready")
+        select(Battle.id)
+        .where(Battle.id == bindparam("battle_id"), Battle.status == "ready")
+        .with_for_update(read=True)
+        .exists()
     ),
 ).returning(Vote.id)
 
@@ -349,7 +354,7 @@ class BattleService:
 
     def _claim_next_turn(self, battle_id, voter_id, prompt):
         with self.store.write() as session:
-            battle = self._owned(session, battle_id, voter_id)
+            battle = self._owned(session, battle_id, voter_id, lock=True)
             if battle.modality != "text":
                 raise Conflict("only text battles take follow-up messages; start a new battle")
             if battle.status != "ready":
@@ -370,8 +375,8 @@ class BattleService:
                 [battle.conversation, replies["a"], replies["b"]], turn,
             )
 
-    def _owned(self, session, battle_id: str, voter_id: str) -> Battle:
-        battle = session.get(Battle, battle_id) if _is_uuid(battle_id) else None
+    def _owned(self, session, battle_id: str, voter_id: str, lock: bool = False) -> Battle:
+        battle = session.get(Battle, battle_id, with_for_update=lock) if _is_uuid(battle_id) else None
         self._check_owner(battle, voter_id)
         return battle
 
