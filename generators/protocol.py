@@ -7,7 +7,7 @@ the callers changing.
 from __future__ import annotations
 
 import asyncio
-from abc import ABC, abstractmethod
+from abc import ABC
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Literal

@@ -18,7 +18,7 @@ from scipy.sparse.csgraph import connected_components
 
 from .counts import Counts
 from .errors import RankingError
-from .io import A_WINS, B_WINS, BOTH_BAD, TIE
+from .io import A_WINS, B_WINS, BOTH_BAD
 
 WIN, LOSS, DRAW = 0, 1, 2
 REWEIGHT_FLOOR = 50  # arena-rank's min_pair_count: pairs rarer than this are not up-weighted further

@@ -6,7 +6,6 @@ battle that just got another turn.
 """
 import threading
 
-import pytest
 from sqlalchemy import text
 
 from arena.errors import Conflict
