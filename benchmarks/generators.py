@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from generators.config import parse_models  # noqa: E402
 from generators.protocol import GenerationRequest, GeneratorError  # noqa: E402
 from generators.registry import build_generator  # noqa: E402
+from tests.generators.shap_e_tables import crude_marching_cubes  # noqa: E402
 
 CONCURRENCY = (1, 8, 32)
 
@@ -87,9 +88,6 @@ def build_sd15(path: Path, quick: bool) -> Path:
     return path
 
 
-_CUBE_EDGES = [(0, 1), (2, 3), (4, 5), (6, 7), (0, 2), (1, 3), (4, 6), (5, 7), (0, 4), (1, 5), (2, 6), (3, 7)]
-
-
 def build_shap_e(path: Path) -> Path:
     """Shap-E's real sizes; the marching-cubes tables (weights data) get a crude one-triangle fill."""
     from diffusers import HeunDiscreteScheduler, PriorTransformer, ShapEPipeline
@@ -106,14 +104,7 @@ def build_shap_e(path: Path) -> Path:
                                                           num_hidden_layers=12, num_attention_heads=12,
                                                           max_position_embeddings=77, projection_dim=768,
                                                           eos_token_id=2))
-    cases = torch.zeros(256, 5, 3, dtype=torch.long)
-    masks = torch.zeros(256, 5, dtype=torch.bool)
-    for case in range(1, 255):
-        crossing = [i for i, (a, b) in enumerate(_CUBE_EDGES) if (case >> a & 1) != (case >> b & 1)]
-        cases[case, 0] = torch.tensor(crossing[:3])
-        masks[case, 0] = True
-    renderer.mesh_decoder.cases.copy_(cases)
-    renderer.mesh_decoder.masks.copy_(masks)
+    crude_marching_cubes(renderer)
     scheduler = HeunDiscreteScheduler(beta_schedule="exp", num_train_timesteps=1024, prediction_type="sample",
                                       use_karras_sigmas=True, clip_sample=True, clip_sample_range=1.0)
     ShapEPipeline(prior=prior, text_encoder=text, tokenizer=word_tokenizer(49408, 77), shap_e_renderer=renderer,
