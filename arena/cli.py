@@ -92,7 +92,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _db_upgrade(args: argparse.Namespace) -> int:
-    from arena.db import current_revision, make_engine, upgrade
+    from arena.store.engine import current_revision, make_engine, upgrade
 
     settings = _settings(args)
     engine = make_engine(settings.sqlalchemy_url)

@@ -5,13 +5,13 @@ import asyncio
 import logging
 import random
 
-from arena.artifacts import ArtifactStore
-from arena.battles import BattleService
-from arena.catalog import sync_models
-from arena.db import Store, current_revision, head_revision, make_engine, upgrade
-from arena.leaderboard import Leaderboards
+from arena.store.artifacts import ArtifactStore
+from arena.services.battles import BattleService
+from arena.services.catalog import sync_models
+from arena.store.engine import Store, current_revision, head_revision, make_engine, upgrade
+from arena.services.leaderboards import Leaderboards
 from arena.settings import Settings
-from arena.voters import Voters
+from arena.services.voters import Voters
 from generators import Generator, ModelEntry, build_generator, load_models
 
 log = logging.getLogger("arena")

@@ -7,7 +7,7 @@ import uvicorn
 from fastapi import FastAPI
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from arena import api
+from arena.api import routes as api
 from arena.runtime import Arena
 from arena.settings import Settings
 from arena.ui import mount

@@ -19,12 +19,12 @@ from pathlib import Path
 
 from sqlalchemy import insert
 
-from arena.categories import categorise
+from arena.services.categories import categorise
 from arena.runtime import Arena
-from arena.sampling import draw_pair
-from arena.schema import DIMENSIONS, MODALITIES, Battle, Vote, Voter
+from arena.services.sampling import draw_pair
+from arena.store.schema import DIMENSIONS, MODALITIES, Battle, Vote, Voter
 from arena.settings import DATA_DIR
-from arena.voters import PROFILE_FIELDS
+from arena.services.voters import PROFILE_FIELDS
 
 TIE_RATE = 0.12
 BOTH_BAD_RATE = 0.03

@@ -20,7 +20,7 @@ import pytest
 import uvicorn
 import yaml
 
-from arena.db import make_engine, upgrade
+from arena.store.engine import make_engine, upgrade
 from arena.runtime import Arena
 from arena.settings import DEMO_MODELS_FILE, Settings
 

@@ -12,10 +12,10 @@ from functools import lru_cache
 
 import gradio as gr
 
-from arena.battles import BattleView, Chunk, Finished, SideOutput, Started
+from arena.services.battles import BattleView, Chunk, Finished, SideOutput, Started
 from arena.errors import ArenaError
 from arena.runtime import Arena
-from arena.schema import DIMENSIONS
+from arena.store.schema import DIMENSIONS
 from arena.simulate import load_prompts
 from arena.ui.voter import known_voter, voter_of
 

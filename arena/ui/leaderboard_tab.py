@@ -10,13 +10,13 @@ from html import escape
 
 import gradio as gr
 
-from arena.categories import OTHER, RULES
+from arena.services.categories import OTHER, RULES
 from arena.errors import ArenaError
 from arena.runtime import Arena
-from arena.schema import DIMENSIONS
+from arena.store.schema import DIMENSIONS
 from arena.ui.battle import DIMENSION_LABELS
 from arena.ui.charts import rating_chart, win_rate_heatmap
-from arena.voters import PROFILE_FIELDS
+from arena.services.voters import PROFILE_FIELDS
 
 MODALITY_CHOICES = [("Text", "text"), ("Image", "image"), ("3D", "3d")]
 EVERYONE = "all"

@@ -11,7 +11,7 @@ import gradio as gr
 from arena.errors import ArenaError
 from arena.runtime import Arena
 from arena.ui.voter import voter_of
-from arena.voters import PROFILE_FIELDS
+from arena.services.voters import PROFILE_FIELDS
 
 FIELDS = ("age_band", "gender", "country", "first_language", "expertise")
 CONSENT = (

@@ -11,9 +11,9 @@ import re
 
 import gradio as gr
 
-from arena.api import COOKIE, COOKIE_MAX_AGE
+from arena.api.routes import COOKIE, COOKIE_MAX_AGE
 from arena.runtime import Arena
-from arena.voters import new_voter_id, valid_voter_id
+from arena.services.voters import new_voter_id, valid_voter_id
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 

@@ -11,7 +11,7 @@ import trimesh
 from PIL import Image
 from sqlalchemy import func, select
 
-from arena.schema import Vote
+from arena.store.schema import Vote
 from tests.conftest import eventually
 
 

@@ -4,9 +4,9 @@ from math import comb
 import pytest
 from sqlalchemy import func, select
 
-from arena.battles import Chunk, Finished, Started
+from arena.services.battles import Chunk, Finished, Started
 from arena.errors import Conflict, Forbidden, InvalidInput, NotFound, Unavailable
-from arena.schema import Battle, Vote
+from arena.store.schema import Battle, Vote
 
 VOTER = "voter-aaaa-0001"
 OTHER = "voter-bbbb-0002"

@@ -7,7 +7,7 @@ import pytest
 import yaml
 from sqlalchemy import select
 
-from arena.schema import Vote
+from arena.store.schema import Vote
 
 VOTER = "voter-leak-0001"
 

@@ -5,8 +5,8 @@ import trimesh
 from PIL import Image
 from sqlalchemy import inspect, text
 
-from arena.artifacts import ArtifactStore
-from arena.db import current_revision, head_revision, make_engine, upgrade
+from arena.store.artifacts import ArtifactStore
+from arena.store.engine import current_revision, head_revision, make_engine, upgrade
 
 
 def test_migration_from_an_empty_database_creates_every_table(tmp_path):

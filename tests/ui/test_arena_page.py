@@ -7,7 +7,7 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from arena.leaderboard import vote_counts
+from arena.services.leaderboards import vote_counts
 from arena.ui.voter import COOKIE
 
 TAB = {"text": "Text", "image": "Image", "3d": "3D"}

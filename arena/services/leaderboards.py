@@ -14,13 +14,13 @@ from datetime import datetime, timezone
 import pandas as pd
 from sqlalchemy import func, select
 
-from arena.db import Store
+from arena.store.engine import Store
 from arena.errors import InvalidInput
-from arena.schema import DIMENSIONS, MODALITIES, Battle, Model, Vote, Voter
+from arena.store.schema import DIMENSIONS, MODALITIES, Battle, Model, Vote, Voter
 from arena.settings import Settings
 from ranking import RankingError, rank
 
-log = logging.getLogger("arena.leaderboard")
+log = logging.getLogger("arena.leaderboards")
 
 # Sub-boards a voter can pick: prompt category, or one field of the voter profile.
 GROUP_FIELDS = {

@@ -16,9 +16,9 @@ from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from arena.db import Store
+from arena.store.engine import Store
 from arena.errors import InvalidInput
-from arena.schema import Voter
+from arena.store.schema import Voter
 
 VOTER_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 PROFILE_FIELDS = {

@@ -1,8 +1,8 @@
-"""Alembic environment: migrations run on the connection handed over by arena.db.upgrade."""
+"""Alembic environment: migrations run on the connection handed over by arena.store.engine.upgrade."""
 from alembic import context
 from sqlalchemy import create_engine
 
-from arena.schema import Base
+from arena.store.schema import Base
 
 target_metadata = Base.metadata
 config = context.config

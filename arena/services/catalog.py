@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from arena.db import Store
-from arena.schema import Model
+from arena.store.engine import Store
+from arena.store.schema import Model
 from generators import ModelEntry
 
 PUBLIC_FIELDS = ("name", "modality", "organisation", "license", "open_weights", "parameters", "output_format")

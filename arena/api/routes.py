@@ -16,11 +16,11 @@ from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from arena.battles import BattleView, SideOutput
-from arena.catalog import list_models
+from arena.services.battles import BattleView, SideOutput
+from arena.services.catalog import list_models
 from arena.errors import ArenaError, InvalidInput, NotFound
 from arena.runtime import Arena
-from arena.voters import new_voter_id, valid_voter_id
+from arena.services.voters import new_voter_id, valid_voter_id
 
 log = logging.getLogger("arena.api")
 

@@ -17,12 +17,12 @@ from datetime import datetime, timezone
 from sqlalchemy import Boolean, DateTime, Integer, String, bindparam, exists, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from arena.artifacts import ArtifactStore
-from arena.categories import categorise
-from arena.db import Store
+from arena.store.artifacts import ArtifactStore
+from arena.services.categories import categorise
+from arena.store.engine import Store
 from arena.errors import Conflict, Forbidden, InvalidInput, NotFound, Unavailable
-from arena.sampling import draw_pair
-from arena.schema import DIMENSIONS, MODALITIES, WINNERS, Battle, Model, Output, Vote
+from arena.services.sampling import draw_pair
+from arena.store.schema import DIMENSIONS, MODALITIES, WINNERS, Battle, Model, Output, Vote
 from arena.settings import Settings
 from generators import GenerationRequest, Generator, GeneratorError, Message, TextOutput
 

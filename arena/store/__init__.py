@@ -1,0 +1,1 @@
+"""Storage: engine and SQL gateway, schema, migrations, the vote path, artifacts."""
