@@ -23,6 +23,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -57,10 +58,15 @@ def generate(path: Path, n_votes: int, n_models: int, seed: int = 0, chunk: int 
             u = rng.random(n)
             win = np.where(u < p - t / 2, 0, np.where(u < p + t / 2, 2, 1))
             win[(win == 2) & (rng.random(n) < 1 / 3)] = 3
-            col = lambda codes, d: pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32)), d)
-            w.write_table(pa.table({"model_a": col(a, names), "model_b": col(b, names),
-                                    "winner": col(win, winners)}), row_group_size=1 << 20)
+            w.write_table(pa.table({"model_a": _dictionary(a, names), "model_b": _dictionary(b, names),
+                                    "winner": _dictionary(win, winners)}), row_group_size=1 << 20)
     tmp.rename(path)
+
+
+def _dictionary(codes: np.ndarray, values: Any) -> Any:
+    import pyarrow as pa
+
+    return pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32)), values)
 
 
 def peak_rss_mb() -> float:

@@ -1,109 +1,136 @@
-"""``rank()``: votes in, leaderboard(s) out. The one entry point most users need."""
+"""The entry points: votes in, one leaderboard (:func:`rank`), one per group
+(:func:`rank_groups`) or one per connected part of the comparison graph
+(:func:`rank_components`) out.
+
+Each takes the votes (:data:`ranking.io.VoteSource`) and a :class:`RankOptions`;
+keyword arguments override its fields (``rank(df, ci="bootstrap")``). Bad input raises
+:class:`RankingError` with a one-line message.
+"""
 
 from __future__ import annotations
 
 import math
 import os
 import time
-from typing import Any
+from typing import Literal, Unpack
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from . import bt
-from .bootstrap import bootstrap
+from .bootstrap import Replicas, bootstrap
 from .counts import Counts, aggregate
-from .design import (DRAW, LOSS, WIN, Pairs, build_pairs, check_connected, check_mle_exists,
-                     describe_components, subset_pairs)
+from .design import (
+    DRAW,
+    LOSS,
+    WIN,
+    Pairs,
+    build_pairs,
+    check_connected,
+    check_mle_exists,
+    describe_components,
+    subset_pairs,
+)
 from .errors import RankingError
 from .groups import grouped
-from .intervals import (normal_ci, normal_draws, param_se, percentile_ci, rank_interval,
-                        rank_ub, ranks, sandwich_cov)
-from .io import open_votes
-from .result import Leaderboard
+from .intervals import normal_ci, normal_draws, param_se, percentile_ci, rank_interval, rank_ub, ranks, sandwich_cov
+from .io import VoteSource, open_votes
+from .options import MIN_VOTES, RankKwargs, RankOptions, with_overrides
+from .result import BoardRow, Diagnostics, Leaderboard, TooSmall
 
 SCALE = 400 / math.log(10)   # Elo points per unit of natural-log strength
 BASE_RATING = 1000.0
-MIN_VOTES = 300              # smallest group that gets its own leaderboard
-PROVISIONAL_VOTES = 300      # models with fewer votes are flagged provisional
-CI_METHODS = ("sandwich", "bootstrap", "cluster")
 
 
-def rank(data: Any, *, ci: str = "sandwich", rounds: int = 1000, level: float = 0.95,
-         ties: str = "half", both_bad: str = "tie", anchor: tuple[str, float] | None = None,
-         by: str | None = None, min_votes: int = MIN_VOTES,
-         provisional_votes: int = PROVISIONAL_VOTES, seed: int = 0, reweight: bool = False,
-         position: bool = False, components: str = "error", progress: bool = False,
-         prior: float = bt.PRIOR, voter: str | None = None, weight: str | None = None,
-         device: str = "auto", tol: float = bt.TOL) -> Any:
-    """Rank models from pairwise votes.
+def rank(data: VoteSource, options: RankOptions | None = None,
+         **overrides: Unpack[RankKwargs]) -> Leaderboard:
+    """Rank models from pairwise votes: one leaderboard.
 
     ``data``: a DataFrame, an arrow Table or a path (Parquet, CSV, JSONL, FastChat JSON)
     with ``model_a``, ``model_b``, ``winner``; optional ``count`` (pre-aggregated rows),
-    voter column (``judge``/``judge_hash``/``voter``, or ``voter=``), ``weight=`` column
-    and ``by=`` column.
+    voter column (``judge``/``judge_hash``/``voter``, or ``voter=``) and ``weight=``
+    column. ``options`` (default :class:`RankOptions()`), with ``overrides`` applied.
 
-    ``ci``: "sandwich" (robust SEs, default), "bootstrap" (multinomial over cells,
-    ``rounds`` seeded rounds) or "cluster" (resample voters). ``ties``: "half" (a tie is
-    half a win each, LMArena), "drop", or "davidson" (Davidson's tie model).
-    ``both_bad``: "tie" or "drop". ``anchor=("model", 1114)`` shifts the scale so that
-    model has that rating (intervals keep their width). ``position=True`` fits a
-    first-position (model_a) advantage, reported in diagnostics. ``reweight=True``
-    weighs each vote by 1/max(pair count, 50) as arena-rank does. ``prior``: virtual
-    ties per model against the mean (see :mod:`ranking.bt`; 0 = plain MLE). ``device``: "auto", "cpu"
-    or "cuda" for the bootstrap (torch when CUDA is present).
-
-    Returns a :class:`Leaderboard`. With ``by=``, a dict group -> Leaderboard or
-    :class:`TooSmall`, largest group first. With ``components="separate"`` and a
-    disconnected graph, a dict "component k" -> Leaderboard (largest first) in place of
-    the single Leaderboard. Bad input raises :class:`RankingError`.
+    Raises :class:`RankingError` for bad input, including a disconnected comparison
+    graph (its message names the components; :func:`rank_components` fits each).
     """
-    opts = _check_options(ci=ci, rounds=rounds, level=level, anchor=anchor,
-                          components=components, device=device, min_votes=min_votes,
-                          prior=prior)
+    opts = with_overrides(options, overrides)
+    device = _device(opts)
     timings: dict[str, float] = {}
-    src = open_votes(data, voter=voter, need_voter=ci == "cluster", by=by, weight=weight)
-    counts = aggregate(src, progress=progress, timings=timings)
-    settings = dict(ci=ci, rounds=rounds, level=level, ties=ties, both_bad=both_bad,
-                    anchor=opts["anchor"], provisional_votes=provisional_votes, seed=seed,
-                    reweight=reweight, position=position, components=components,
-                    progress=progress, prior=prior, device=opts["device"], tol=tol,
-                    timings=timings)
-    if by is not None:
-        return grouped(counts, min_votes, lambda g: board_from_counts(counts, group=g, **settings))
-    return board_from_counts(counts, **settings)
+    counts = _aggregate(data, opts, by=None, timings=timings)
+    return board_from_counts(counts, opts, device=device, timings=timings)
 
 
-def _check_options(*, ci: str, rounds: int, level: float, anchor: Any, components: str,
-                   device: str, min_votes: int, prior: float) -> dict:
-    if ci not in CI_METHODS:
-        raise RankingError(f"ci must be one of {', '.join(CI_METHODS)}, not {ci!r}")
-    if not 0 < level < 1:
-        raise RankingError(f"level must be between 0 and 1, not {level}")
-    if int(rounds) < 1:
-        raise RankingError("rounds must be at least 1")
-    if components not in ("error", "separate"):
-        raise RankingError("components must be 'error' or 'separate'")
-    if prior < 0 or min_votes < 0:
-        raise RankingError("prior and min_votes must be non-negative")
-    if anchor is not None:
-        if isinstance(anchor, str):
-            anchor = parse_anchor(anchor)
-        if len(anchor) != 2:
-            raise RankingError("anchor must be (model, rating)")
-        anchor = (str(anchor[0]), float(anchor[1]))
-    return {"anchor": anchor, "device": resolve_device(device) if ci != "sandwich" else "cpu"}
+def rank_groups(data: VoteSource, by: str, options: RankOptions | None = None, *,
+                min_votes: int = MIN_VOTES,
+                **overrides: Unpack[RankKwargs]) -> dict[str, Leaderboard | TooSmall]:
+    """One leaderboard per value of column ``by`` (category, language, ...).
+
+    Returns group label (the value as a string; "(missing)" for missing values) ->
+    :class:`Leaderboard`, or :class:`TooSmall` for a group with fewer than
+    ``min_votes`` votes or whose votes cannot be fitted (one model, a disconnected
+    graph; the reason says which), largest group first. Each group is fitted on its own
+    votes with its own intervals. Raises :class:`RankingError` for bad input.
+    """
+    opts = with_overrides(options, overrides)
+    if not isinstance(by, str) or not by:
+        raise RankingError(f"by must be a column name, not {by!r}")
+    if isinstance(min_votes, bool) or not isinstance(min_votes, int) or min_votes < 0:
+        raise RankingError(f"min_votes must be an integer >= 0, not {min_votes!r}")
+    device = _device(opts)
+    timings: dict[str, float] = {}
+    counts = _aggregate(data, opts, by=by, timings=timings)
+    return grouped(counts, min_votes,
+                   lambda g: board_from_counts(counts, opts, group=g, device=device, timings=timings))
 
 
-def parse_anchor(text: str) -> tuple[str, float]:
-    """"model=1114" -> ("model", 1114.0); the model name may itself contain "="."""
-    name, sep, value = text.rpartition("=")
-    try:
-        if not sep or not name:
-            raise ValueError
-        return name, float(value)
-    except ValueError:
-        raise RankingError(f"anchor must look like MODEL=RATING, not {text!r}") from None
+def rank_components(data: VoteSource, options: RankOptions | None = None,
+                    **overrides: Unpack[RankKwargs]) -> dict[str, Leaderboard]:
+    """One leaderboard per connected component of the comparison graph.
+
+    Ratings in different components are not comparable, so each is fitted on its own.
+    Returns "component 1", "component 2", ... -> :class:`Leaderboard`, largest first;
+    one entry when the graph is connected. Raises :class:`RankingError` for bad input.
+    """
+    opts = with_overrides(options, overrides)
+    device = _device(opts)
+    timings: dict[str, float] = {}
+    pairs = _pairs(_aggregate(data, opts, by=None, timings=timings), opts, group=None)
+    return {f"component {k + 1}": fit_board(subset_pairs(pairs, c), opts, device=device,
+                                            timings=dict(timings))
+            for k, c in enumerate(check_connected(pairs))}
+
+
+def board_from_counts(counts: Counts, options: RankOptions, *, group: int | None = None,
+                      device: str = "cpu", timings: dict[str, float] | None = None) -> Leaderboard:
+    """Fit one leaderboard from aggregated counts (of one group); the comparison graph
+    must be connected. ``device`` is a resolved device ("cpu", "cuda", "cuda:N")."""
+    pairs = _pairs(counts, options, group=group)
+    comps = check_connected(pairs)
+    if len(comps) > 1:
+        raise RankingError(describe_components(comps))
+    return fit_board(pairs, options, device=device, timings=dict(timings or {}))
+
+
+def _aggregate(data: VoteSource, opts: RankOptions, *, by: str | None,
+               timings: dict[str, float]) -> Counts:
+    src = open_votes(data, voter=opts.voter, need_voter=opts.ci == "cluster", by=by,
+                     weight=opts.weight)
+    return aggregate(src, progress=opts.progress, timings=timings)
+
+
+def _pairs(counts: Counts, opts: RankOptions, *, group: int | None) -> Pairs:
+    pairs = build_pairs(counts, ties=opts.ties, both_bad=opts.both_bad, position=opts.position,
+                        reweight=opts.reweight, group=group, with_voters=opts.ci == "cluster")
+    if pairs.n_models < 2:
+        raise RankingError(f"only one model ({pairs.models[0]}): nothing to rank")
+    return pairs
+
+
+def _device(opts: RankOptions) -> str:
+    """Where the bootstrap runs; the sandwich always runs on the CPU."""
+    return "cpu" if opts.ci == "sandwich" else resolve_device(opts.device)
 
 
 def resolve_device(device: str) -> str:
@@ -113,118 +140,95 @@ def resolve_device(device: str) -> str:
         return "cpu"
     if device not in ("auto", "cuda") and not device.startswith("cuda:"):
         raise RankingError(f"device must be auto, cpu or cuda, not {device!r}")
-    torch = None
-    if os.path.exists("/dev/nvidiactl") or device != "auto":
-        try:
-            import torch
-        except ImportError:
-            pass
-    has_cuda = torch is not None and torch.cuda.is_available()
+    has_cuda = (os.path.exists("/dev/nvidiactl") or device != "auto") and _torch_cuda()
     if device == "auto":
         return "cuda" if has_cuda else "cpu"
     if not has_cuda:
-        raise RankingError("device='cuda' needs torch with CUDA, which is not available")
+        raise RankingError(f"device={device!r} needs torch with CUDA, which is not available")
     return device
 
 
-def board_from_counts(counts: Counts, *, group: int | None = None, ci: str = "sandwich",
-                      rounds: int = 1000, level: float = 0.95, ties: str = "half",
-                      both_bad: str = "tie", anchor: tuple[str, float] | None = None,
-                      provisional_votes: int = PROVISIONAL_VOTES, seed: int = 0,
-                      reweight: bool = False, position: bool = False,
-                      components: str = "error", progress: bool = False,
-                      prior: float = bt.PRIOR, device: str = "cpu", tol: float = bt.TOL,
-                      timings: dict | None = None) -> Any:
-    """Fit one leaderboard (or one per component) from aggregated counts."""
-    pairs = build_pairs(counts, ties=ties, both_bad=both_bad, position=position,
-                        reweight=reweight, group=group, with_voters=ci == "cluster")
-    if pairs.n_models < 2:
-        raise RankingError(f"only one model ({pairs.models[0]}): nothing to rank")
-    comps = check_connected(pairs)
-    args = dict(ci=ci, rounds=rounds, level=level, family="davidson" if ties == "davidson" else "bt",
-                anchor=anchor, provisional_votes=provisional_votes, seed=seed, progress=progress,
-                prior=prior, device=device, tol=tol,
-                settings={"ties": ties, "both_bad": both_bad, "reweight": reweight,
-                          "position": position}, timings=dict(timings or {}))
-    if len(comps) == 1:
-        return fit_board(pairs, **args)
-    if components == "error":
-        raise RankingError(describe_components(comps))
-    return {f"component {k + 1}": fit_board(subset_pairs(pairs, c), **args)
-            for k, c in enumerate(comps) if len(c) > 1}
+def _torch_cuda() -> bool:
+    try:
+        import torch
+    except ImportError:
+        return False
+    return bool(torch.cuda.is_available())
 
 
-def fit_board(pairs: Pairs, *, ci: str, rounds: int, level: float, family: str,
-              anchor: tuple[str, float] | None, provisional_votes: int, seed: int,
-              progress: bool, prior: float, device: str, tol: float, settings: dict,
-              timings: dict) -> Leaderboard:
+def fit_board(pairs: Pairs, options: RankOptions, *, device: str,
+              timings: dict[str, float]) -> Leaderboard:
     """Fit, intervals, ranks, matrices and diagnostics for one connected board."""
-    if prior == 0:
+    o = options
+    family: Literal["bt", "davidson"] = "davidson" if o.ties == "davidson" else "bt"
+    if o.prior == 0:
         check_mle_exists(pairs)
     t0 = time.perf_counter()
-    f = bt.fit(pairs, family, prior=prior, tol=tol)
+    f = bt.fit(pairs, family, prior=o.prior, tol=o.tol)
     t1 = time.perf_counter()
-    diag_ci: dict[str, Any] = {}
-    if ci == "sandwich":
+    boot: Replicas | None = None
+    if o.ci == "sandwich":
         cov = sandwich_cov(pairs, f)
-        lo, hi = normal_ci(f.theta, cov, level)
-        reps = normal_draws(f.theta, cov, rounds, seed)
+        lo, hi = normal_ci(f.theta, cov, o.level)
+        reps = normal_draws(f.theta, cov, o.rounds, o.seed)
     else:
-        rep = bootstrap(pairs, f, rounds=rounds, seed=seed,
-                        kind="cells" if ci == "bootstrap" else "voters",
-                        device=device, progress=progress, tol=tol)
-        reps = rep.theta
-        lo, hi = percentile_ci(reps, level)
-        diag_ci = {"bootstrap_unconverged": rep.unconverged,
-                   "bootstrap_max_grad_norm": rep.max_grad, "device": device}
-        if ci == "cluster":
-            diag_ci["n_voters"] = int(pairs.voters.shape[0])
+        boot = bootstrap(pairs, f, rounds=o.rounds, seed=o.seed,
+                         kind="cells" if o.ci == "bootstrap" else "voters",
+                         device=device, progress=o.progress, tol=o.tol)
+        reps = boot.theta
+        lo, hi = percentile_ci(reps, o.level)
     timings.update(fit=t1 - t0, intervals=time.perf_counter() - t1)
 
     shift = BASE_RATING
-    if anchor is not None:
-        if anchor[0] not in pairs.models:
-            raise RankingError(f"anchor model {anchor[0]!r} is not among the ranked models")
-        shift = anchor[1] - SCALE * f.theta[pairs.models.index(anchor[0])]
+    if o.anchor is not None:
+        if o.anchor[0] not in pairs.models:
+            raise RankingError(f"anchor model {o.anchor[0]!r} is not among the ranked models")
+        shift = o.anchor[1] - SCALE * float(f.theta[pairs.models.index(o.anchor[0])])
     rating = shift + SCALE * f.theta
     ci_low, ci_high = shift + SCALE * lo, shift + SCALE * hi
-    rank_lo, rank_hi = rank_interval(reps, level)
+    rank_lo, rank_hi = rank_interval(reps, o.level)
     order = np.argsort(-rating, kind="stable")
 
+    m = pairs.n_models
     raw = pairs.counts
-    votes = np.bincount(pairs.i, raw.sum(0), pairs.n_models) + np.bincount(pairs.j, raw.sum(0), pairs.n_models)
-    score = (np.bincount(pairs.i, raw[WIN] + 0.5 * raw[DRAW], pairs.n_models)
-             + np.bincount(pairs.j, raw[LOSS] + 0.5 * raw[DRAW], pairs.n_models))
+    votes = np.bincount(pairs.i, raw.sum(0), m) + np.bincount(pairs.j, raw.sum(0), m)
+    score = (np.bincount(pairs.i, raw[WIN] + 0.5 * raw[DRAW], m)
+             + np.bincount(pairs.j, raw[LOSS] + 0.5 * raw[DRAW], m))
     win_rate = np.divide(score, votes, out=np.full(len(votes), np.nan), where=votes > 0)
     rk, ub = ranks(rating), rank_ub(ci_low, ci_high)
-    rows = [{"model": pairs.models[k], "rating": float(rating[k]), "ci_low": float(ci_low[k]),
-             "ci_high": float(ci_high[k]), "rank": int(rk[k]), "rank_ub": int(ub[k]),
-             "rank_low": int(rank_lo[k]), "rank_high": int(rank_hi[k]),
-             "votes": int(round(votes[k])), "win_rate": float(win_rate[k]),
-             "provisional": bool(votes[k] < provisional_votes)} for k in order]
+    rows = tuple(BoardRow(model=pairs.models[k], rating=float(rating[k]), ci_low=float(ci_low[k]),
+                          ci_high=float(ci_high[k]), rank=int(rk[k]), rank_ub=int(ub[k]),
+                          rank_low=int(rank_lo[k]), rank_high=int(rank_hi[k]),
+                          votes=int(round(votes[k])), win_rate=float(win_rate[k]),
+                          provisional=bool(votes[k] < o.provisional_votes)) for k in order)
 
-    diagnostics = {
-        "converged": f.converged, "iterations": f.iterations, "grad_norm": f.grad_norm,
-        "tol": tol, "ci": ci, "level": level, "rounds": rounds if ci != "sandwich" else 0,
-        "seed": seed, "n_votes": float(raw.sum()), "n_models": pairs.n_models,
-        "n_pairs": int(len(set(zip(np.minimum(pairs.i, pairs.j).tolist(), np.maximum(pairs.i, pairs.j).tolist())))),
-        "family": family, "prior": prior, "anchor": list(anchor) if anchor else None,
-        "loglik": f.loglik, **settings, **diag_ci,
-    }
+    pair_ids = np.minimum(pairs.i, pairs.j) * m + np.maximum(pairs.i, pairs.j)
+    diagnostics = Diagnostics(
+        converged=f.converged, iterations=f.iterations, grad_norm=f.grad_norm, tol=o.tol,
+        ci=o.ci, level=o.level, rounds=o.rounds if o.ci != "sandwich" else 0, seed=o.seed,
+        n_votes=float(raw.sum()), n_models=m, n_pairs=len(np.unique(pair_ids)), family=family,
+        prior=o.prior, anchor=o.anchor, loglik=f.loglik, ties=o.ties, both_bad=o.both_bad,
+        reweight=o.reweight, position=o.position, device=device, timings=timings)
+    if boot is not None:
+        diagnostics["bootstrap_unconverged"] = boot.unconverged
+        diagnostics["bootstrap_max_grad_norm"] = boot.max_grad
+    if o.ci == "cluster" and pairs.voters is not None:
+        diagnostics["n_voters"] = int(pairs.voters.shape[0])
     if f.position is not None or f.tie_param is not None:
         se = param_se(pairs, f)
-        m = pairs.n_models
         if f.position is not None:
             diagnostics["position_advantage"] = SCALE * f.position
-            diagnostics["position_advantage_se"] = SCALE * se[m]
+            diagnostics["position_advantage_se"] = SCALE * float(se[m])
         if f.tie_param is not None:
             diagnostics["tie_param"] = f.tie_param
-    diagnostics["timings"] = timings
-    return Leaderboard(rows=rows, diagnostics=diagnostics, replicas=shift + SCALE * reps[:, order],
-                       **_matrices(pairs, f, order))
+    observed, predicted, battles = _matrices(pairs, f, order)
+    return Leaderboard(rows=rows, win_rate_matrix=observed, predicted_win_rate=predicted,
+                       battle_counts=battles, diagnostics=diagnostics,
+                       replicas=shift + SCALE * reps[:, order])
 
 
-def _matrices(pairs: Pairs, f: bt.Fit, order: np.ndarray) -> dict[str, pd.DataFrame]:
+def _matrices(pairs: Pairs, f: bt.Fit,
+              order: npt.NDArray[np.intp]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Observed score share, predicted score share and battle counts, in row order."""
     m = pairs.n_models
     raw = pairs.counts
@@ -237,6 +241,8 @@ def _matrices(pairs: Pairs, f: bt.Fit, order: np.ndarray) -> dict[str, pd.DataFr
     observed = np.divide(s, n, out=np.full((m, m), np.nan), where=n > 0)
     names = [pairs.models[k] for k in order]
     ix = np.ix_(order, order)
-    frame = lambda a: pd.DataFrame(a[ix], index=pd.Index(names, name="model"), columns=names)
-    return {"win_rate_matrix": frame(observed), "predicted_win_rate": frame(bt.predicted(f, m)),
-            "battle_counts": frame(n.round().astype(np.int64))}
+
+    def frame(a: npt.NDArray[np.generic]) -> pd.DataFrame:
+        return pd.DataFrame(a[ix], index=pd.Index(names, name="model"), columns=names)
+
+    return frame(observed), frame(bt.predicted(f, m)), frame(n.round().astype(np.int64))

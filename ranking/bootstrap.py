@@ -25,16 +25,18 @@ threads; chunks run on a thread pool (numpy releases the GIL in sampling and BLA
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
-from .bt import TOL, Fit, fit, regularised
+from .bt import Fit, fit, regularised
 from .design import Pairs
 from .families import FAMILIES, sigmoid
+from .options import TOL
 from .progress import Progress
 
 CHUNK = 50
@@ -53,7 +55,8 @@ class NumpyOps:
         return np.asarray(a)
 
     def amax_abs(self, a: np.ndarray) -> np.ndarray:
-        return np.abs(a).max(axis=-1)
+        out: np.ndarray = np.abs(a).max(axis=-1)
+        return out
 
     def nonzero(self, mask: np.ndarray) -> np.ndarray:
         return np.flatnonzero(mask)
@@ -66,10 +69,10 @@ class NumpyOps:
     def arange(self, n: int) -> np.ndarray:
         return np.arange(n)
 
-    def cat(self, parts: list, axis: int) -> np.ndarray:
+    def cat(self, parts: list[Any], axis: int) -> np.ndarray:
         return np.concatenate(parts, axis=axis)
 
-    def products(self, pairs: Pairs) -> tuple[Callable, Callable]:
+    def products(self, pairs: Pairs) -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
         """x ↦ x·Dᵀ and g ↦ g·D through sparse D (two nonzeros per row, plus the
         position column): O(B·R), single-threaded, so chunks parallelise cleanly
         (a multithreaded BLAS called from several threads at once thrashes)."""

@@ -26,14 +26,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from .design import Pairs
 from .errors import RankingError
 from .families import FAMILIES, log_sigmoid, sigmoid
+from .options import PRIOR, TOL
 
-PRIOR = 0.5
-TOL = 1e-8
 MAX_ITER = 100
+Vector = npt.NDArray[np.float64]
+Matrix = npt.NDArray[np.float64]
 
 
 @dataclass
@@ -41,8 +43,8 @@ class Fit:
     """A converged (or not: see ``converged``) fit; ``theta`` is centred at mean 0."""
 
     family: str
-    params: np.ndarray
-    theta: np.ndarray
+    params: Vector
+    theta: Vector
     position: float | None
     tie_param: float | None
     loglik: float
@@ -50,14 +52,14 @@ class Fit:
     grad_norm: float
     iterations: int
     converged: bool
-    hessian: np.ndarray      # −∇²(ℓ + prior), summed scale (not divided by N)
+    hessian: Matrix          # −∇²(ℓ + prior), summed scale (not divided by N)
     null_space: bool          # True when the Hessian is singular along 𝟙 (prior = 0)
     prior: float
 
 
-def evaluate(pairs: Pairs, family: str, x: np.ndarray, prior: float, counts: np.ndarray | None = None,
-             hessian: bool = True) -> tuple[float, np.ndarray, np.ndarray | None]:
-    """Log posterior ℓ + prior, its gradient and (optionally) −Hessian at x, summed scale."""
+def evaluate(pairs: Pairs, family: str, x: Vector, prior: float,
+             counts: Matrix | None = None) -> tuple[float, Vector, Matrix]:
+    """Log posterior ℓ + prior, its gradient and −Hessian at x, summed scale."""
     fam = FAMILIES[family]
     D = pairs.sparse_design()
     P, m = D.shape[1], pairs.n_models
@@ -75,8 +77,6 @@ def evaluate(pairs: Pairs, family: str, x: np.ndarray, prior: float, counts: np.
     ll += prior * 0.5 * float((log_sigmoid(np, th) + log_sigmoid(np, -th)).sum())
     s = sigmoid(np, th)
     g[:m] += prior * (0.5 - s)
-    if not hessian:
-        return ll, g, None
     cdd, cdu, cuu = fam.curvature(np, W + L + T, d, u)
     H = np.zeros((len(x), len(x)))
     H[:P, :P] = (D.T @ D.multiply(-cdd[:, None])).toarray()
@@ -87,7 +87,7 @@ def evaluate(pairs: Pairs, family: str, x: np.ndarray, prior: float, counts: np.
     return ll, g, H
 
 
-def regularised(H: np.ndarray, m: int, null_space: bool) -> np.ndarray:
+def regularised(H: Matrix, m: int, null_space: bool) -> Matrix:
     """H + c·eeᵀ with e = (𝟙_M, 0): invertible, and equal to H on the Σθ = 0 subspace."""
     if not null_space:
         return H
@@ -98,8 +98,8 @@ def regularised(H: np.ndarray, m: int, null_space: bool) -> np.ndarray:
 
 
 def fit(pairs: Pairs, family: str = "bt", *, prior: float = PRIOR, tol: float = TOL,
-        max_iter: int = MAX_ITER, x0: np.ndarray | None = None,
-        counts: np.ndarray | None = None) -> Fit:
+        max_iter: int = MAX_ITER, x0: Vector | None = None,
+        counts: Matrix | None = None) -> Fit:
     """Newton with backtracking to max|∇f| ≤ tol on the per-vote mean loss."""
     if family not in FAMILIES:
         raise RankingError(f"unknown model family {family!r}")
@@ -155,7 +155,7 @@ def fit(pairs: Pairs, family: str = "bt", *, prior: float = PRIOR, tol: float = 
                hessian=H, null_space=null_space, prior=prior)
 
 
-def meat(pairs: Pairs, f: Fit) -> np.ndarray:
+def meat(pairs: Pairs, f: Fit) -> Matrix:
     """Σ over votes of s sᵀ, s = weight · ∂ℓ_vote/∂x (the sandwich's "meat").
 
     Votes in one cell share one score, so the sum runs over cells: for outcome k of
@@ -180,11 +180,11 @@ def meat(pairs: Pairs, f: Fit) -> np.ndarray:
     return out
 
 
-def predicted(f: Fit, m: int) -> np.ndarray:
+def predicted(f: Fit, m: int) -> Matrix:
     """M×M expected score of row model against column model, at a neutral position."""
     fam = FAMILIES[f.family]
     d = f.theta[:, None] - f.theta[None, :]
     u = np.log(f.tie_param) if f.tie_param is not None else None
-    out = fam.share(np, d, u)
+    out = np.asarray(fam.share(np, d, u), dtype=np.float64)
     np.fill_diagonal(out, np.nan)
     return out

@@ -3,22 +3,27 @@
 The arena's CLI calls :func:`add_rank_parser` on its subparsers; researchers without
 the arena use ``python -m ranking``. Bad input prints ``error: <message>`` on stderr
 and exits 2, without a traceback.
+
+Building the parser imports only :mod:`ranking.options` (no numpy, pandas or scipy),
+so ``--help`` and the arena's command line start fast; the numerical stack is loaded
+when a file is ranked.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from typing import Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from .api import CI_METHODS, MIN_VOTES, PROVISIONAL_VOTES, parse_anchor, rank
-from .bt import PRIOR
-from .elo import online_elo
 from .errors import RankingError
-from .render import FORMATS, render
-from .result import Leaderboard
+from .options import BOTH_BAD, CI_METHODS, FORMATS, MIN_VOTES, PRIOR, PROVISIONAL_VOTES, TIES, RankOptions, parse_anchor
+
+if TYPE_CHECKING:
+    from .result import TooSmall
 
 DESCRIPTION = "Rank models from pairwise votes (Bradley-Terry with confidence intervals)."
+COMPONENTS = ("error", "separate")
 
 
 def configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -30,9 +35,9 @@ def configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--by", metavar="COL", help="one leaderboard per value of this column")
     p.add_argument("--anchor", metavar="MODEL=RATING", type=_anchor,
                    help="shift ratings so MODEL has RATING (default: mean 1000)")
-    p.add_argument("--ties", choices=("half", "drop", "davidson"), default="half",
+    p.add_argument("--ties", choices=TIES, default="half",
                    help="a tie is half a win each (default), dropped, or Davidson's model")
-    p.add_argument("--both-bad", choices=("tie", "drop"), default="tie",
+    p.add_argument("--both-bad", choices=BOTH_BAD, default="tie",
                    help="count both_bad votes as ties (default) or drop them")
     p.add_argument("--position", action="store_true", help="fit a first-position advantage")
     p.add_argument("--reweight", action="store_true",
@@ -46,7 +51,7 @@ def configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--voter", metavar="COL", help="voter column for --ci cluster "
                    "(default: judge, judge_hash or voter)")
     p.add_argument("--weight", metavar="COL", help="per-vote weight column")
-    p.add_argument("--components", choices=("error", "separate"), default="error",
+    p.add_argument("--components", choices=COMPONENTS, default="error",
                    help="disconnected comparison graph: fail (default) or rank each part")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="bootstrap device: auto, cpu or cuda")
@@ -64,7 +69,7 @@ def _anchor(text: str) -> tuple[str, float]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def add_rank_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+def add_rank_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     """Register ``rank`` on an argparse subparsers object; sets ``func=run_rank``."""
     p = subparsers.add_parser("rank", help=DESCRIPTION, description=DESCRIPTION)
     configure(p)
@@ -72,24 +77,41 @@ def add_rank_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
     return p
 
 
+def options_from_args(args: argparse.Namespace) -> RankOptions:
+    """The :class:`RankOptions` the parsed command line asks for."""
+    return RankOptions(ci=args.ci, rounds=args.rounds, level=args.level, ties=args.ties,
+                       both_bad=args.both_bad, anchor=args.anchor,
+                       provisional_votes=args.provisional_votes, seed=args.seed,
+                       reweight=args.reweight, position=args.position, prior=args.prior,
+                       device=args.device, voter=args.voter,
+                       weight=args.weight, progress=not args.no_progress and sys.stderr.isatty())
+
+
 def run_rank(args: argparse.Namespace) -> int:
-    progress = not args.no_progress and sys.stderr.isatty()
     try:
-        if args.elo is not None and args.by:
+        options = options_from_args(args)
+        if args.by and args.elo is not None:
             raise RankingError("--elo cannot be combined with --by")
-        result = rank(args.file, ci=args.ci, rounds=args.rounds, level=args.level,
-                      ties=args.ties, both_bad=args.both_bad, anchor=args.anchor, by=args.by,
-                      min_votes=args.min_votes, provisional_votes=args.provisional_votes,
-                      seed=args.seed, reweight=args.reweight, position=args.position,
-                      components=args.components, progress=progress, prior=args.prior,
-                      voter=args.voter, weight=args.weight, device=args.device)
+        if args.by and args.components == "separate":
+            raise RankingError("--components separate cannot be combined with --by")
+        from .api import rank, rank_components, rank_groups  # the numerical stack, only now
+        from .elo import online_elo
+        from .render import render
+        from .result import Leaderboard
+
+        result: Leaderboard | dict[str, Leaderboard | TooSmall]
+        if args.by:
+            result = rank_groups(args.file, args.by, options, min_votes=args.min_votes)
+        elif args.components == "separate":
+            parts = rank_components(args.file, options)
+            result = next(iter(parts.values())) if len(parts) == 1 else dict(parts)
+        else:
+            result = rank(args.file, options)
+        elo = None
         if args.elo is not None:
-            elo = online_elo(args.file, k=args.elo, both_bad=args.both_bad)
-            boards = result.values() if isinstance(result, dict) else [result]
-            for lb in boards:
-                for row in lb.rows:
-                    row["elo"] = float(elo.get(row["model"], float("nan")))
-        text, notes = render(result, args.format)
+            elo = {str(k): float(v) for k, v in online_elo(args.file, k=args.elo,
+                                                             both_bad=args.both_bad).items()}
+        text, notes = render(result, args.format, elo=elo)
     except RankingError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -100,8 +122,11 @@ def run_rank(args: argparse.Namespace) -> int:
         print(note, file=sys.stderr)
     if text:
         print(text)
-    if not isinstance(result, dict) and isinstance(result, Leaderboard) and not result.diagnostics["converged"]:
-        print("warning: the fit did not reach the gradient tolerance", file=sys.stderr)
+    boards = {"": result} if isinstance(result, Leaderboard) else result
+    for label, board in boards.items():
+        if isinstance(board, Leaderboard) and not board.diagnostics["converged"]:
+            where = f" ({label})" if label else ""
+            print(f"warning: the fit{where} did not reach the gradient tolerance", file=sys.stderr)
     return 0
 
 

@@ -16,7 +16,7 @@ from math import prod
 import numpy as np
 
 from .errors import RankingError
-from .io import Batch, VoteSource
+from .io import Batch, VoteStream
 from .progress import Progress
 
 _DENSE_LIMIT = 1 << 23  # bincount over the full key space when it is at most this big
@@ -40,7 +40,7 @@ class Counts:
     voter: np.ndarray | None = None
     n_voters: int = 0
     group: np.ndarray | None = None
-    groups: tuple = ()
+    groups: tuple[object, ...] = ()
 
     @property
     def n_votes(self) -> float:
@@ -59,7 +59,7 @@ def reduce_cells(keys: list[np.ndarray], sizes: list[int], n: np.ndarray | None,
     space = prod(max(s, 1) for s in sizes)
     if space < 2**62:
         flat = keys[0].astype(np.int64)
-        for key, size in zip(keys[1:], sizes[1:]):   # mixed radix, no bounds checks
+        for key, size in zip(keys[1:], sizes[1:], strict=True):   # mixed radix, no bounds checks
             flat *= max(size, 1)
             flat += key
         if space <= max(_DENSE_LIMIT, 2 * rows) and space <= 8 * _DENSE_LIMIT:
@@ -113,7 +113,7 @@ class _Accumulator:
         return merged
 
 
-def aggregate(src: VoteSource, *, progress: bool = False,
+def aggregate(src: VoteStream, *, progress: bool = False,
               timings: dict[str, float] | None = None) -> Counts:
     """Read every batch of ``src`` and reduce it to :class:`Counts`.
 
@@ -175,7 +175,7 @@ def aggregate(src: VoteSource, *, progress: bool = False,
     return counts
 
 
-def _relabel(src: VoteSource, keys: list[np.ndarray], n: np.ndarray, w: np.ndarray | None,
+def _relabel(src: VoteStream, keys: list[np.ndarray], n: np.ndarray, w: np.ndarray | None,
              has_group: bool, has_voter: bool) -> Counts:
     """Renumber models by sorted name, keeping only models that occur in some vote."""
     a, b, o = keys[:3]

@@ -11,14 +11,18 @@ reweighting) while ``counts`` stays raw, so the bootstrap resamples votes, not w
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
 from .counts import Counts
 from .errors import RankingError
 from .io import A_WINS, B_WINS, BOTH_BAD
+from .options import BOTH_BAD as BOTH_BAD_CHOICES
+from .options import TIES, BothBad, Ties
 
 WIN, LOSS, DRAW = 0, 1, 2
 REWEIGHT_FLOOR = 50  # arena-rank's min_pair_count: pairs rarer than this are not up-weighted further
@@ -33,7 +37,7 @@ class Pairs:
     scale: np.ndarray | None = None    # (3, R) weight per vote, None = all ones
     position: bool = False
     voters: sp.csr_matrix | None = None  # (voters, 3R) raw votes per voter and cell
-    _design: dict = field(default_factory=dict, repr=False, compare=False)
+    _design: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def n_models(self) -> int:
@@ -47,7 +51,7 @@ class Pairs:
     def effective(self) -> np.ndarray:
         return self.counts if self.scale is None else self.counts * self.scale
 
-    def design(self) -> np.ndarray:
+    def design(self) -> npt.NDArray[np.float64]:
         """Dense R x P matrix: +1 at i, -1 at j, and a column of ones for position.
 
         Dense on purpose: the batched bootstrap multiplies it with (B x R) blocks, which
@@ -61,7 +65,8 @@ class Pairs:
             if self.position:
                 d[:, -1] = 1.0
             self._design["D"] = d
-        return self._design["D"]
+        out: npt.NDArray[np.float64] = self._design["D"]
+        return out
 
     def sparse_design(self) -> sp.csr_matrix:
         """The design as CSR: products with it cost O(R), with no BLAS threads."""
@@ -70,7 +75,7 @@ class Pairs:
         return self._design["S"]
 
 
-def build_pairs(counts: Counts, *, ties: str = "half", both_bad: str = "tie",
+def build_pairs(counts: Counts, *, ties: Ties = "half", both_bad: BothBad = "tie",
                 position: bool = False, reweight: bool = False, group: int | None = None,
                 with_voters: bool = False) -> Pairs:
     """Apply the tie conventions and collapse cells to rows (one per pair, or ordered pair).
@@ -78,10 +83,10 @@ def build_pairs(counts: Counts, *, ties: str = "half", both_bad: str = "tie",
     ``ties``: "half" or "davidson" keep ties, "drop" removes them. ``both_bad``: "tie"
     counts it as a tie, "drop" removes it.
     """
-    if ties not in ("half", "drop", "davidson"):
-        raise RankingError(f"ties must be half, drop or davidson, not {ties!r}")
-    if both_bad not in ("tie", "drop"):
-        raise RankingError(f"both_bad must be tie or drop, not {both_bad!r}")
+    if ties not in TIES:
+        raise RankingError(f"ties must be one of {', '.join(TIES)}, not {ties!r}")
+    if both_bad not in BOTH_BAD_CHOICES:
+        raise RankingError(f"both_bad must be one of {', '.join(BOTH_BAD_CHOICES)}, not {both_bad!r}")
     keep = np.ones(len(counts.n), dtype=bool)
     if group is not None:
         keep &= counts.group == group
@@ -141,7 +146,8 @@ def _inverse_pair_frequency(i: np.ndarray, j: np.ndarray, raw: np.ndarray,
     factor = 1.0 / np.maximum(n_pair, REWEIGHT_FLOOR)
     base = np.ones_like(raw) if scale is None else scale
     new = base * factor
-    return new * ((raw * base).sum() / (raw * new).sum())
+    out: np.ndarray = new * ((raw * base).sum() / (raw * new).sum())
+    return out
 
 
 def check_connected(pairs: Pairs) -> list[list[str]]:
@@ -162,7 +168,7 @@ def describe_components(comps: list[list[str]]) -> str:
             + " | ".join(show(c) for c in comps[:5])
             + (" | ..." if len(comps) > 5 else "")
             + "); ratings across components are not comparable "
-            "(use components='separate' to fit each one)")
+            "(rank_components, or --components separate, fits each one)")
 
 
 def check_mle_exists(pairs: Pairs) -> None:
@@ -194,7 +200,7 @@ def subset_pairs(pairs: Pairs, names: list[str]) -> Pairs:
     if pairs.voters is not None:
         cols = np.concatenate([np.flatnonzero(rows) + k * r for k in range(3)])
         voters = pairs.voters[:, cols].tocsr()
-    return Pairs(models=tuple(m for m, k in zip(pairs.models, keep_models) if k),
+    return Pairs(models=tuple(m for m, k in zip(pairs.models, keep_models, strict=True) if k),
                  i=lut[pairs.i[rows]], j=lut[pairs.j[rows]], counts=pairs.counts[:, rows],
                  scale=None if pairs.scale is None else pairs.scale[:, rows],
                  position=pairs.position, voters=voters)

@@ -8,25 +8,27 @@ uses BT. It needs individual votes (not counted rows), read in full, O(votes).
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pandas as pd
 
 from .errors import RankingError
-from .io import A_WINS, B_WINS, BOTH_BAD, open_votes
+from .io import A_WINS, B_WINS, BOTH_BAD, VoteSource, open_votes
+from .options import BOTH_BAD as BOTH_BAD_CHOICES
+from .options import BothBad
 
 
-def online_elo(data: Any, *, k: float = 4.0, init: float = 1000.0, scale: float = 400.0,
-               base: float = 10.0, both_bad: str = "tie") -> pd.Series:
+def online_elo(data: VoteSource, *, k: float = 4.0, init: float = 1000.0, scale: float = 400.0,
+               base: float = 10.0, both_bad: BothBad = "tie") -> pd.Series:
     """Elo ratings after one pass over the votes, sorted best first.
 
     Votes are taken in timestamp order when a timestamp column (tstamp, timestamp,
     time, created_at) exists, else in file order. ``both_bad="drop"`` skips both-bad
     votes; otherwise they count as ties.
     """
-    if k <= 0:
+    if not k > 0:
         raise RankingError("the Elo K-factor must be positive")
+    if both_bad not in BOTH_BAD_CHOICES:
+        raise RankingError(f"both_bad must be one of {', '.join(BOTH_BAD_CHOICES)}, not {both_bad!r}")
     src = open_votes(data, need_time=True)
     parts = list(src.batches)
     a = np.concatenate([p.a for p in parts])
@@ -45,7 +47,7 @@ def online_elo(data: Any, *, k: float = 4.0, init: float = 1000.0, scale: float 
         raise RankingError("only one model: nothing to rank")
     score = np.where(w == A_WINS, 1.0, np.where(w == B_WINS, 0.0, 0.5)).tolist()
     r = [init] * len(names)
-    for x, y, s in zip(a.tolist(), b.tolist(), score):
+    for x, y, s in zip(a.tolist(), b.tolist(), score, strict=True):
         e = 1.0 / (1.0 + base ** ((r[y] - r[x]) / scale))
         delta = k * (s - e)
         r[x] += delta

@@ -21,116 +21,145 @@ Davidson (1970), with u = log ν:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal, TypeAlias
 
 import numpy as np
 from scipy.special import expit
 
+Array: TypeAlias = Any
+"""A numpy array or a torch tensor: the maths below is written once for both."""
+Module: TypeAlias = Any
+"""The array module, ``numpy`` or ``torch``."""
+# Values that only a family with a tie parameter has are None for the others; they
+# are typed ``Array`` (Any) because callers branch on ``tie_param``, not on None.
+FamilyName = Literal["bt", "davidson"]
 
-def softplus(xp: Any, x: Any) -> Any:
+
+def softplus(xp: Module, x: Array) -> Array:
     """log(1 + e^x) without overflow."""
     return x.clip(min=0) + xp.log1p(xp.exp(-abs(x)))
 
 
-def log_sigmoid(xp: Any, x: Any) -> Any:
+def log_sigmoid(xp: Module, x: Array) -> Array:
     return -softplus(xp, -x)
 
 
-def sigmoid(xp: Any, x: Any) -> Any:
+def sigmoid(xp: Module, x: Array) -> Array:
     """σ(x) in one pass: scipy's expit for numpy, torch.sigmoid for torch."""
     if xp is np:
         return expit(x)
     return xp.sigmoid(x)
 
 
-class BradleyTerry:
+class Family:
+    """An outcome model: log-likelihood, gradient, curvature and scores per row of
+    counts, in d (and u when ``tie_param``). ``u`` is None for families without one."""
+
+    name: FamilyName
+    tie_param: bool
+
+    def loglik(self, xp: Module, W: Array, L: Array, T: Array, d: Array, u: Array) -> Array:
+        raise NotImplementedError
+
+    def suff(self, W: Array, L: Array, T: Array) -> tuple[Array, ...]:
+        """What the gradient needs from the counts."""
+        raise NotImplementedError
+
+    def grad_suff(self, xp: Module, s: tuple[Array, ...], d: Array,
+                  u: Array) -> tuple[Array, Array]:
+        """(∂ℓ/∂d per row, ∂ℓ/∂u summed over rows or None) from :meth:`suff`'s statistics."""
+        raise NotImplementedError
+
+    def grad(self, xp: Module, W: Array, L: Array, T: Array, d: Array,
+             u: Array) -> tuple[Array, Array]:
+        return self.grad_suff(xp, self.suff(W, L, T), d, u)
+
+    def curvature(self, xp: Module, n: Array, d: Array,
+                  u: Array) -> tuple[Array, Array, Array]:
+        """(∂²ℓ/∂d², ∂²ℓ/∂d∂u, ∂²ℓ/∂u²) per row; the last two None without a tie parameter."""
+        raise NotImplementedError
+
+    def scores(self, xp: Module, d: Array,
+               u: Array) -> tuple[tuple[Array, Array, Array], Array]:
+        """Per-vote ∂ℓ/∂d for a win, a loss and a tie (and ∂ℓ/∂u, or None)."""
+        raise NotImplementedError
+
+    def share(self, xp: Module, d: Array, u: Array) -> Array:
+        """Expected score of i (win = 1, tie = ½): the predicted win rate."""
+        raise NotImplementedError
+
+
+class BradleyTerry(Family):
     name = "bt"
     tie_param = False
 
-    @staticmethod
-    def loglik(xp, W, L, T, d, u=None):
+    def loglik(self, xp: Module, W: Array, L: Array, T: Array, d: Array, u: Array) -> Array:
         a, b = log_sigmoid(xp, d), log_sigmoid(xp, -d)
         return (W * a + L * b + 0.5 * T * (a + b)).sum(-1)
 
-    @staticmethod
-    def suff(W, L, T):
-        """What the gradient needs from the counts: score y = W + T/2 and n."""
+    def suff(self, W: Array, L: Array, T: Array) -> tuple[Array, ...]:
+        """Score y = W + T/2 and n."""
         return W + 0.5 * T, W + L + T
 
-    @staticmethod
-    def grad_suff(xp, s, d, u=None):
+    def grad_suff(self, xp: Module, s: tuple[Array, ...], d: Array,
+                  u: Array) -> tuple[Array, Array]:
         y, n = s
         return y - n * sigmoid(xp, d), None
 
-    @classmethod
-    def grad(cls, xp, W, L, T, d, u=None):
-        return cls.grad_suff(xp, cls.suff(W, L, T), d, u)
-
-    @staticmethod
-    def curvature(xp, n, d, u=None):
-        """(∂²ℓ/∂d², ∂²ℓ/∂d∂u, ∂²ℓ/∂u²) per row; the last two are None here."""
+    def curvature(self, xp: Module, n: Array, d: Array,
+                  u: Array) -> tuple[Array, Array, Array]:
         p = sigmoid(xp, d)
         return -n * p * (1 - p), None, None
 
-    @staticmethod
-    def scores(xp, d, u=None):
-        """Per-vote ∂ℓ/∂d for a win, a loss and a tie (and ∂ℓ/∂u, None here)."""
+    def scores(self, xp: Module, d: Array,
+               u: Array) -> tuple[tuple[Array, Array, Array], Array]:
         p = sigmoid(xp, d)
         return (1 - p, -p, 0.5 - p), None
 
-    @staticmethod
-    def share(xp, d, u=None):
-        """Expected score of i (win = 1, tie = ½): the predicted win rate."""
+    def share(self, xp: Module, d: Array, u: Array) -> Array:
         return sigmoid(xp, d)
 
 
-class Davidson:
+class Davidson(Family):
     name = "davidson"
     tie_param = True
 
     @staticmethod
-    def _probs(xp, d, u):
+    def _probs(xp: Module, d: Array, u: Array) -> tuple[Array, Array, Array, Array]:
         half = 0.5 * d
         m = xp.maximum(abs(half), u)
         log_z = m + xp.log(xp.exp(half - m) + xp.exp(-half - m) + xp.exp(u - m))
         return xp.exp(half - log_z), xp.exp(-half - log_z), xp.exp(u - log_z), log_z
 
-    @classmethod
-    def loglik(cls, xp, W, L, T, d, u):
-        *_, log_z = cls._probs(xp, d, u)
+    def loglik(self, xp: Module, W: Array, L: Array, T: Array, d: Array, u: Array) -> Array:
+        *_, log_z = self._probs(xp, d, u)
         return (0.5 * d * (W - L) + T * u - (W + L + T) * log_z).sum(-1)
 
-    @staticmethod
-    def suff(W, L, T):
+    def suff(self, W: Array, L: Array, T: Array) -> tuple[Array, ...]:
         return 0.5 * (W - L), T, W + L + T
 
-    @classmethod
-    def grad_suff(cls, xp, s, d, u):
+    def grad_suff(self, xp: Module, s: tuple[Array, ...], d: Array,
+                  u: Array) -> tuple[Array, Array]:
         half_diff, T, n = s
-        pa, pb, pt, _ = cls._probs(xp, d, u)
+        pa, pb, pt, _ = self._probs(xp, d, u)
         return half_diff - 0.5 * n * (pa - pb), (T - n * pt).sum(-1)
 
-    @classmethod
-    def grad(cls, xp, W, L, T, d, u):
-        return cls.grad_suff(xp, cls.suff(W, L, T), d, u)
-
-    @classmethod
-    def curvature(cls, xp, n, d, u):
-        pa, pb, pt, _ = cls._probs(xp, d, u)
+    def curvature(self, xp: Module, n: Array, d: Array,
+                  u: Array) -> tuple[Array, Array, Array]:
+        pa, pb, pt, _ = self._probs(xp, d, u)
         delta = pa - pb
         return (-0.25 * n * ((pa + pb) - delta * delta), 0.5 * n * pt * delta,
                 -n * pt * (1 - pt))
 
-    @classmethod
-    def scores(cls, xp, d, u):
-        pa, pb, pt, _ = cls._probs(xp, d, u)
+    def scores(self, xp: Module, d: Array,
+               u: Array) -> tuple[tuple[Array, Array, Array], Array]:
+        pa, pb, pt, _ = self._probs(xp, d, u)
         half = 0.5 * (pa - pb)
         return (0.5 - half, -0.5 - half, -half), (-pt, -pt, 1 - pt)
 
-    @classmethod
-    def share(cls, xp, d, u):
-        pa, _, pt, _ = cls._probs(xp, d, u)
+    def share(self, xp: Module, d: Array, u: Array) -> Array:
+        pa, _, pt, _ = self._probs(xp, d, u)
         return pa + 0.5 * pt
 
 
-FAMILIES = {"bt": BradleyTerry, "davidson": Davidson}
+FAMILIES: dict[str, Family] = {"bt": BradleyTerry(), "davidson": Davidson()}

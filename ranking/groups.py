@@ -9,21 +9,31 @@ hundred votes spread over many models, intervals are wide and ranks mostly noise
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
 
 import numpy as np
 
 from .counts import Counts
 from .errors import RankingError
-from .result import TooSmall
+from .result import Leaderboard, TooSmall
 
 
-def grouped(counts: Counts, min_votes: int, board: Callable[[int], Any]) -> dict[Any, Any]:
-    """Map group label -> ``board(group_code)`` or :class:`TooSmall`, largest group first."""
-    totals = np.bincount(counts.group, weights=counts.n, minlength=len(counts.groups))
-    out: dict[Any, Any] = {}
+def grouped(counts: Counts, min_votes: int,
+            board: Callable[[int], Leaderboard]) -> dict[str, Leaderboard | TooSmall]:
+    """Map group label -> ``board(group_code)`` or :class:`TooSmall`, largest group first.
+
+    Labels are the column's values as strings; raises :class:`RankingError` when two
+    values differ only in type (``1`` and ``"1"``).
+    """
+    if counts.group is None:
+        raise RankingError("no group column was read")
+    labels = [str(g) for g in counts.groups]
+    if len(set(labels)) < len(labels):
+        raise RankingError("two group labels differ only in type (e.g. 1 and '1')")
+    totals = np.bincount(counts.group, weights=counts.n, minlength=len(labels))
+    out: dict[str, Leaderboard | TooSmall] = {}
     for code in np.argsort(-totals, kind="stable"):
-        label, votes = counts.groups[code], int(round(totals[code]))
+        label, votes = labels[code], int(round(totals[code]))
         if votes == 0:
             continue
         if votes < min_votes:

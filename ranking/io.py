@@ -16,15 +16,22 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import TypeAlias, TypedDict
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 
 from .errors import RankingError
+
+VoteSource: TypeAlias = pd.DataFrame | pa.Table | str | os.PathLike[str]
+"""What the entry points read: a DataFrame, an arrow Table, or the path of a Parquet,
+CSV, JSONL or FastChat JSON file."""
+Codes = npt.NDArray[np.int64]
 
 A_WINS, B_WINS, TIE, BOTH_BAD = 0, 1, 2, 3
 OUTCOMES = ("model_a", "model_b", "tie", "both_bad")
@@ -39,10 +46,10 @@ class Vocab:
     """Values -> stable integer codes in order of first appearance."""
 
     def __init__(self) -> None:
-        self.index: dict[Any, int] = {}
-        self.values: list[Any] = []
+        self.index: dict[object, int] = {}
+        self.values: list[object] = []
 
-    def codes(self, uniques: Sequence[Any]) -> np.ndarray:
+    def codes(self, uniques: Sequence[object]) -> Codes:
         out = np.empty(len(uniques), dtype=np.int64)
         for k, value in enumerate(uniques):
             code = self.index.get(value)
@@ -83,8 +90,8 @@ class Columns:
 
 
 @dataclass
-class VoteSource:
-    """A readable vote source plus the vocabularies its batches are coded in."""
+class VoteStream:
+    """An opened vote source: coded batches plus the vocabularies they are coded in."""
 
     batches: Iterator[Batch]
     columns: Columns
@@ -121,27 +128,31 @@ def resolve_columns(available: Sequence[str], *, voter: str | None, need_voter: 
     return cols
 
 
-def _codes_arrow(arr: pa.Array | pa.ChunkedArray, vocab: Vocab, name: str) -> np.ndarray:
+def _codes_arrow(arr: pa.Array | pa.ChunkedArray, vocab: Vocab, name: str) -> Codes:
     if isinstance(arr, pa.ChunkedArray):
         parts = [_codes_arrow(c, vocab, name) for c in arr.chunks]
         return np.concatenate(parts) if parts else np.empty(0, np.int64)
     if arr.null_count:
         raise RankingError(f"column {name!r} has {arr.null_count} missing values")
+    out: Codes
     if pa.types.is_dictionary(arr.type):
         lut = vocab.codes(arr.dictionary.to_pylist())
-        return lut[arr.indices.to_numpy(zero_copy_only=False)]
+        out = lut[arr.indices.to_numpy(zero_copy_only=False)]
+        return out
     codes, uniques = pd.factorize(arr.to_numpy(zero_copy_only=False))
-    return vocab.codes(list(uniques))[codes]
+    out = vocab.codes(list(uniques))[codes]
+    return out
 
 
-def _codes_pandas(s: pd.Series, vocab: Vocab, name: str) -> np.ndarray:
+def _codes_pandas(s: pd.Series, vocab: Vocab, name: str) -> Codes:
     codes, uniques = pd.factorize(s)
     if (codes < 0).any():
         raise RankingError(f"column {name!r} has {int((codes < 0).sum())} missing values")
-    return vocab.codes(list(uniques))[codes]
+    out: Codes = vocab.codes(list(uniques))[codes]
+    return out
 
 
-def _winner_codes(uniques: Sequence[Any], name: str = "winner") -> np.ndarray:
+def _winner_codes(uniques: Sequence[object], name: str = "winner") -> npt.NDArray[np.int8]:
     out = np.empty(len(uniques), dtype=np.int8)
     for k, label in enumerate(uniques):
         code = WINNER_CODES.get(label) if isinstance(label, str) else None
@@ -152,7 +163,7 @@ def _winner_codes(uniques: Sequence[Any], name: str = "winner") -> np.ndarray:
     return out
 
 
-def _numbers(values: np.ndarray, name: str, *, nonneg: bool) -> np.ndarray:
+def _numbers(values: object, name: str, *, nonneg: bool) -> npt.NDArray[np.float64]:
     try:
         x = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError):
@@ -165,19 +176,21 @@ def _numbers(values: np.ndarray, name: str, *, nonneg: bool) -> np.ndarray:
     return x
 
 
-def _time_values(values: Any) -> np.ndarray:
+def _time_values(values: object) -> npt.NDArray[np.float64]:
     """Timestamps as sortable float64 (numbers, datetimes or ISO strings)."""
     s = pd.Series(values)
+    out: npt.NDArray[np.float64]
     if pd.api.types.is_numeric_dtype(s):
-        return s.to_numpy(dtype=np.float64, na_value=np.inf)
-    t = pd.to_datetime(s, errors="coerce", utc=True)
-    return t.astype("int64").to_numpy(dtype=np.float64)
+        out = s.to_numpy(dtype=np.float64, na_value=np.inf)
+    else:
+        out = pd.to_datetime(s, errors="coerce", utc=True).astype("int64").to_numpy(dtype=np.float64)
+    return out
 
 
 class _Coder:
     """Turns arrow record batches or DataFrames into coded :class:`Batch` objects."""
 
-    def __init__(self, src: VoteSource) -> None:
+    def __init__(self, src: VoteStream) -> None:
         self.src = src
 
     def arrow(self, rb: pa.RecordBatch | pa.Table) -> Batch:
@@ -192,7 +205,10 @@ class _Coder:
         else:
             codes, uniques = pd.factorize(w.to_numpy(zero_copy_only=False))
             winner = _winner_codes(list(uniques))[codes]
-        num = lambda name, nonneg: _numbers(rb.column(name).to_numpy(zero_copy_only=False), name, nonneg=nonneg)
+
+        def num(name: str, nonneg: bool) -> npt.NDArray[np.float64]:
+            return _numbers(rb.column(name).to_numpy(zero_copy_only=False), name, nonneg=nonneg)
+
         return Batch(
             a=_codes_arrow(rb.column("model_a"), src.models, "model_a"),
             b=_codes_arrow(rb.column("model_b"), src.models, "model_b"),
@@ -220,20 +236,31 @@ class _Coder:
             time=_time_values(df[c.time].to_numpy()) if c.time else None,
         )
 
-    def _groups(self, s: pd.Series) -> np.ndarray:
+    def _groups(self, s: pd.Series) -> Codes:
         """Group codes; a missing group value is its own group, labelled "(missing)"."""
         codes, uniques = pd.factorize(s, use_na_sentinel=False)
         labels = ["(missing)" if pd.isna(u) else u for u in uniques]
-        return self.src.groups.codes(labels)[codes]
+        out: Codes = self.src.groups.codes(labels)[codes]
+        return out
 
 
 # --------------------------------------------------------------------------- sources
 
-def open_votes(data: Any, *, voter: str | None = None, need_voter: bool = False,
+class _Wanted(TypedDict):
+    """The keyword arguments of :func:`resolve_columns`: which optional roles to read."""
+
+    voter: str | None
+    need_voter: bool
+    by: str | None
+    weight: str | None
+    need_time: bool
+
+
+def open_votes(data: VoteSource, *, voter: str | None = None, need_voter: bool = False,
                by: str | None = None, weight: str | None = None,
-               need_time: bool = False) -> VoteSource:
+               need_time: bool = False) -> VoteStream:
     """Open a DataFrame, an arrow Table or a file path as a stream of coded batches."""
-    opts = dict(voter=voter, need_voter=need_voter, by=by, weight=weight, need_time=need_time)
+    opts = _Wanted(voter=voter, need_voter=need_voter, by=by, weight=weight, need_time=need_time)
     if isinstance(data, pd.DataFrame):
         return _from_frame(data, opts)
     if isinstance(data, pa.Table):
@@ -243,21 +270,21 @@ def open_votes(data: Any, *, voter: str | None = None, need_voter: bool = False,
     raise RankingError(f"cannot rank a {type(data).__name__}: pass a DataFrame or a file path")
 
 
-def _from_frame(df: pd.DataFrame, opts: dict) -> VoteSource:
+def _from_frame(df: pd.DataFrame, opts: _Wanted) -> VoteStream:
     cols = resolve_columns([str(c) for c in df.columns], **opts)
     if len(df) == 0:
         raise RankingError("no votes: the data is empty")
-    src = VoteSource(iter(()), cols, len(df))
+    src = VoteStream(iter(()), cols, len(df))
     coder = _Coder(src)
     src.batches = (coder.pandas(df.iloc[k:k + BATCH_ROWS]) for k in range(0, len(df), BATCH_ROWS))
     return src
 
 
-def _from_arrow(table: pa.Table, opts: dict) -> VoteSource:
+def _from_arrow(table: pa.Table, opts: _Wanted) -> VoteStream:
     cols = resolve_columns(table.column_names, **opts)
     if table.num_rows == 0:
         raise RankingError("no votes: the data is empty")
-    src = VoteSource(iter(()), cols, table.num_rows)
+    src = VoteStream(iter(()), cols, table.num_rows)
     coder = _Coder(src)
     src.batches = (coder.arrow(rb) for rb in table.select(cols.names()).to_batches(BATCH_ROWS))
     return src
@@ -283,7 +310,7 @@ def _sniff(path: Path) -> str:
     return "csv"
 
 
-def _from_path(path: Path, opts: dict) -> VoteSource:
+def _from_path(path: Path, opts: _Wanted) -> VoteStream:
     if not path.exists():
         raise RankingError(f"no such file: {path}")
     if path.is_dir():
@@ -320,7 +347,7 @@ def _guard(batches: Iterator[Batch], path: Path, kind: str) -> Iterator[Batch]:
         raise RankingError(f"cannot read {path.name} as {kind}: {_first_line(exc)}") from None
 
 
-def _from_parquet(path: Path, opts: dict) -> VoteSource:
+def _from_parquet(path: Path, opts: _Wanted) -> VoteStream:
     import pyarrow.parquet as pq
 
     schema = pq.read_schema(path)
@@ -333,7 +360,7 @@ def _from_parquet(path: Path, opts: dict) -> VoteSource:
     rows = pf.metadata.num_rows
     if rows == 0:
         raise RankingError(f"no votes in {path.name}")
-    src = VoteSource(iter(()), cols, rows)
+    src = VoteStream(iter(()), cols, rows)
     coder = _Coder(src)
 
     def raw() -> Iterator[pa.Table | pa.RecordBatch]:
@@ -347,7 +374,7 @@ def _from_parquet(path: Path, opts: dict) -> VoteSource:
     return src
 
 
-def _from_csv(path: Path, opts: dict) -> VoteSource:
+def _from_csv(path: Path, opts: _Wanted) -> VoteStream:
     import pyarrow.csv as pcsv
 
     parse = pcsv.ParseOptions(delimiter="\t" if path.suffix.lower() == ".tsv" else ",")
@@ -362,19 +389,19 @@ def _from_csv(path: Path, opts: dict) -> VoteSource:
                                   strings_can_be_null=True)
     reader = pcsv.open_csv(path, parse_options=parse, convert_options=convert,
                            read_options=pcsv.ReadOptions(block_size=1 << 24))
-    src = VoteSource(iter(()), cols, None)
+    src = VoteStream(iter(()), cols, None)
     coder = _Coder(src)
     src.batches = _guard((coder.arrow(rb) for rb in reader if rb.num_rows), path, "csv")
     return src
 
 
-def _from_jsonl(path: Path, opts: dict) -> VoteSource:
+def _from_jsonl(path: Path, opts: _Wanted) -> VoteStream:
     chunks = pd.read_json(path, lines=True, chunksize=BATCH_ROWS // 4, dtype=False)
     first = next(iter(chunks), None)
     if first is None or len(first) == 0:
         raise RankingError(f"no votes in {path.name}")
     cols = resolve_columns([str(c) for c in first.columns], **opts)
-    src = VoteSource(iter(()), cols, None)
+    src = VoteStream(iter(()), cols, None)
     coder = _Coder(src)
 
     def gen() -> Iterator[Batch]:
@@ -389,7 +416,7 @@ def _from_jsonl(path: Path, opts: dict) -> VoteSource:
     return src
 
 
-def _from_json_list(path: Path, opts: dict) -> VoteSource:
+def _from_json_list(path: Path, opts: _Wanted) -> VoteStream:
     """FastChat's ``clean_battle_*.json``: one JSON array of battle objects."""
     with path.open("rb") as fh:
         records = json.load(fh)
@@ -417,7 +444,8 @@ def aggregation_query(table: str = "votes", *, voter: str | None = None,
     return sql + f" GROUP BY {cols}"
 
 
-def read_database(con: Any, table: str = "votes", *, voter: str | None = None,
+def read_database(con: object, table: str = "votes", *, voter: str | None = None,
                   by: str | None = None, where: str | None = None) -> pd.DataFrame:
-    """Run :func:`aggregation_query` on a DB-API or SQLAlchemy connection."""
-    return pd.read_sql(aggregation_query(table, voter=voter, by=by, where=where), con)
+    """Run :func:`aggregation_query` on a DB-API or SQLAlchemy connection (or engine)."""
+    out: pd.DataFrame = pd.read_sql(aggregation_query(table, voter=voter, by=by, where=where), con)
+    return out

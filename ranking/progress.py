@@ -19,7 +19,7 @@ class Progress:
         self._bar: Any = None
         self._last = 0.0
 
-    def __enter__(self) -> "Progress":
+    def __enter__(self) -> Progress:
         if self.enabled:
             try:
                 from tqdm import tqdm

@@ -1,20 +1,113 @@
-"""What a ranking run returns: a :class:`Leaderboard`, or :class:`TooSmall` for a group
-that was not fitted. Both turn into plain JSON via ``to_dict()``."""
+"""What a ranking run returns: a :class:`Leaderboard` of :class:`BoardRow`, or
+:class:`TooSmall` for a group that was not fitted. Both turn into plain JSON via
+``to_dict()``; a leaderboard's rows also as plain dicts (``records()``) or a DataFrame
+(``to_frame()``)."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, fields
+from typing import Literal, NotRequired, TypeAlias, TypedDict
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
-ROW_KEYS = ("model", "rating", "ci_low", "ci_high", "rank", "rank_ub", "rank_low",
-            "rank_high", "votes", "win_rate", "provisional")
+from .options import BothBad, CIMethod, Ties
+
+JSON: TypeAlias = "None | bool | int | float | str | list[JSON] | dict[str, JSON]"
 
 
-def _plain(x: Any) -> Any:
+@dataclass(frozen=True, slots=True)
+class BoardRow:
+    """One model on a leaderboard.
+
+    ``rating``: 1000 + 400·log10(strength ratio to the mean), or shifted by the anchor;
+    ``ci_low``–``ci_high``: its interval at the board's level. ``rank``: 1 + number of
+    models rated higher; ``rank_ub``: 1 + number of models whose lower bound is above
+    this model's upper bound (LMArena's Rank (UB)); ``rank_low``–``rank_high``: the
+    central interval of its rank across replicas. ``votes``: votes it took part in;
+    ``win_rate``: its score share (a tie is half a win); ``provisional``: fewer votes
+    than ``provisional_votes``.
+    """
+
+    model: str
+    rating: float
+    ci_low: float
+    ci_high: float
+    rank: int
+    rank_ub: int
+    rank_low: int
+    rank_high: int
+    votes: int
+    win_rate: float
+    provisional: bool
+
+    def as_dict(self) -> BoardRowDict:
+        """The row as a plain dict (Python scalars; the keys of :data:`ROW_KEYS`)."""
+        return BoardRowDict(model=self.model, rating=self.rating, ci_low=self.ci_low,
+                            ci_high=self.ci_high, rank=self.rank, rank_ub=self.rank_ub,
+                            rank_low=self.rank_low, rank_high=self.rank_high, votes=self.votes,
+                            win_rate=self.win_rate, provisional=self.provisional)
+
+
+class BoardRowDict(TypedDict):
+    """:meth:`BoardRow.as_dict`: the same fields, as a dict."""
+
+    model: str
+    rating: float
+    ci_low: float
+    ci_high: float
+    rank: int
+    rank_ub: int
+    rank_low: int
+    rank_high: int
+    votes: int
+    win_rate: float
+    provisional: bool
+
+
+ROW_KEYS: tuple[str, ...] = tuple(f.name for f in fields(BoardRow))
+
+
+class Diagnostics(TypedDict):
+    """How a board was fitted: convergence, settings, sizes and timings (seconds).
+
+    ``position_advantage`` (Elo points, with its ``_se``) is present with
+    ``position=True``, ``tie_param`` (Davidson's ν) with ``ties="davidson"``, the
+    ``bootstrap_*`` keys with a bootstrap, ``n_voters`` with ``ci="cluster"``.
+    """
+
+    converged: bool
+    iterations: int
+    grad_norm: float
+    tol: float
+    ci: CIMethod
+    level: float
+    rounds: int
+    seed: int
+    n_votes: float
+    n_models: int
+    n_pairs: int
+    family: Literal["bt", "davidson"]
+    prior: float
+    anchor: tuple[str, float] | None
+    loglik: float
+    ties: Ties
+    both_bad: BothBad
+    reweight: bool
+    position: bool
+    device: str
+    timings: dict[str, float]
+    bootstrap_unconverged: NotRequired[int]
+    bootstrap_max_grad_norm: NotRequired[float]
+    n_voters: NotRequired[int]
+    position_advantage: NotRequired[float]
+    position_advantage_se: NotRequired[float]
+    tie_param: NotRequired[float]
+
+
+def _plain(x: object) -> JSON:
     """numpy scalars -> Python, NaN/inf -> None, recursively: safe for json.dumps."""
     if isinstance(x, dict):
         return {str(k): _plain(v) for k, v in x.items()}
@@ -28,58 +121,69 @@ def _plain(x: Any) -> Any:
         return int(x)
     if isinstance(x, (float, np.floating)):
         return float(x) if math.isfinite(x) else None
-    return x
+    if x is None or isinstance(x, str):
+        return x
+    return str(x)
 
 
-def _matrix(df: pd.DataFrame) -> dict:
-    return {"models": list(df.index), "values": _plain(df.to_numpy())}
+def _matrix(df: pd.DataFrame) -> JSON:
+    return {"models": [str(m) for m in df.index], "values": _plain(df.to_numpy())}
 
 
-@dataclass
+@dataclass(frozen=True)
 class Leaderboard:
     """One leaderboard: rows best first, matrices indexed by model in row order.
 
-    ``rows``: dicts with keys model, rating, ci_low, ci_high, rank, rank_ub, rank_low,
-    rank_high, votes, win_rate, provisional. ``replicas`` holds the bootstrap (or
+    ``win_rate_matrix``: observed score share of the row model against the column
+    model (NaN where they never met); ``predicted_win_rate``: the same from the fit;
+    ``battle_counts``: votes per pair. ``replicas`` holds the bootstrap (or
     sandwich-normal) ratings, rounds × models in row order, for further analysis; it is
     not part of ``to_dict()``.
     """
 
-    rows: list[dict]
+    rows: tuple[BoardRow, ...]
     win_rate_matrix: pd.DataFrame
     predicted_win_rate: pd.DataFrame
     battle_counts: pd.DataFrame
-    diagnostics: dict
-    replicas: np.ndarray | None = field(default=None, repr=False)
+    diagnostics: Diagnostics
+    replicas: npt.NDArray[np.float64] | None = field(default=None, repr=False)
 
     @property
     def models(self) -> list[str]:
-        return [r["model"] for r in self.rows]
+        return [r.model for r in self.rows]
+
+    def records(self) -> list[BoardRowDict]:
+        """The rows as plain dicts, best first."""
+        return [r.as_dict() for r in self.rows]
 
     def to_frame(self) -> pd.DataFrame:
-        return pd.DataFrame(self.rows, columns=list(self.rows[0].keys()) if self.rows else ROW_KEYS)
+        """The rows as a DataFrame with the columns of :data:`ROW_KEYS`."""
+        return pd.DataFrame(self.records(), columns=list(ROW_KEYS))
 
-    def to_dict(self) -> dict:
-        return {"rows": _plain(self.rows), "diagnostics": _plain(self.diagnostics),
+    def to_dict(self) -> dict[str, JSON]:
+        """rows, diagnostics and the three matrices ({"models", "values"}) as plain JSON."""
+        return {"rows": _plain(self.records()), "diagnostics": _plain(self.diagnostics),
                 "win_rate_matrix": _matrix(self.win_rate_matrix),
                 "predicted_win_rate": _matrix(self.predicted_win_rate),
                 "battle_counts": _matrix(self.battle_counts)}
 
     def __repr__(self) -> str:
         d = self.diagnostics
-        return (f"Leaderboard({len(self.rows)} models, {d.get('n_votes', 0):,.0f} votes, "
-                f"ci={d.get('ci')}, top={self.rows[0]['model'] if self.rows else None})")
+        return (f"Leaderboard({len(self.rows)} models, {d['n_votes']:,.0f} votes, "
+                f"ci={d['ci']}, top={self.rows[0].model if self.rows else None})")
 
 
-@dataclass
+@dataclass(frozen=True)
 class TooSmall:
     """A group that was reported, not fitted: too few votes, or no valid comparison."""
 
-    group: Any
+    group: str
     votes: int
     reason: str
-    too_small: bool = True
 
-    def to_dict(self) -> dict:
-        return _plain({"group": self.group, "votes": self.votes, "too_small": True,
-                       "reason": self.reason})
+    @property
+    def too_small(self) -> Literal[True]:
+        return True
+
+    def to_dict(self) -> dict[str, JSON]:
+        return {"group": self.group, "votes": self.votes, "too_small": True, "reason": self.reason}

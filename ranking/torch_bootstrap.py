@@ -11,13 +11,15 @@ replicas for one seed (each is reproducible on its own).
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from .bootstrap import Replicas, chord_matrix, refit
-from .bt import TOL, Fit
+from .bt import Fit
 from .design import Pairs
+from .options import TOL
 from .progress import Progress
 
 CELL_BUDGET = 1 << 25  # replicas × cells per chunk (about 256 MB per float64 array)
@@ -50,10 +52,10 @@ class TorchOps:
     def arange(self, n: int) -> Any:
         return self.xp.arange(n, device=self.device)
 
-    def cat(self, parts: list, axis: int) -> Any:
+    def cat(self, parts: list[Any], axis: int) -> Any:
         return self.xp.cat(parts, dim=axis)
 
-    def products(self, pairs: Pairs) -> tuple[Callable, Callable]:
+    def products(self, pairs: Pairs) -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
         Dt = self.asarray(pairs.design())
         return (lambda x: x @ Dt.T), (lambda g: g @ Dt)
 
@@ -94,6 +96,8 @@ def bootstrap_torch(pairs: Pairs, f: Fit, *, rounds: int, seed: int, kind: str =
         nz_t = torch.as_tensor(nz, device=ops.device)
         total = float(round(raw[nz].sum()))
     else:
+        if pairs.voters is None:
+            raise ValueError("the voter-cluster bootstrap needs per-voter counts")
         vt = pairs.voters.T.tocsr()
         voters_t = torch.sparse_csr_tensor(
             torch.as_tensor(vt.indptr, dtype=torch.int64), torch.as_tensor(vt.indices, dtype=torch.int64),
@@ -102,7 +106,7 @@ def bootstrap_torch(pairs: Pairs, f: Fit, *, rounds: int, seed: int, kind: str =
     hinv = chord_matrix(pairs, f)
     out, left, worst = [], 0, 0.0
     with Progress(rounds, f"bootstrap ({kind}, {device})", progress) as bar:
-        for size, s in zip(sizes, seeds):
+        for size, s in zip(sizes, seeds, strict=True):
             gen = torch.Generator(device=ops.device).manual_seed(s)
             if kind == "cells":
                 cells = torch.zeros((size, raw.size), dtype=torch.float64, device=ops.device)

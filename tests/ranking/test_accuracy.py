@@ -16,7 +16,7 @@ SCALE = 400 / math.log(10)
 
 def log_strengths(lb):
     """Mean-centred natural-log strengths from a leaderboard, indexed by model."""
-    s = pd.Series({r["model"]: (r["rating"] - 1000) / SCALE for r in lb.rows})
+    s = pd.Series({r.model: (r.rating - 1000) / SCALE for r in lb.rows})
     return s - s.mean()
 
 
@@ -50,7 +50,7 @@ def test_bootstrap_intervals_cover_the_truth_about_95_percent():
         lb = rank(arena.frame(), ci="bootstrap", rounds=300, seed=seed)
         truth = arena.true_ratings
         for r in lb.rows:
-            hits += r["ci_low"] <= truth[r["model"]] <= r["ci_high"]
+            hits += r.ci_low <= truth[r.model] <= r.ci_high
             total += 1
     assert 0.93 <= hits / total <= 0.97, hits / total
 
@@ -62,7 +62,7 @@ def test_sandwich_intervals_cover_the_truth_about_95_percent():
         lb = rank(arena.frame(), ci="sandwich")
         truth = arena.true_ratings
         for r in lb.rows:
-            hits += r["ci_low"] <= truth[r["model"]] <= r["ci_high"]
+            hits += r.ci_low <= truth[r.model] <= r.ci_high
             total += 1
     assert 0.93 <= hits / total <= 0.97, hits / total
 

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from ranking import RankingError, aggregation_query, rank, read_database
+from ranking import RankingError, aggregation_query, rank, rank_components, read_database
 from ranking.cli import add_rank_parser, main
 from ranking.simulate import simulate
 
@@ -106,9 +106,9 @@ def test_disconnected_graph_names_the_components():
                        "winner": ["model_a"] * 4})
     with pytest.raises(RankingError, match=r"disconnected \(2 components: \{a, b\} \| \{c, d\}\)"):
         rank(df)
-    parts = rank(df, components="separate")
+    parts = rank_components(df)
     assert sorted(parts) == ["component 1", "component 2"]
-    assert {r["model"] for r in parts["component 2"].rows} == {"c", "d"}
+    assert {r.model for r in parts["component 2"].rows} == {"c", "d"}
 
 
 @pytest.mark.parametrize("content,text", [

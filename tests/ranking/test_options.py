@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ranking import Leaderboard, RankingError, TooSmall, online_elo, rank
+from ranking import Leaderboard, RankingError, TooSmall, online_elo, rank, rank_groups
 from ranking.simulate import simulate
 
 SCALE = 400 / math.log(10)
@@ -27,19 +27,19 @@ def df(arena):
 def test_rows_are_sorted_ranked_and_centred(df):
     lb = rank(df)
     rows = lb.rows
-    assert [r["rank"] for r in rows] == list(range(1, len(rows) + 1))
-    assert all(a["rating"] >= b["rating"] for a, b in zip(rows, rows[1:]))
-    assert np.mean([r["rating"] for r in rows]) == pytest.approx(1000)
-    assert all(r["ci_low"] < r["rating"] < r["ci_high"] for r in rows)
-    assert all(r["rank_low"] <= r["rank"] <= r["rank_high"] for r in rows)
-    assert sum(r["votes"] for r in rows) == 2 * len(df)
+    assert [r.rank for r in rows] == list(range(1, len(rows) + 1))
+    assert all(a.rating >= b.rating for a, b in zip(rows, rows[1:], strict=False))
+    assert np.mean([r.rating for r in rows]) == pytest.approx(1000)
+    assert all(r.ci_low < r.rating < r.ci_high for r in rows)
+    assert all(r.rank_low <= r.rank <= r.rank_high for r in rows)
+    assert sum(r.votes for r in rows) == 2 * len(df)
 
 
 def test_rank_ub_counts_models_clearly_above():
     lb = rank(simulate(15, 3_000, seed=4).frame())
     for r in lb.rows:
-        above = sum(o["ci_low"] > r["ci_high"] for o in lb.rows)
-        assert r["rank_ub"] == 1 + above
+        above = sum(o.ci_low > r.ci_high for o in lb.rows)
+        assert r.rank_ub == 1 + above
 
 
 def test_anchor_shifts_everything_by_one_constant(df):
@@ -52,6 +52,10 @@ def test_anchor_shifts_everything_by_one_constant(df):
         rank(df, anchor=("nobody", 1000))
 
 
+def spread(lb):
+    return lb.rows[0].rating - lb.rows[-1].rating
+
+
 def test_tie_conventions_change_the_votes_used(df):
     half = rank(df)
     no_bb = rank(df, both_bad="drop")
@@ -60,7 +64,6 @@ def test_tie_conventions_change_the_votes_used(df):
     n_tie = (df.winner == "tie").sum()
     assert half.diagnostics["n_votes"] - no_bb.diagnostics["n_votes"] == n_bb
     assert half.diagnostics["n_votes"] - drop.diagnostics["n_votes"] == n_bb + n_tie
-    spread = lambda lb: lb.rows[0]["rating"] - lb.rows[-1]["rating"]
     assert spread(drop) > spread(half)   # ties pull ratings together
 
 
@@ -92,7 +95,7 @@ def test_prior_keeps_an_undefeated_model_finite():
                        "model_b": ["b"] * 10 + ["c"] * 10 + ["c"] * 10 + ["a"] * 10,
                        "winner": ["model_a"] * 20 + ["model_a"] * 5 + ["model_b"] * 5 + ["model_b"] * 10})
     lb = rank(df)
-    assert lb.rows[0]["model"] == "a" and np.isfinite(lb.rows[0]["rating"]) and lb.diagnostics["converged"]
+    assert lb.rows[0].model == "a" and np.isfinite(lb.rows[0].rating) and lb.diagnostics["converged"]
     with pytest.raises(RankingError, match="never lose"):
         rank(df, prior=0)
 
@@ -112,7 +115,7 @@ def test_to_dict_is_plain_json(df):
     lb = rank(df, ci="bootstrap", rounds=50)
     text = json.dumps(lb.to_dict(), allow_nan=False)
     back = json.loads(text)
-    assert back["rows"][0]["model"] == lb.rows[0]["model"]
+    assert back["rows"][0]["model"] == lb.rows[0].model
     assert back["diagnostics"]["ci"] == "bootstrap" and back["diagnostics"]["rounds"] == 50
     assert back["win_rate_matrix"]["values"][0][0] is None
 
@@ -134,13 +137,13 @@ def test_level_controls_width(df):
 def test_grouped_boards_and_too_small_groups(df):
     g = df.assign(lang=np.where(np.arange(len(df)) % 10 == 0, "fr", "en"))
     g.loc[g.index[:100], "lang"] = "de"
-    out = rank(g, by="lang", min_votes=1000, ci="bootstrap", rounds=50)
+    out = rank_groups(g, "lang", min_votes=1000, ci="bootstrap", rounds=50)
     assert list(out) == ["en", "fr", "de"]
     assert isinstance(out["en"], Leaderboard) and isinstance(out["fr"], Leaderboard)
     assert isinstance(out["de"], TooSmall) and out["de"].votes == 100 and "min_votes" in out["de"].reason
     assert out["en"].diagnostics["n_votes"] + out["fr"].diagnostics["n_votes"] + 100 == len(g)
-    wide_fr = np.median([r["ci_high"] - r["ci_low"] for r in out["fr"].rows])
-    wide_en = np.median([r["ci_high"] - r["ci_low"] for r in out["en"].rows])
+    wide_fr = np.median([r.ci_high - r.ci_low for r in out["fr"].rows])
+    wide_en = np.median([r.ci_high - r.ci_low for r in out["en"].rows])
     assert wide_fr > 2 * wide_en   # each group has its own, honest intervals
 
 
@@ -149,7 +152,7 @@ def test_provisional_flag(df):
     keep = ~((small.model_a == "model-00") | (small.model_b == "model-00"))
     keep[np.flatnonzero(~keep)[:50]] = True
     lb = rank(small[keep], provisional_votes=100)
-    flags = {r["model"]: r["provisional"] for r in lb.rows}
+    flags = {r.model: r.provisional for r in lb.rows}
     assert flags["model-00"] and sum(flags.values()) == 1
 
 
@@ -225,4 +228,4 @@ def test_every_model_option_runs_through_the_bootstrap(df, capsys):
               progress=True)
     d = lb.diagnostics
     assert d["converged"] and d["bootstrap_unconverged"] == 0 and d["ci"] == "cluster"
-    assert all(r["ci_low"] < r["rating"] < r["ci_high"] for r in lb.rows)
+    assert all(r.ci_low < r.rating < r.ci_high for r in lb.rows)
