@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from generators.protocol import ConfigError
+from generators.registry import BACKENDS, known_backends
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/+-]{0,99}$")
 
@@ -131,6 +132,7 @@ def parse_models(data: object, source: str = "models file") -> list[ModelEntry]:
     """Validate parsed YAML; errors name the entry and field."""
     if not isinstance(data, dict) or "models" not in data:
         raise ConfigError(f"{source}: expected a mapping with a 'models' list")
+    _check_backends(data["models"], source)
     try:
         entries = ModelsFile.model_validate(data).models
     except ValidationError as exc:
@@ -150,33 +152,54 @@ def load_models(path: str | Path) -> list[ModelEntry]:
     return parse_models(data, str(path))
 
 
-def _check_entries(entries: list, source: str) -> None:
+def _entry_label(index: int, raw: object) -> str:
+    name = raw.get("name") if isinstance(raw, dict) else None
+    return f"entry {index + 1}" + (f" ({name!r})" if isinstance(name, str) and name else "")
+
+
+def _check_backends(models: object, source: str) -> None:
+    """Every entry names a backend of the registry's table (before the per-backend schemas run)."""
+    if not isinstance(models, list):
+        return  # the schema says what is wrong
+    for index, raw in enumerate(models):
+        if not isinstance(raw, dict):
+            continue
+        backend = raw.get("backend")
+        if backend is None:
+            raise ConfigError(f"{source}: {_entry_label(index, raw)}: backend: missing; "
+                              f"known backends: {known_backends()}")
+        if not isinstance(backend, str) or backend not in BACKENDS:
+            raise ConfigError(f"{source}: {_entry_label(index, raw)}: backend: unknown backend {backend!r}; "
+                              f"known backends: {known_backends()}")
+
+
+def _check_entries(entries: list[ModelEntry], source: str) -> None:
     seen: set[str] = set()
     for index, entry in enumerate(entries):
         if entry.name in seen:
             raise ConfigError(f"{source}: entry {index + 1} ({entry.name!r}): name is used twice")
         seen.add(entry.name)
-        backend_modality = {"hf-text": "text", "hf-image": "image", "hf-3d": "3d"}.get(entry.backend)
-        if backend_modality and backend_modality != entry.modality:
+        served = BACKENDS[entry.backend].modalities
+        if entry.modality not in served:
             raise ConfigError(
                 f"{source}: entry {index + 1} ({entry.name!r}): modality: backend "
-                f"{entry.backend} serves {backend_modality}, not {entry.modality}"
+                f"{entry.backend} serves {', '.join(sorted(served))}, not {entry.modality}"
             )
 
 
-def _describe(exc: ValidationError, data: dict, source: str) -> str:
+def _describe(exc: ValidationError, data: dict[str, object], source: str) -> str:
     error = exc.errors()[0]
     loc = list(error["loc"])
     where = source
     if len(loc) >= 2 and loc[0] == "models" and isinstance(loc[1], int):
         index = loc[1]
-        raw = data["models"][index] if isinstance(data.get("models"), list) else None
-        name = raw.get("name") if isinstance(raw, dict) else None
-        where += f": entry {index + 1}" + (f" ({name!r})" if name else "")
+        models = data.get("models")
+        raw = models[index] if isinstance(models, list) else None
+        where += f": {_entry_label(index, raw)}"
         # drop the discriminator tag pydantic inserts ("demo", "openai", ...)
-        loc = [part for part in loc[2:] if part not in ("demo", "hf-text", "hf-image", "hf-3d", "openai")]
+        loc = [part for part in loc[2:] if part not in BACKENDS]
     field = ".".join(str(part) for part in loc) or "entry"
     message = error["msg"]
     if error["type"] == "union_tag_invalid" or error["type"] == "union_tag_not_found":
-        field, message = "backend", "must be one of demo, hf-text, hf-image, hf-3d, openai"
+        field, message = "backend", f"must be one of {known_backends()}"
     return f"{where}: {field}: {message}"

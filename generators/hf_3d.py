@@ -16,7 +16,7 @@ import torch
 
 from generators.config import LocalEntry
 from generators.local import LocalGenerator
-from generators.protocol import ConfigError, GenerationRequest, GeneratorError, MeshOutput
+from generators.protocol import ConfigError, GenerationRequest, GeneratorError, InvalidRequestError, MeshOutput
 
 
 class EmptyMeshError(GeneratorError):
@@ -50,11 +50,12 @@ class HF3DGenerator(LocalGenerator):
     async def _generate(self, request: GenerationRequest) -> MeshOutput:
         self._require_loaded()
         if self.takes_image and request.image is None:
-            raise GeneratorError(f"{self.name} is an image-to-3D model and needs an input image")
+            raise InvalidRequestError(f"{self.name} is an image-to-3D model and needs an input image", param="image")
         if not self.takes_image and request.image is not None:
-            raise GeneratorError(f"{self.name} is a text-to-3D model and does not take an input image")
+            raise InvalidRequestError(f"{self.name} is a text-to-3D model and does not take an input image",
+                                      param="image")
         if not self.takes_image and not request.prompt.strip():
-            raise GeneratorError("the prompt is empty")
+            raise InvalidRequestError("the prompt is empty", param="prompt")
         self.stats["requests"] += 1
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self._generate_sync, request)
@@ -96,7 +97,7 @@ def _open_image(png: bytes):
         image = Image.open(io.BytesIO(png))
         image.load()
     except Exception:
-        raise GeneratorError("the input image could not be read") from None
+        raise InvalidRequestError("the input image could not be read", param="image") from None
     return image.convert("RGB")
 
 

@@ -19,7 +19,7 @@ import torch
 from generators.batching import Job
 from generators.config import LocalEntry
 from generators.local import LocalGenerator
-from generators.protocol import GenerationRequest, GeneratorError, ImageOutput
+from generators.protocol import GenerationRequest, ImageOutput, InvalidRequestError
 
 MAX_SIDE = 2048
 
@@ -75,10 +75,11 @@ class HFImageGenerator(LocalGenerator[ImageSpec]):
         width, height = options.get("width"), options.get("height")
         for side in (width, height):
             if side is not None and (not isinstance(side, int) or not 64 <= side <= MAX_SIDE or side % 8):
-                raise GeneratorError(f"width and height must be multiples of 8 between 64 and {MAX_SIDE}")
+                raise InvalidRequestError(f"width and height must be multiples of 8 between 64 and {MAX_SIDE}",
+                                          param="size")
         steps = int(options.get("steps", 25))
         if not 1 <= steps <= 200:
-            raise GeneratorError("steps must be between 1 and 200")
+            raise InvalidRequestError("steps must be between 1 and 200", param="steps")
         seed = request.seed if request.seed is not None else random.getrandbits(63)
         return ImageSpec(
             prompt=request.prompt,

@@ -17,7 +17,8 @@ import torch
 from generators.batching import DONE, Job
 from generators.config import LocalEntry
 from generators.local import LocalGenerator
-from generators.protocol import GenerationRequest, GeneratorError, Usage
+from generators.errors import ErrorCode
+from generators.protocol import FinishReason, GenerationRequest, InvalidRequestError, Usage
 
 _CONTEXT_TOKENS = 5  # prompt tokens kept as decoding context so a chunk's leading space survives
 
@@ -72,14 +73,19 @@ class HFTextGenerator(LocalGenerator[TextSpec]):
         options = request.options
         prompt_ids = self._encode(request)
         limit = getattr(self.model.config, "max_position_embeddings", None) or 1 << 30
-        if len(prompt_ids) >= limit:
-            raise GeneratorError(f"the prompt is too long for {self.name} ({len(prompt_ids)} tokens, limit {limit})")
+        if len(prompt_ids) >= limit:  # not even one new token fits
+            raise InvalidRequestError(
+                f"the prompt is too long for {self.name}: {len(prompt_ids)} tokens, and its context window "
+                f"is {limit} tokens (prompt and answer together)",
+                param="messages", code=ErrorCode.CONTEXT_LENGTH_EXCEEDED)
         max_new = min(request.max_tokens, int(defaults.get("max_tokens", request.max_tokens)),
                       limit - len(prompt_ids))
         temperature = float(options.get("temperature", defaults.get("temperature", 0.7)))
         top_p = float(options.get("top_p", defaults.get("top_p", 1.0)))
-        if max_new < 1 or temperature < 0 or not 0 < top_p <= 1:
-            raise GeneratorError("max_tokens must be >= 1, temperature >= 0 and 0 < top_p <= 1")
+        for param, ok, rule in (("max_tokens", max_new >= 1, "at least 1"), ("temperature", temperature >= 0, ">= 0"),
+                                ("top_p", 0 < top_p <= 1, "in (0, 1]")):
+            if not ok:
+                raise InvalidRequestError(f"{param} must be {rule}", param=param)
         seed = request.seed if request.seed is not None else random.getrandbits(63)
         return TextSpec(prompt_ids, max_new, temperature, top_p, seed)
 
@@ -142,15 +148,16 @@ def generate_batch(model, tokenizer, jobs: list[Job[TextSpec]], device: torch.de
                 done[row] = True
                 continue
             if token in eos:
-                _finish(jobs[row], detoks[row], specs[row], produced[row])
+                _finish(jobs[row], detoks[row], specs[row], produced[row], FinishReason.STOP)
                 done[row] = True
                 continue
             produced[row] += 1
             chunk = detoks[row].add(token)
-            if chunk:
+            if chunk:  # the running count first, so a consumer that stops at this chunk knows it
+                jobs[row].put(Usage(len(specs[row].prompt_ids), produced[row]))
                 jobs[row].put(chunk)
-            if produced[row] >= specs[row].max_new_tokens:
-                _finish(jobs[row], detoks[row], specs[row], produced[row])
+            if produced[row] >= specs[row].max_new_tokens:  # max_tokens, or the context window is full
+                _finish(jobs[row], detoks[row], specs[row], produced[row], FinishReason.LENGTH)
                 done[row] = True
         if all(done):
             break
@@ -161,11 +168,12 @@ def generate_batch(model, tokenizer, jobs: list[Job[TextSpec]], device: torch.de
         stats["forward_passes"] += 1
 
 
-def _finish(job: Job, detok: "Detokenizer", spec: TextSpec, completion_tokens: int) -> None:
+def _finish(job: Job[TextSpec], detok: Detokenizer, spec: TextSpec, completion_tokens: int,
+            reason: FinishReason) -> None:
     tail = detok.flush()
     if tail:
         job.put(tail)
-    job.put(Usage(len(spec.prompt_ids), completion_tokens))
+    job.put(Usage(len(spec.prompt_ids), completion_tokens, reason))
     job.put(DONE)
 
 

@@ -10,17 +10,52 @@ import asyncio
 from abc import ABC
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Literal
+from enum import StrEnum
+from typing import Any, Literal
 
-Modality = Literal["text", "image", "3d"]
-MODALITIES: tuple[str, ...] = ("text", "image", "3d")
+from generators.errors import ErrorCode
+
+
+class Modality(StrEnum):
+    """What a model makes; the values are the ones stored and sent over the wire."""
+
+    TEXT = "text"
+    IMAGE = "image"
+    THREE_D = "3d"
+
+
+MODALITIES: tuple[str, ...] = tuple(m.value for m in Modality)
+
+
+class FinishReason(StrEnum):
+    """Why a text generation ended: the model chose to (or a stop string), or a token limit."""
+
+    STOP = "stop"
+    LENGTH = "length"
 
 
 class GeneratorError(Exception):
-    """A generation failed; the message is safe to show to a voter or operator.
+    """A generation failed; the message (`str(exc)`) is safe to show to a voter or operator.
 
-    It never carries secrets (API keys, private URLs' credentials) or tracebacks.
+    It never carries secrets (API keys, private URLs' credentials) or tracebacks, and
+    for remote endpoints not the model's or host's name nor the endpoint's own words:
+    those go to `detail`, which is for operators' logs (keys scrubbed all the same).
     """
+
+    def __init__(self, message: str, *, detail: str | None = None) -> None:
+        super().__init__(message)
+        self.detail = detail or message
+
+
+class InvalidRequestError(GeneratorError):
+    """The request, not the model, is at fault (a prompt over the context window, a size the
+    model cannot make): the worker answers 400 naming `param` with this `code`."""
+
+    def __init__(self, message: str, *, param: str | None = None, code: str = ErrorCode.INVALID_VALUE,
+                 detail: str | None = None) -> None:
+        super().__init__(message, detail=detail)
+        self.param = param
+        self.code = code
 
 
 class ConfigError(Exception):
@@ -48,7 +83,7 @@ class GenerationRequest:
     max_tokens: int = 256
     timeout_s: float = 60.0
     image: bytes | None = None
-    options: dict = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
 
     @property
     def prompt(self) -> str:
@@ -58,7 +93,7 @@ class GenerationRequest:
         return ""
 
     @classmethod
-    def from_prompt(cls, modality: str, prompt: str, **kwargs) -> "GenerationRequest":
+    def from_prompt(cls, modality: str, prompt: str, **kwargs: Any) -> GenerationRequest:
         return cls(modality=modality, messages=[Message("user", prompt)], **kwargs)
 
 
@@ -68,6 +103,7 @@ class TextOutput:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     media_type: str = "text/plain"
+    finish_reason: FinishReason = FinishReason.STOP
 
 
 @dataclass
@@ -91,10 +127,16 @@ Output = TextOutput | ImageOutput | MeshOutput
 
 @dataclass(frozen=True)
 class Usage:
-    """Token counts a text backend may yield last in its stream (not shown as text)."""
+    """Token counts a text backend yields in its stream (not shown as text).
+
+    A backend may yield one before a chunk (the running count, `finish_reason` None),
+    so a consumer that stops early still knows how many tokens were made; the last one
+    says why generation ended. A stream without one counts words.
+    """
 
     prompt_tokens: int
     completion_tokens: int
+    finish_reason: FinishReason | None = None
 
 
 class TextStream:
@@ -111,7 +153,12 @@ class TextStream:
         self._usage: Usage | None = None
         self.output: TextOutput | None = None
 
-    def __aiter__(self) -> "TextStream":
+    @property
+    def usage(self) -> Usage | None:
+        """The latest token counts the backend reported (running until the stream ends)."""
+        return self._usage
+
+    def __aiter__(self) -> TextStream:
         return self
 
     async def __anext__(self) -> str:
@@ -124,7 +171,8 @@ class TextStream:
             except StopAsyncIteration:
                 text = "".join(self._parts)
                 usage = self._usage or Usage(0, len(text.split()))
-                self.output = TextOutput(text, usage.prompt_tokens, usage.completion_tokens)
+                self.output = TextOutput(text, usage.prompt_tokens, usage.completion_tokens,
+                                         finish_reason=usage.finish_reason or FinishReason.STOP)
                 raise
             except (TimeoutError, asyncio.TimeoutError):
                 await self.aclose()
@@ -181,7 +229,7 @@ class Generator(ABC):
         except (TimeoutError, asyncio.TimeoutError):
             raise GeneratorError(f"{self.name} timed out after {request.timeout_s:g} s") from None
         except Exception as exc:  # a backend bug must not crash a battle
-            raise GeneratorError(f"{self.name} failed: {type(exc).__name__}") from exc
+            raise GeneratorError(f"{self.name} failed: {type(exc).__name__}", detail=f"{self.name} failed: {exc!r}") from exc
 
     async def _guard_stream(self, request: GenerationRequest) -> AsyncIterator[str | Usage]:
         try:
@@ -190,7 +238,7 @@ class Generator(ABC):
         except GeneratorError:
             raise
         except Exception as exc:
-            raise GeneratorError(f"{self.name} failed: {type(exc).__name__}") from exc
+            raise GeneratorError(f"{self.name} failed: {type(exc).__name__}", detail=f"{self.name} failed: {exc!r}") from exc
 
     async def _stream_text(self, request: GenerationRequest) -> AsyncIterator[str | Usage]:
         raise GeneratorError(f"{self.name} does not generate text")

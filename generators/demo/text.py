@@ -14,7 +14,7 @@ from generators.config import DemoEntry
 from generators.demo.base import DemoGenerator, request_rng
 from generators.demo.corpus import SENTENCE_END, START, NGrams, load_ngrams, normalise, resolve_corpus
 from generators.demo.vocabulary import keywords, lookup
-from generators.protocol import GenerationRequest, Usage
+from generators.protocol import FinishReason, GenerationRequest, Usage
 
 MAX_SENTENCE = 40
 
@@ -29,17 +29,20 @@ class DemoTextGenerator(DemoGenerator):
 
     async def _stream_text(self, request: GenerationRequest) -> AsyncIterator[str | Usage]:
         self.check_fail()
-        tokens = compose(load_ngrams(self.corpus), self.quality, request)
+        answer = compose(load_ngrams(self.corpus), self.quality, request)
+        tokens = answer[: max(1, request.max_tokens)]
+        finish = FinishReason.LENGTH if len(tokens) < len(answer) else FinishReason.STOP
+        prompt_tokens = sum(len(message.content.split()) for message in request.messages)
         delay = self.options.token_delay_ms / 1000
         for index, token in enumerate(tokens):
             await asyncio.sleep(delay)  # sleep(0) still yields, so two streams interleave
+            yield Usage(prompt_tokens, index + 1)  # running count, for a consumer that stops early
             yield token if index == 0 else " " + token
-        prompt_tokens = sum(len(message.content.split()) for message in request.messages)
-        yield Usage(prompt_tokens=prompt_tokens, completion_tokens=len(tokens))
+        yield Usage(prompt_tokens, len(tokens), finish)
 
 
 def compose(ngrams: NGrams, quality: int, request: GenerationRequest) -> list[str]:
-    """The whole answer as tokens, deterministic for the conversation and seed."""
+    """The whole answer as tokens (before max_tokens), deterministic for the conversation and seed."""
     rng = request_rng(request)
     topic = [word for word in (lookup(w, ngrams.by_word) for w in keywords(request.prompt)) if word]
     if quality == 1:
@@ -48,7 +51,7 @@ def compose(ngrams: NGrams, quality: int, request: GenerationRequest) -> list[st
         tokens = bigram_ramble(ngrams, rng, topic, rng.randint(40, 55))
     else:
         tokens = trigram_answer(ngrams, rng, topic, rng.randint(55, 75))
-    return tokens[: max(1, request.max_tokens)]
+    return tokens
 
 
 def unigram_salad(ngrams: NGrams, rng: random.Random, topic: list[str], length: int) -> list[str]:
