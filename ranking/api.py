@@ -36,7 +36,7 @@ from .errors import RankingError
 from .groups import grouped
 from .intervals import normal_ci, normal_draws, param_se, percentile_ci, rank_interval, rank_ub, ranks, sandwich_cov
 from .io import VoteSource, open_votes
-from .options import MIN_VOTES, RankKwargs, RankOptions, with_overrides
+from .options import MIN_VOTES, RankKwargs, RankOptions, check_integer, with_overrides
 from .result import BoardRow, Diagnostics, Leaderboard, TooSmall
 
 SCALE = 400 / math.log(10)   # Elo points per unit of natural-log strength
@@ -76,8 +76,7 @@ def rank_groups(data: VoteSource, by: str, options: RankOptions | None = None, *
     opts = with_overrides(options, overrides)
     if not isinstance(by, str) or not by:
         raise RankingError(f"by must be a column name, not {by!r}")
-    if isinstance(min_votes, bool) or not isinstance(min_votes, int) or min_votes < 0:
-        raise RankingError(f"min_votes must be an integer >= 0, not {min_votes!r}")
+    min_votes = check_integer("min_votes", min_votes, minimum=0)
     device = _device(opts)
     timings: dict[str, float] = {}
     counts = _aggregate(data, opts, by=by, timings=timings)

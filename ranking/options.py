@@ -84,9 +84,9 @@ class RankOptions:
         if not isinstance(self.device, str) or (self.device not in DEVICES
                                                 and not _is_cuda_index(self.device)):
             raise RankingError(f"device must be one of {', '.join(DEVICES)} or cuda:N, not {self.device!r}")
-        self._set("rounds", _integer("rounds", self.rounds, minimum=1))
-        self._set("provisional_votes", _integer("provisional_votes", self.provisional_votes, minimum=0))
-        self._set("seed", _integer("seed", self.seed, minimum=0))
+        self._set("rounds", check_integer("rounds", self.rounds, minimum=1))
+        self._set("provisional_votes", check_integer("provisional_votes", self.provisional_votes, minimum=0))
+        self._set("seed", check_integer("seed", self.seed, minimum=0))
         level = _number("level", self.level)
         if not 0 < level < 1:
             raise RankingError(f"level must be between 0 and 1 (exclusive), not {level}")
@@ -170,7 +170,8 @@ def _is_cuda_index(device: str) -> bool:
     return head == "cuda" and index.isdigit()
 
 
-def _integer(name: str, value: object, *, minimum: int) -> int:
+def check_integer(name: str, value: object, *, minimum: int) -> int:
+    """``value`` as an int (a numpy integer too, not a bool or 2.5), at least ``minimum``."""
     if isinstance(value, bool) or not isinstance(value, SupportsIndex):   # not 2.5 or "3"
         raise RankingError(f"{name} must be an integer >= {minimum}, not {value!r}")
     n = operator.index(value)
