@@ -10,13 +10,19 @@ import asyncio
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from arena.settings import from_environment
+from arena.vocabulary import Modality
 from generators import ConfigError, load_models
 from generators.worker import add_worker_parser
 from ranking.cli import add_rank_parser
+
+if TYPE_CHECKING:
+    from arena import simulate
+    from arena.runtime import Arena
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -104,7 +110,7 @@ def _db_upgrade(args: argparse.Namespace) -> int:
 
 def _simulate(args: argparse.Namespace) -> int:
     from arena import simulate
-    from arena.runtime import Arena
+    from arena.runtime import Arena, prepare
 
     if args.votes < 1:
         raise ValueError("--votes must be at least 1")
@@ -114,22 +120,20 @@ def _simulate(args: argparse.Namespace) -> int:
     for entry in entries:  # simulated voters do not read at human speed
         if entry.backend == "demo":
             entry.options.token_delay_ms = 0
-    arena = Arena(settings, entries=entries)
-    if args.bulk:
-        report = simulate.bulk(arena, args.votes, modalities, args.seed)
-    else:
-        report = asyncio.run(_simulate_async(arena, args, modalities))
+    arena = Arena(settings, entries=prepare(settings, entries))
+    report = asyncio.run(_simulate_async(arena, args, modalities))
     print(simulate.describe(report, modalities, arena.engine.url.render_as_string(hide_password=True),
                             settings.data_dir))
-    arena.engine.dispose()
     return 0
 
 
-async def _simulate_async(arena, args, modalities):
+async def _simulate_async(arena: Arena, args: argparse.Namespace, modalities: list[Modality]) -> simulate.Report:
     from arena import simulate
 
-    await asyncio.gather(*(g.load() for g in arena.generators.values()))
+    await arena.start(jobs=False)
     try:
+        if args.bulk:
+            return simulate.bulk(arena, args.votes, modalities, args.seed)
         return await simulate.simulate(arena, args.votes, modalities, args.seed, args.concurrency)
     finally:
-        await asyncio.gather(*(g.close() for g in arena.generators.values()), return_exceptions=True)
+        await arena.stop()

@@ -1,17 +1,26 @@
-"""Wire the parts together once per process: database, artifacts, generators, services."""
+"""Wire the parts together once per process: database, artifacts, generators, services, jobs.
+
+Building an `Arena` does no work on the database. Start-up work is explicit:
+`prepare` migrates SQLite (or checks a server database's revision) and seeds the
+models table from the models file, once, by whoever starts the arena (`arena
+serve`, `arena simulate`); `start` and `stop` own the gateway's threads, the
+generators and the background jobs.
+"""
 from __future__ import annotations
 
 import asyncio
 import logging
 import random
 
-from arena.store.artifacts import ArtifactStore
+from arena.jobs.boards import BoardJob
 from arena.services.battles import BattleService
 from arena.services.catalog import sync_models
-from arena.store.engine import Store, current_revision, head_revision, make_engine, upgrade
 from arena.services.leaderboards import Leaderboards
-from arena.settings import Settings
 from arena.services.voters import Voters
+from arena.settings import Settings
+from arena.store.artifacts import ArtifactStore
+from arena.store.engine import Store, current_revision, head_revision, make_engine, upgrade
+from arena.vocabulary import ModelStatus
 from generators import Generator, ModelEntry, build_generator, load_models
 
 log = logging.getLogger("arena")
@@ -21,35 +30,54 @@ class SchemaOutOfDate(RuntimeError):
     pass
 
 
+def prepare(settings: Settings, entries: list[ModelEntry] | None = None) -> list[ModelEntry]:
+    """Start-up steps, run once before serving: schema, then the models file into the database.
+
+    SQLite databases upgrade themselves; a server database must be upgraded by the
+    operator (`arena db upgrade`), so replicas never race on a migration. Returns the
+    models file's entries. Raises SchemaOutOfDate.
+    """
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    entries = entries if entries is not None else load_models(settings.models_file)
+    engine = make_engine(settings.sqlalchemy_url)
+    try:
+        if engine.dialect.name == "sqlite":
+            upgrade(engine)
+        elif current_revision(engine) != head_revision():
+            raise SchemaOutOfDate("the database schema is not up to date: run `arena db upgrade` first")
+        sync_models(Store(engine), entries)
+    finally:
+        engine.dispose()
+    return entries
+
+
 class Arena:
     """Everything a server, the CLI or a test needs, built from one Settings."""
 
     def __init__(self, settings: Settings, *, entries: list[ModelEntry] | None = None,
                  rng: random.Random | None = None):
         self.settings = settings
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.entries = entries if entries is not None else load_models(settings.models_file)
         self.engine = make_engine(settings.sqlalchemy_url)
-        if self.engine.dialect.name == "sqlite":
-            upgrade(self.engine)  # SQLite databases upgrade themselves at start
-        elif current_revision(self.engine) != head_revision():
-            raise SchemaOutOfDate("the database schema is not up to date: run `arena db upgrade` first")
-        self.store = Store(self.engine)
-        sync_models(self.store, self.entries)
+        self.store = Store(self.engine, threads=settings.db_threads)
         self.artifacts = ArtifactStore(settings.artifacts_dir)
         self.generators: dict[str, Generator] = {
-            entry.name: build_generator(entry) for entry in self.entries if entry.status == "active"
+            entry.name: build_generator(entry) for entry in self.entries if entry.status == ModelStatus.ACTIVE
         }
         self.voters = Voters(self.store, settings.secret_key)
         self.battles = BattleService(self.store, self.artifacts, self.generators, settings, rng)
         self.leaderboards = Leaderboards(self.store, settings)
+        self.board_job = BoardJob(self.leaderboards, settings)
 
-    async def start(self) -> None:
-        """Load every generator; a model that cannot load stops the start with its reason."""
+    async def start(self, *, jobs: bool = True) -> None:
+        """Open the gateway and load every generator; a model that cannot load stops the start."""
+        self.store.start()
         await asyncio.gather(*(generator.load() for generator in self.generators.values()))
-        self.leaderboards.start()
+        if jobs:
+            self.board_job.start()
 
     async def stop(self) -> None:
-        self.leaderboards.stop()
+        self.board_job.stop()
         await asyncio.gather(*(g.close() for g in self.generators.values()), return_exceptions=True)
+        self.store.stop()
         self.engine.dispose()

@@ -7,8 +7,8 @@ import uvicorn
 from fastapi import FastAPI
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from arena.api import routes as api
-from arena.runtime import Arena
+from arena import api
+from arena.runtime import Arena, prepare
 from arena.settings import Settings
 from arena.ui import mount
 
@@ -42,5 +42,5 @@ def create_app(arena: Arena) -> FastAPI:
 
 
 def serve(settings: Settings, host: str, port: int) -> None:
-    arena = Arena(settings)
+    arena = Arena(settings, entries=prepare(settings))
     uvicorn.run(create_app(arena), host=host, port=port, log_level="info", access_log=False)

@@ -11,6 +11,8 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ranking.options import CIMethod
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = REPO_ROOT / "data"
 DEMO_MODELS_FILE = DATA_DIR / "models.demo.yaml"
@@ -29,9 +31,10 @@ class Settings:
     generation_timeout_s: float = 60.0
     leaderboard_refresh_s: float = 30.0
     leaderboard_debounce_s: float = 1.0
-    leaderboard_ci: str = "sandwich"
+    leaderboard_ci: CIMethod = "sandwich"
     provisional_votes: int = 30
     min_group_votes: int = 50
+    db_threads: int = 8  # the SQL gateway's threads: every database call from async code runs on them
 
     @property
     def sqlalchemy_url(self) -> str:
@@ -58,6 +61,7 @@ def from_environment(**overrides) -> Settings:
         ("generation_timeout_s", float),
         ("leaderboard_refresh_s", float),
         ("provisional_votes", int),
+        ("db_threads", int),
     ):
         raw = env.get(f"ARENA_{name.upper()}")
         if raw:

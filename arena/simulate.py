@@ -14,17 +14,17 @@ import random
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import insert
-
-from arena.services.categories import categorise
 from arena.runtime import Arena
+from arena.services.catalog import active_models
+from arena.services.categories import categorise
+from arena.services.prompts import example_prompts
 from arena.services.sampling import draw_pair
-from arena.store.schema import DIMENSIONS, MODALITIES, Battle, Vote, Voter
-from arena.settings import DATA_DIR
 from arena.services.voters import PROFILE_FIELDS
+from arena.store.votes import Ballot, record_votes
+from arena.vocabulary import DIMENSIONS, BattleMode, BattleStatus, Dimension, Modality, VoteSource, Winner
 
 TIE_RATE = 0.12
 BOTH_BAD_RATE = 0.03
@@ -51,29 +51,20 @@ def hidden_strengths(arena: Arena, rng: random.Random) -> dict[str, float]:
     return strengths
 
 
-def preferred(strengths: dict[str, float], a: str, b: str, rng: random.Random) -> str:
+def preferred(strengths: dict[str, float], a: str, b: str, rng: random.Random) -> Winner:
     roll = rng.random()
     if roll < BOTH_BAD_RATE:
-        return "both_bad"
+        return Winner.BOTH_BAD
     if roll < BOTH_BAD_RATE + TIE_RATE:
-        return "tie"
+        return Winner.TIE
     p_a = 1 / (1 + math.exp(strengths[b] - strengths[a]))
-    return "model_a" if rng.random() < p_a else "model_b"
-
-
-def load_prompts(modality: str) -> list[str]:
-    path = DATA_DIR / "prompts" / f"{modality}.txt"
-    if path.exists():
-        prompts = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-        if prompts:
-            return prompts
-    return [f"a {modality} example"]
+    return Winner.MODEL_A if rng.random() < p_a else Winner.MODEL_B
 
 
 def make_voters(arena: Arena, count: int, rng: random.Random) -> list[str]:
     """Simulated voters, some with a profile, so group leaderboards have data too."""
-    now = datetime.now(timezone.utc)
-    rows = []
+    now = datetime.now(UTC)
+    rows: list[dict[str, object]] = []
     for _ in range(count):
         profile = rng.random() < 0.7
         rows.append({
@@ -86,17 +77,16 @@ def make_voters(arena: Arena, count: int, rng: random.Random) -> list[str]:
             "expertise": rng.choice(PROFILE_FIELDS["expertise"]) if profile else None,
             "consent_at": now if profile else None,
         })
-    with arena.store.write() as session:
-        session.execute(insert(Voter), rows)
-    return [row["id"] for row in rows]
+    arena.voters.create_many(rows)
+    return [str(row["id"]) for row in rows]
 
 
-async def simulate(arena: Arena, votes: int, modalities: list[str], seed: int, concurrency: int = 16) -> Report:
+async def simulate(arena: Arena, votes: int, modalities: list[Modality], seed: int, concurrency: int = 16) -> Report:
     """Battles and votes through the battle service, `concurrency` voters at a time."""
     rng = random.Random(seed)
     report = Report(strengths=hidden_strengths(arena, rng))
     voters = make_voters(arena, max(10, min(1000, votes // 10)), rng)
-    prompts = {m: load_prompts(m) for m in modalities}
+    prompts = {m: example_prompts(m) for m in modalities}
     plan = [(rng.choice(modalities), rng.choice(voters), rng.random()) for _ in range(votes)]
     queue: asyncio.Queue = asyncio.Queue()
     for item in plan:
@@ -112,25 +102,19 @@ async def simulate(arena: Arena, votes: int, modalities: list[str], seed: int, c
             if view.status != "ready":
                 report.failed += 1
                 continue
-            a, b = await asyncio.to_thread(_pair_of, arena, view.id)
+            a, b = await arena.battles.pair_of(view.id)
             for dimension in DIMENSIONS[modality]:
-                if dimension == "overall" or local.random() < 0.3:
+                if dimension == Dimension.OVERALL or local.random() < 0.3:
                     winner = preferred(report.strengths, a, b, local)
-                    await asyncio.to_thread(arena.battles.vote, view.id, voter, winner, dimension)
-                    report.votes += dimension == "overall"
+                    await arena.battles.vote(view.id, voter, winner, dimension, source=VoteSource.SIMULATE)
+                    report.votes += dimension == Dimension.OVERALL
 
     await asyncio.gather(*(voter_loop() for _ in range(concurrency)))
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _pair_of(arena: Arena, battle_id: str) -> tuple[str, str]:
-    with arena.store.read() as session:
-        battle = session.get(Battle, battle_id)
-        return battle.model_a, battle.model_b
-
-
-def bulk(arena: Arena, votes: int, modalities: list[str], seed: int, chunk: int = 50_000) -> Report:
+def bulk(arena: Arena, votes: int, modalities: list[Modality], seed: int, chunk: int = 50_000) -> Report:
     """Write `votes` ready battles with one overall vote each, without generating outputs.
 
     For load tests of the leaderboard (millions of votes); the battles carry no
@@ -139,14 +123,15 @@ def bulk(arena: Arena, votes: int, modalities: list[str], seed: int, chunk: int 
     rng = random.Random(seed)
     report = Report(strengths=hidden_strengths(arena, rng))
     voters = make_voters(arena, max(10, min(5000, votes // 200)), rng)
-    models = {m: arena.battles.active_models(m) for m in modalities}
-    prompts = {m: load_prompts(m) for m in modalities}
+    models = {m: active_models(arena.store, m) for m in modalities}
+    prompts = {m: example_prompts(m) for m in modalities}
     categories = {m: {p: categorise(m, p) for p in prompts[m]} for m in modalities}
     started = time.perf_counter()
-    now = datetime.now(timezone.utc) - timedelta(seconds=votes)
+    now = datetime.now(UTC) - timedelta(seconds=votes)
     done = 0
     while done < votes:
-        battles, vote_rows = [], []
+        battles: list[dict[str, object]] = []
+        ballots: list[Ballot] = []
         for i in range(done, min(votes, done + chunk)):
             modality = rng.choice(modalities)
             a, b, probability = draw_pair(models[modality], rng)
@@ -155,34 +140,31 @@ def bulk(arena: Arena, votes: int, modalities: list[str], seed: int, chunk: int 
             voter = rng.choice(voters)
             at = now + timedelta(seconds=i)
             battles.append({
-                "id": battle_id, "modality": modality, "mode": "anonymous", "prompt": prompt,
+                "id": battle_id, "modality": modality.value, "mode": BattleMode.ANONYMOUS.value, "prompt": prompt,
                 "conversation": [prompt], "category": categories[modality][prompt], "model_a": a,
-                "model_b": b, "pair_probability": probability, "status": "ready", "voter_id": voter,
-                "created_at": at, "ready_at": at, "updated_at": at,
+                "model_b": b, "pair_probability": probability, "status": BattleStatus.READY.value,
+                "voter_id": voter, "created_at": at, "ready_at": at, "updated_at": at,
             })
-            vote_rows.append({
-                "battle_id": battle_id, "voter_id": voter, "dimension": "overall",
-                "winner": preferred(report.strengths, a, b, rng), "anonymous": True,
-                "created_at": at + timedelta(seconds=5), "dwell_ms": 5000, "valid": True,
-            })
-        with arena.store.write() as session:
-            session.execute(insert(Battle), battles)
-            session.execute(insert(Vote), vote_rows)
+            ballots.append(Ballot(battle_id, voter, preferred(report.strengths, a, b, rng), Dimension.OVERALL,
+                                  cast_at=at + timedelta(seconds=5), dwell_ms=5000))
+        arena.battles.write_ready(battles)
+        record_votes(arena.store, ballots, VoteSource.BULK)
         done += len(battles)
     report.battles = report.votes = done
     report.seconds = time.perf_counter() - started
     return report
 
 
-def parse_modalities(value: str | None) -> list[str]:
+def parse_modalities(value: str | None) -> list[Modality]:
     if value is None or value == "all":
-        return list(MODALITIES)
-    if value not in MODALITIES:
-        raise ValueError(f"--modality must be one of: {', '.join(MODALITIES)}, all")
-    return [value]
+        return list(Modality)
+    try:
+        return [Modality(value)]
+    except ValueError:
+        raise ValueError(f"--modality must be one of: {', '.join(Modality)}, all") from None
 
 
-def describe(report: Report, modalities: list[str], database: str, data_dir: Path) -> str:
+def describe(report: Report, modalities: list[Modality], database: str, data_dir: Path) -> str:
     ranked = sorted(report.strengths.items(), key=lambda item: -item[1])
     lines = [
         f"simulated {report.votes} votes in {report.battles} battles "

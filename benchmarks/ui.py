@@ -26,8 +26,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from arena.runtime import Arena  # noqa: E402
+from arena.runtime import Arena, prepare  # noqa: E402
 from arena.server import create_app  # noqa: E402
+from arena.services.leaderboards import board_key  # noqa: E402
 from arena.settings import DEMO_MODELS_FILE, Settings  # noqa: E402
 from tests.conftest import LiveServer  # noqa: E402
 from tests.ui.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
@@ -78,7 +79,7 @@ def simulate(data_dir: Path, votes: int) -> None:
 
 def serve(data_dir: Path) -> LiveServer:
     settings = Settings(data_dir=data_dir, models_file=DEMO_MODELS_FILE, secret_key="bench")
-    return LiveServer(create_app(Arena(settings)))
+    return LiveServer(create_app(Arena(settings, entries=prepare(settings))))
 
 
 def first_tokens(browser, url: str, repeat: int) -> list[float]:
@@ -141,13 +142,14 @@ def main() -> None:
         data_dir = args.data_dir or Path(scratch) / "million"
         simulate(data_dir, args.votes)
         with serve(data_dir) as live:
-            while live.arena.leaderboards.get("text", "overall")["status"] == "pending":
+            key = board_key("text")
+            while live.arena.leaderboards.get(key).status == "pending":
                 time.sleep(0.1)  # the first fit runs in the background after start
             started = time.perf_counter()
-            board = live.arena.leaderboards.refresh(("text", "overall", None, None))  # one more, timed
-            print(f"database: {board['votes']:,} counted text votes; one refit of the board took "
+            board = live.arena.leaderboards.refit(key)  # one more, timed
+            print(f"database: {board.votes:,} counted text votes; one refit of the board took "
                   f"{time.perf_counter() - started:.2f} s (background work, never on a page view)")
-            print(describe(f"leaderboard tab with {board['votes']:,} votes",
+            print(describe(f"leaderboard tab with {board.votes:,} votes",
                            leaderboard(browser, live.url, args.repeat), 500))
         browser.close()
 

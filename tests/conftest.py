@@ -21,7 +21,7 @@ import uvicorn
 import yaml
 
 from arena.store.engine import make_engine, upgrade
-from arena.runtime import Arena
+from arena.runtime import Arena, prepare
 from arena.settings import DEMO_MODELS_FILE, Settings
 
 POSTGRES_ADMIN = os.environ.get("ARENA_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -106,10 +106,15 @@ def settings(tmp_path, database_url, models_file) -> Settings:
 
 @pytest.fixture
 async def arena(settings):
-    instance = Arena(settings)
+    instance = ready_arena(settings)
     await instance.start()
     yield instance
     await instance.stop()
+
+
+def ready_arena(settings: Settings) -> Arena:
+    """An arena after the start-up steps (schema, models file), as `arena serve` builds it."""
+    return Arena(settings, entries=prepare(settings))
 
 
 def free_port() -> int:
@@ -146,7 +151,7 @@ class LiveServer:
 def server(settings):
     from arena.server import create_app
 
-    with LiveServer(create_app(Arena(settings))) as live:
+    with LiveServer(create_app(ready_arena(settings))) as live:
         yield live
 
 

@@ -1,1 +1,52 @@
-"""The REST API under /api/v1: dependencies, request and response models, routes."""
+"""The REST API under /api/v1: dependencies, request and response models, routes.
+
+Every error is JSON `{"error": "..."}` with a 4xx status; request bodies are
+validated before any service call, so bad input writes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from arena.api.routes import router
+from arena.errors import ArenaError
+
+log = logging.getLogger("arena.api")
+
+
+def install(app: FastAPI) -> None:
+    """Mount the API and its JSON error handlers on the server's app."""
+    app.include_router(router, prefix="/api/v1")
+
+    @app.exception_handler(ArenaError)
+    async def _arena_error(_request: Request, exc: ArenaError) -> JSONResponse:
+        return JSONResponse({"error": str(exc)}, status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"error": _describe(exc)}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error")
+        return JSONResponse({"error": "internal error; nothing was saved"}, status_code=500)
+
+
+def _describe(exc: RequestValidationError) -> str:
+    error = exc.errors()[0]
+    if error.get("type") == "json_invalid":
+        return "request body is not valid JSON"
+    if tuple(error.get("loc", ())) == ("body",):
+        return "request body must be a JSON object"
+    where = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
+    message = error.get("msg", "invalid value")
+    return f"{where}: {message}" if where else message

@@ -10,55 +10,35 @@ import asyncio
 import random
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-from sqlalchemy import Boolean, DateTime, Integer, String, bindparam, exists, func, insert, or_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import insert, select
 
-from arena.store.artifacts import ArtifactStore
-from arena.services.categories import categorise
-from arena.store.engine import Store
 from arena.errors import Conflict, Forbidden, InvalidInput, NotFound, Unavailable
+from arena.services.catalog import active_models
+from arena.services.categories import categorise
 from arena.services.sampling import draw_pair
-from arena.store.schema import DIMENSIONS, MODALITIES, WINNERS, Battle, Model, Output, Vote
 from arena.settings import Settings
+from arena.store.artifacts import ArtifactStore
+from arena.store.engine import Store
+from arena.store.events import BattleFinished
+from arena.store.schema import Battle, Output, Vote
+from arena.store.votes import Ballot, RecordedVote, record_votes
+from arena.vocabulary import (
+    BattleMode,
+    BattleStatus,
+    Dimension,
+    Modality,
+    Side,
+    VoteSource,
+    Winner,
+    one_of,
+)
 from generators import GenerationRequest, Generator, GeneratorError, Message, TextOutput
 
-SIDES = ("a", "b")
-
-_VOTE_COLUMNS = {
-    "battle_id": String(), "voter_id": String(), "dimension": String(), "winner": String(),
-    "anonymous": Boolean(), "created_at": DateTime(timezone=True), "dwell_ms": Integer(),
-    "valid": Boolean(), "invalid_reason": String(),
-}
-# Insert a vote only if its battle is (still) ready when the row is written. On
-# PostgreSQL the battle row is share-locked, so a vote and a follow-up message
-# (which locks the row for update) are serialised: one of them sees the other.
-_INSERT_VOTE = insert(Vote).from_select(
-    list(_VOTE_COLUMNS),
-    select(*(bindparam(name, type_=type_) for name, type_ in _VOTE_COLUMNS.items())).where(
-        select(Battle.id)
-        .where(Battle.id == bindparam("battle_id"), Battle.status == "ready")
-        .with_for_update(read=True)
-        .exists()
-    ),
-).returning(Vote.id)
-
-# What a vote needs to know about its battle, in one round trip.
-_VOTE_CONTEXT = select(
-    Battle.voter_id, Battle.modality, Battle.mode, Battle.status, Battle.ready_at,
-    Battle.model_a, Battle.model_b,
-    exists().where(
-        Output.battle_id == Battle.id,
-        or_(
-            func.lower(Output.text).contains(func.lower(Battle.model_a), autoescape=False),
-            func.lower(Output.text).contains(func.lower(Battle.model_b), autoescape=False),
-        ),
-    ).label("leak"),
-).where(Battle.id == bindparam("battle_id"))
-
+SIDES = (Side.A, Side.B)
 
 @dataclass
 class SideOutput:
@@ -90,16 +70,7 @@ class BattleView:
         return self.model_a is not None
 
 
-@dataclass
-class VoteResult:
-    battle_id: str
-    modality: str
-    dimension: str
-    winner: str
-    model_a: str
-    model_b: str
-    valid: bool
-    invalid_reason: str | None
+VoteResult = RecordedVote
 
 
 @dataclass
@@ -138,18 +109,16 @@ class BattleService:
 
     # -- models ---------------------------------------------------------------
 
-    def active_models(self, modality: str) -> dict[str, float]:
+    async def active_models(self, modality: Modality) -> dict[str, float]:
         """Active models of a modality that have a live generator, with sampling weights."""
-        with self.store.read() as session:
-            rows = session.execute(
-                select(Model.name, Model.weight).where(Model.modality == modality, Model.status == "active")
-            ).all()
-        return {name: weight for name, weight in rows if name in self.generators}
+        weights = await self.store.run(active_models, self.store, modality)
+        return {name: weight for name, weight in weights.items() if name in self.generators}
 
     # -- starting and continuing ----------------------------------------------
 
-    async def start(self, modality: str, prompt: str, voter_id: str, **kwargs) -> BattleView:
-        return await _last(self.start_stream(modality, prompt, voter_id, **kwargs))
+    async def start(self, modality: str, prompt: str, voter_id: str, *,
+                    models: tuple[str, str] | None = None, seed: int | None = None) -> BattleView:
+        return await _last(self.start_stream(modality, prompt, voter_id, models=models, seed=seed))
 
     async def start_stream(
         self,
@@ -163,33 +132,34 @@ class BattleService:
         """Create a battle and stream both sides' text as it arrives, then the result.
 
         `models` picks both sides by name (named mode: stored, never ranked on the
-        main board); otherwise the sampler draws an anonymous pair.
+        main board); otherwise the sampler draws an anonymous pair. Raises InvalidInput
+        (modality, prompt, named models) or Unavailable (fewer than two models).
         """
-        self._check_modality(modality)
+        kind = _modality(modality)
         prompt = self._check_prompt(prompt)
         if models is None:
-            mode = "anonymous"
+            mode = BattleMode.ANONYMOUS
             try:
-                model_a, model_b, probability = draw_pair(self.active_models(modality), self.rng)
+                model_a, model_b, probability = draw_pair(await self.active_models(kind), self.rng)
             except ValueError:
-                raise Unavailable(f"fewer than two {modality} models are available") from None
+                raise Unavailable(f"fewer than two {kind} models are available") from None
         else:
-            mode, probability = "named", None
-            model_a, model_b = self._check_named(modality, models)
+            mode, probability = BattleMode.NAMED, None
+            model_a, model_b = await self._check_named(kind, models)
         battle_id = str(uuid.uuid4())
         battle = Battle(
-            id=battle_id, modality=modality, mode=mode, prompt=prompt, conversation=[prompt],
-            category=categorise(modality, prompt), model_a=model_a, model_b=model_b,
-            pair_probability=probability, status="generating",
+            id=battle_id, modality=kind.value, mode=mode.value, prompt=prompt, conversation=[prompt],
+            category=categorise(kind, prompt), model_a=model_a, model_b=model_b,
+            pair_probability=probability, status=BattleStatus.GENERATING.value,
             voter_id=voter_id,
         )
-        await asyncio.to_thread(self._insert, battle)
+        await self.store.run_write(self._insert, battle)
         try:
             yield Started(battle_id)
         except GeneratorExit:  # the consumer left before generation began
-            await asyncio.to_thread(self._mark_failed, battle_id, "generation was cancelled")
+            await self.store.run_write(self._mark_failed, battle_id, "generation was cancelled")
             raise
-        async for event in self._run_turn(battle_id, modality, (model_a, model_b), [[prompt], [], []], 0, seed):
+        async for event in self._run_turn(battle_id, kind, (model_a, model_b), [[prompt], [], []], 0, seed):
             yield event
 
     async def continue_(self, battle_id: str, voter_id: str, prompt: str) -> BattleView:
@@ -198,59 +168,47 @@ class BattleService:
     async def continue_stream(self, battle_id: str, voter_id: str, prompt: str) -> AsyncIterator[Event]:
         """Send a follow-up message to the same pair (text battles, before the vote)."""
         prompt = self._check_prompt(prompt)
-        history = await asyncio.to_thread(self._claim_next_turn, battle_id, voter_id, prompt)
-        modality, pair, conversation, turn = history
+        modality, pair, conversation, turn = await self.store.run_write(self._claim_next_turn, battle_id, voter_id, prompt)
         async for event in self._run_turn(battle_id, modality, pair, conversation, turn, None):
             yield event
 
     # -- voting ---------------------------------------------------------------
 
-    def vote(self, battle_id: str, voter_id: str, winner: str, dimension: str = "overall") -> VoteResult:
-        """Record one vote; the database's unique key makes a second one fail, even concurrently.
+    async def vote(self, battle_id: str, voter_id: str, winner: str, dimension: str = Dimension.OVERALL,
+                   source: VoteSource = VoteSource.LIVE) -> VoteResult:
+        """Record one vote through the vote path; a second vote on a dimension is a Conflict.
 
-        This is the hot path, so it is two Core statements: one SELECT that also
-        evaluates the identity-leak rule in SQL, and one INSERT ... SELECT that only
-        writes while the battle is still ready (a concurrent follow-up message may
-        have taken it back to generating).
+        Raises InvalidInput, NotFound, Forbidden or Conflict (see `record_votes`).
         """
-        if winner not in WINNERS:
-            raise InvalidInput(f"winner must be one of: {', '.join(WINNERS)}")
-        if not _is_uuid(battle_id):
-            raise NotFound("no such battle")
-        try:
-            with self.store.write_connection() as connection:
-                battle = connection.execute(_VOTE_CONTEXT, {"battle_id": battle_id}).one_or_none()
-                self._check_owner(battle, voter_id)
-                if dimension not in DIMENSIONS[battle.modality]:
-                    raise InvalidInput(
-                        f"dimension for {battle.modality} battles must be one of: "
-                        + ", ".join(DIMENSIONS[battle.modality])
-                    )
-                if battle.status != "ready":
-                    raise Conflict(
-                        "this battle failed and accepts no vote" if battle.status == "failed"
-                        else "outputs are still being generated; vote when both are shown"
-                    )
-                now = datetime.now(timezone.utc)
-                anonymous = battle.mode == "anonymous"
-                # LMArena's rule: a text answer naming either model spoils anonymity.
-                reason = "identity_leak" if anonymous and battle.leak else None
-                written = connection.execute(_INSERT_VOTE, {
-                    "battle_id": battle_id, "voter_id": voter_id, "dimension": dimension, "winner": winner,
-                    "anonymous": anonymous, "created_at": now, "dwell_ms": _ms_between(battle.ready_at, now),
-                    "valid": reason is None, "invalid_reason": reason,
-                }).first()
-                if written is None:  # a follow-up message took the battle back to generating
-                    raise Conflict("outputs are still being generated; vote when both are shown")
-        except IntegrityError:
-            raise Conflict(f"this battle already has a {dimension} vote") from None
-        return VoteResult(
-            battle_id, battle.modality, dimension, winner, battle.model_a, battle.model_b, reason is None, reason
-        )
+        ballot = Ballot(battle_id, voter_id, _winner(winner), _dimension(dimension))
+        recorded = await self.store.run_write(record_votes, self.store, [ballot], source)
+        return recorded[0]
 
     # -- reading --------------------------------------------------------------
 
-    def get(self, battle_id: str, voter_id: str) -> BattleView:
+    async def pair_of(self, battle_id: str) -> tuple[str, str]:
+        """Both model names, for simulated voters and operators (voters see them after the vote)."""
+        return await self.store.run(self._pair_of, battle_id)
+
+    def _pair_of(self, battle_id: str) -> tuple[str, str]:
+        with self.store.read() as session:
+            battle = session.get(Battle, battle_id)
+            if battle is None:
+                raise NotFound("no such battle")
+            return battle.model_a, battle.model_b
+
+    # -- history ---------------------------------------------------------------
+
+    def write_ready(self, battles: Sequence[dict[str, object]]) -> None:
+        """Write historical battles (bulk loads, imports) as ready, without outputs, in one statement."""
+        with self.store.write() as session:
+            session.execute(insert(Battle), list(battles))
+
+    async def get(self, battle_id: str, voter_id: str) -> BattleView:
+        """The battle as its voter may see it. Raises NotFound or Forbidden."""
+        return await self.store.run(self._get, battle_id, voter_id)
+
+    def _get(self, battle_id: str, voter_id: str) -> BattleView:
         with self.store.read() as session:
             battle = self._owned(session, battle_id, voter_id)
             return self._view(session, battle)
@@ -284,15 +242,16 @@ class BattleService:
             while not queue.empty():
                 yield queue.get_nowait()
             outputs = [task.result() for task in tasks]
-            view = await asyncio.to_thread(self._store_turn, battle_id, turn, pair, outputs)
+            view = await self.store.run_write(self._store_turn, battle_id, turn, pair, outputs)
             finished = True
+            self.store.events.publish(BattleFinished(battle_id, modality, BattleStatus(view.status)))
             yield Finished(view)
         finally:
             if not finished:
                 for task in tasks:
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
-                await asyncio.to_thread(self._mark_failed, battle_id, "generation was cancelled")
+                await self.store.run_write(self._mark_failed, battle_id, "generation was cancelled")
 
     async def _run_side(self, side, name, modality, prompts, replies, seed, queue) -> tuple[SideOutput, object]:
         messages: list[Message] = []
@@ -309,7 +268,7 @@ class BattleService:
         try:
             if generator is None:
                 raise GeneratorError(f"{name} is not loaded")
-            if modality == "text":
+            if modality == Modality.TEXT:
                 stream = generator.stream(request)
                 async for chunk in stream:
                     await queue.put(Chunk(side, chunk))
@@ -340,24 +299,27 @@ class BattleService:
         with self.store.write() as session:
             battle = session.get(Battle, battle_id)
             session.add_all(rows)
-            battle.status = "failed" if errors else "ready"
+            battle.status = BattleStatus.FAILED if errors else BattleStatus.READY
             battle.error = "; ".join(errors) or None
-            battle.ready_at = None if errors else datetime.now(timezone.utc)
+            battle.ready_at = None if errors else datetime.now(UTC)
             session.flush()
             return self._view(session, battle)
 
     def _mark_failed(self, battle_id: str, reason: str) -> None:
         with self.store.write() as session:
             battle = session.get(Battle, battle_id)
-            if battle is not None and battle.status == "generating":
-                battle.status, battle.error = "failed", reason
+            if battle is None or battle.status != BattleStatus.GENERATING:
+                return
+            battle.status, battle.error = BattleStatus.FAILED, reason
+            modality = Modality(battle.modality)
+        self.store.events.publish(BattleFinished(battle_id, modality, BattleStatus.FAILED))
 
     def _claim_next_turn(self, battle_id, voter_id, prompt):
         with self.store.write() as session:
             battle = self._owned(session, battle_id, voter_id, lock=True)
-            if battle.modality != "text":
+            if battle.modality != Modality.TEXT:
                 raise Conflict("only text battles take follow-up messages; start a new battle")
-            if battle.status != "ready":
+            if battle.status != BattleStatus.READY:
                 raise Conflict("this battle is not ready for a follow-up message")
             if session.scalar(select(Vote.id).where(Vote.battle_id == battle_id).limit(1)) is not None:
                 raise Conflict("this battle is locked after the vote; start a new battle")
@@ -369,9 +331,9 @@ class BattleService:
             replies = {side: [o.text or "" for o in outputs if o.side == side] for side in SIDES}
             turn = len(battle.conversation)
             battle.conversation = [*battle.conversation, prompt]
-            battle.status = "generating"
+            battle.status = BattleStatus.GENERATING
             return (
-                battle.modality, (battle.model_a, battle.model_b),
+                Modality(battle.modality), (battle.model_a, battle.model_b),
                 [battle.conversation, replies["a"], replies["b"]], turn,
             )
 
@@ -399,16 +361,12 @@ class BattleService:
             turns[o.turn][o.side] = SideOutput(
                 o.side, o.text, o.artifact_sha256, o.media_type, o.latency_ms, o.error
             )
-        reveal = bool(votes) or battle.mode == "named"
+        reveal = bool(votes) or battle.mode == BattleMode.NAMED
         return BattleView(
             id=battle.id, modality=battle.modality, mode=battle.mode, status=battle.status,
             conversation=list(battle.conversation), turns=turns, error=battle.error, votes=votes,
             model_a=battle.model_a if reveal else None, model_b=battle.model_b if reveal else None,
         )
-
-    def _check_modality(self, modality: str) -> None:
-        if modality not in MODALITIES:
-            raise InvalidInput(f"modality must be one of: {', '.join(MODALITIES)}")
 
     def _check_prompt(self, prompt: str) -> str:
         if not isinstance(prompt, str) or not prompt.strip():
@@ -417,11 +375,11 @@ class BattleService:
             raise InvalidInput(f"prompt is longer than {self.settings.max_prompt_chars} characters")
         return prompt.strip()
 
-    def _check_named(self, modality: str, models: tuple[str, str]) -> tuple[str, str]:
+    async def _check_named(self, modality: Modality, models: tuple[str, str]) -> tuple[str, str]:
         model_a, model_b = models
         if model_a == model_b:
             raise InvalidInput("choose two different models")
-        active = self.active_models(modality)
+        active = await self.active_models(modality)
         for name in models:
             if name not in active:
                 raise InvalidInput(f"{name!r} is not an active {modality} model")
@@ -439,12 +397,25 @@ def _elapsed_ms(started: float) -> int:
     return int((time.perf_counter() - started) * 1000)
 
 
-def _ms_between(start: datetime | None, end: datetime) -> int | None:
-    if start is None:
-        return None
-    if start.tzinfo is None:  # SQLite returns naive datetimes
-        start = start.replace(tzinfo=timezone.utc)
-    return int((end - start).total_seconds() * 1000)
+def _modality(value: str) -> Modality:
+    try:
+        return Modality(value)
+    except ValueError:
+        raise InvalidInput(f"modality must be one of: {one_of(Modality)}") from None
+
+
+def _winner(value: str) -> Winner:
+    try:
+        return Winner(value)
+    except ValueError:
+        raise InvalidInput(f"winner must be one of: {one_of(Winner)}") from None
+
+
+def _dimension(value: str) -> Dimension:
+    try:
+        return Dimension(value)
+    except ValueError:
+        raise InvalidInput(f"dimension must be one of: {one_of(Dimension)}") from None
 
 
 def _is_uuid(value: str) -> bool:

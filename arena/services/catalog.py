@@ -1,13 +1,14 @@
-"""The models table mirrors the models file: public names, display metadata, status."""
+"""The models table: seeded from the models file; public names, display metadata, status."""
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from sqlalchemy import select
 
 from arena.store.engine import Store
 from arena.store.schema import Model
+from arena.vocabulary import Modality, ModelStatus
 from generators import ModelEntry
-
-PUBLIC_FIELDS = ("name", "modality", "organisation", "license", "open_weights", "parameters", "output_format")
 
 
 def sync_models(store: Store, entries: list[ModelEntry]) -> None:
@@ -30,16 +31,51 @@ def sync_models(store: Store, entries: list[ModelEntry]) -> None:
             model.status = entry.status
             session.add(model)
         for name, model in existing.items():
-            if name not in by_name and model.status == "active":
-                model.status = "disabled"
+            if name not in by_name and model.status == ModelStatus.ACTIVE:
+                model.status = ModelStatus.DISABLED
 
 
-def list_models(store: Store, modality: str | None = None) -> list[dict]:
+@dataclass(frozen=True)
+class PublicModel:
+    """What anyone may know about a model (never its backend, options or endpoint)."""
+
+    name: str
+    modality: Modality
+    status: ModelStatus
+    organisation: str | None
+    license: str | None
+    open_weights: bool | None
+    parameters: str | None
+    output_format: str | None
+
+
+def list_models(store: Store, modality: Modality | None = None) -> list[PublicModel]:
     query = select(Model).order_by(Model.modality, Model.name)
     if modality:
         query = query.where(Model.modality == modality)
     with store.read() as session:
         return [
-            {**{name: getattr(model, name) for name in PUBLIC_FIELDS}, "status": model.status}
+            PublicModel(
+                model.name, Modality(model.modality), ModelStatus(model.status), model.organisation,
+                model.license, model.open_weights, model.parameters, model.output_format,
+            )
             for model in session.scalars(query)
         ]
+
+
+def active_models(store: Store, modality: Modality) -> dict[str, float]:
+    """Active models of a modality with their sampling weights."""
+    with store.read() as session:
+        rows = session.execute(
+            select(Model.name, Model.weight).where(Model.modality == modality, Model.status == ModelStatus.ACTIVE)
+        ).all()
+    return {name: weight for name, weight in rows}
+
+
+def display_metadata(store: Store, modality: Modality) -> dict[str, dict[str, str | None]]:
+    """Organisation and licence per model name, for leaderboard rows."""
+    with store.read() as session:
+        rows = session.execute(
+            select(Model.name, Model.organisation, Model.license).where(Model.modality == modality)
+        ).all()
+    return {name: {"organisation": organisation, "license": license} for name, organisation, license in rows}

@@ -1,42 +1,101 @@
 """Leaderboards: the database aggregates votes, `ranking` fits, a cache serves.
 
 Raw votes never enter Python: one GROUP BY per board yields counts per
-(model_a, model_b, winner[, voter]); the fit costs O(models²). Boards are refitted
-in a background thread when votes change, so a page view or API call never waits
-for a fit once a board exists.
+(model_a, model_b, winner[, voter]); the fit costs O(models²). A request never
+fits: it reads the cache, or asks for a first fit and answers 'pending'. Boards
+learn of changes from the store's events (votes recorded, invalidated or restored,
+profiles changed); each event bumps the version of the boards it touches, and the
+board job (arena/jobs/boards.py) refits whatever is stale.
 """
+
 from __future__ import annotations
 
-import logging
 import threading
-from datetime import datetime, timezone
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
 
 import pandas as pd
 from sqlalchemy import func, select
 
-from arena.store.engine import Store
 from arena.errors import InvalidInput
-from arena.store.schema import DIMENSIONS, MODALITIES, Battle, Model, Vote, Voter
+from arena.services.catalog import display_metadata
 from arena.settings import Settings
-from ranking import RankingError, rank
+from arena.store.engine import Store
+from arena.store.events import Event, VoterProfileChanged, VotesInvalidated, VotesRecorded
+from arena.store.schema import Battle, Vote, Voter
+from arena.vocabulary import DIMENSIONS, Dimension, GroupField, Modality, one_of
+from ranking import RankingError, RankOptions, rank
 
-log = logging.getLogger("arena.leaderboards")
-
-# Sub-boards a voter can pick: prompt category, or one field of the voter profile.
-GROUP_FIELDS = {
-    "category": Battle.category,
-    "age_band": Voter.age_band,
-    "gender": Voter.gender,
-    "country": Voter.country,
-    "first_language": Voter.first_language,
-    "expertise": Voter.expertise,
+GROUP_COLUMNS = {
+    GroupField.CATEGORY: Battle.category,
+    GroupField.AGE_BAND: Voter.age_band,
+    GroupField.GENDER: Voter.gender,
+    GroupField.COUNTRY: Voter.country,
+    GroupField.FIRST_LANGUAGE: Voter.first_language,
+    GroupField.EXPERTISE: Voter.expertise,
 }
+MAX_GROUP_VALUE = 64
 
-BoardKey = tuple[str, str, str | None, str | None]
+
+class BoardKey(NamedTuple):
+    modality: Modality
+    dimension: Dimension
+    group: GroupField | None = None
+    value: str | None = None
 
 
-def vote_counts(store: Store, modality: str, dimension: str, group: tuple[str, str] | None = None,
-                per_voter: bool = False) -> pd.DataFrame:
+@dataclass(frozen=True)
+class BoardGroup:
+    field: GroupField
+    value: str
+
+
+@dataclass
+class Board:
+    """A fitted board, or why there is none yet (status 'pending' or 'too_few_votes')."""
+
+    modality: Modality
+    dimension: Dimension
+    group: BoardGroup | None
+    status: str
+    votes: int
+    computed_at: datetime
+    ci: str
+    level: float
+    message: str | None = None
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    win_rate_matrix: dict[str, dict[str, float]] = field(default_factory=dict)
+    battle_counts: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+def board_key(modality: str, dimension: str = "overall", group: tuple[str, str] | None = None) -> BoardKey:
+    """Validate a board request. Raises InvalidInput naming the allowed values."""
+    try:
+        kind = Modality(modality)
+    except ValueError:
+        raise InvalidInput(f"modality must be one of: {one_of(Modality)}") from None
+    allowed = DIMENSIONS[kind]
+    if dimension not in allowed:
+        raise InvalidInput(f"dimension for {kind} must be one of: {', '.join(allowed)}")
+    if group is None:
+        return BoardKey(kind, Dimension(dimension))
+    name, value = group
+    try:
+        field_ = GroupField(name)
+    except ValueError:
+        raise InvalidInput(f"group must be one of: {one_of(GroupField)}") from None
+    if not value or len(value) > MAX_GROUP_VALUE:
+        raise InvalidInput(f"group value must be 1-{MAX_GROUP_VALUE} characters")
+    return BoardKey(kind, Dimension(dimension), field_, value)
+
+
+def main_keys() -> list[BoardKey]:
+    """The boards every arena has: each modality's every dimension, all voters."""
+    return [BoardKey(modality, dimension) for modality, dimensions in DIMENSIONS.items() for dimension in dimensions]
+
+
+def vote_counts(store: Store, key: BoardKey, per_voter: bool = False) -> pd.DataFrame:
     """Counts of valid anonymous votes per (model_a, model_b, winner[, voter])."""
     columns = [Battle.model_a, Battle.model_b, Vote.winner]
     if per_voter:
@@ -44,176 +103,125 @@ def vote_counts(store: Store, modality: str, dimension: str, group: tuple[str, s
     query = (
         select(*columns, func.count().label("count"))
         .join(Battle, Battle.id == Vote.battle_id)
-        .where(Battle.modality == modality, Vote.dimension == dimension, Vote.anonymous, Vote.valid)
+        .where(Battle.modality == key.modality, Vote.dimension == key.dimension, Vote.anonymous, Vote.valid)
         .group_by(*columns)
     )
-    if group is not None:
-        field, value = group
-        if field in ("category",):
-            query = query.where(GROUP_FIELDS[field] == value)
-        else:
-            query = query.join(Voter, Voter.id == Vote.voter_id).where(GROUP_FIELDS[field] == value)
+    if key.group is not None:
+        if key.group != GroupField.CATEGORY:
+            query = query.join(Voter, Voter.id == Vote.voter_id)
+        query = query.where(GROUP_COLUMNS[key.group] == key.value)
     with store.read() as session:
         rows = session.execute(query).all()
     names = ["model_a", "model_b", "winner"] + (["voter"] if per_voter else []) + ["count"]
     return pd.DataFrame(rows, columns=names)
 
 
+def votes_fingerprint(store: Store) -> tuple[int, ...]:
+    """Changes by other processes: vote count, newest id, counted votes (an invalidation changes it)."""
+    with store.read() as session:
+        row = session.execute(
+            select(func.count(Vote.id), func.coalesce(func.max(Vote.id), 0),
+                   func.count(Vote.id).filter(Vote.valid))
+        ).one()
+    return tuple(int(value) for value in row)
+
+
 class Leaderboards:
-    """A cache of fitted boards, refreshed in the background when votes change."""
+    """A cache of fitted boards with a version per board slice, bumped by events."""
 
     def __init__(self, store: Store, settings: Settings):
         self.store = store
         self.settings = settings
-        self._boards: dict[BoardKey, dict] = {}
-        self._versions: dict[BoardKey, tuple] = {}
+        self._boards: dict[BoardKey, Board] = {}
+        self._fitted: dict[BoardKey, tuple[int, int]] = {}  # version each cached board was fitted at
+        self._versions: dict[tuple[Modality, Dimension], int] = {}
+        self._profiles = 0  # bumped when any profile changes: boards by voter group depend on it
+        self._requested: set[BoardKey] = set()
         self._lock = threading.Lock()
-        self._fit_lock = threading.Lock()
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._dirty: set[tuple[str, str]] = set()
-        self._pending: set[BoardKey] = set()
-        self._thread: threading.Thread | None = None
+        self.changed = threading.Event()  # set when something became stale; the board job waits on it
+        store.events.subscribe(self.on_event)
 
-    def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._loop, name="leaderboards", daemon=True)
-            self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
-
-    def get(self, modality: str, dimension: str = "overall", group: tuple[str, str] | None = None) -> dict:
-        """The cached board, or a 'pending' answer while its first fit runs in the background.
-
-        A request never fits: on a million votes a first fit of a new sub-board
-        takes seconds, and a page view must not wait for it.
-        """
-        key = self._key(modality, dimension, group)
+    def get(self, key: BoardKey) -> Board:
+        """The cached board, or a 'pending' answer while its first fit runs in the background."""
         board = self._boards.get(key)
         if board is not None:
             return board
         with self._lock:
-            self._pending.add(key)
-        self._wake.set()
-        return {
-            **_empty_board(key, self.settings), "status": "pending",
-            "message": "this leaderboard is being computed; refresh in a moment",
-        }
+            self._requested.add(key)
+        self.changed.set()
+        return Board(
+            key.modality, key.dimension, _group(key), "pending", 0, datetime.now(UTC),
+            self.settings.leaderboard_ci, 0.95, "this leaderboard is being computed; refresh in a moment",
+        )
 
-    def refresh_all(self) -> None:
-        """Refit every board whose votes changed since its last fit."""
-        keys = set(self._boards) | {(m, d, None, None) for m in MODALITIES for d in DIMENSIONS[m]}
-        version = self._vote_version()
-        for key in sorted(keys, key=str):
-            if self._stop.is_set():
-                return
-            if self._versions.get(key) != version:
-                self.refresh(key, version)
-
-    def refresh(self, key: BoardKey, version: tuple | None = None) -> dict:
-        with self._fit_lock:
-            version = version or self._vote_version()
-            board = self._fit(key)
+    def on_event(self, event: Event) -> None:
+        if isinstance(event, VotesRecorded | VotesInvalidated):
             with self._lock:
-                self._boards[key] = board
-                self._versions[key] = version
-            return board
+                for board in event.boards:
+                    self._versions[board] = self._versions.get(board, 0) + 1
+        elif isinstance(event, VoterProfileChanged):
+            with self._lock:
+                self._profiles += 1
+        else:
+            return
+        self.changed.set()
 
-    def poke(self, modality: str, dimension: str) -> None:
-        """Votes changed on one board: refit it (and its sub-boards) soon, in the background.
-
-        A vote never waits for a fit, and a burst of votes becomes one refit.
-        """
+    def invalidate_all(self) -> None:
+        """Votes changed where no event reached us (another process): every board is stale."""
         with self._lock:
-            self._dirty.add((modality, dimension))
-        self._wake.set()
+            for key in (*main_keys(), *self._boards):
+                self._versions[key.modality, key.dimension] = self._versions.get((key.modality, key.dimension), 0) + 1
+        self.changed.set()
 
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.refresh_all()  # also catches votes written by other processes
-                while self._wake.wait(self.settings.leaderboard_refresh_s) and not self._stop.is_set():
-                    self._stop.wait(self.settings.leaderboard_debounce_s)
-                    self._wake.clear()
-                    self._refresh_dirty()
-            except Exception:  # keep serving the last good boards
-                log.exception("leaderboard refresh failed")
-                self._stop.wait(self.settings.leaderboard_debounce_s)
-
-    def _refresh_dirty(self) -> None:
+    def stale(self) -> list[BoardKey]:
+        """Boards to refit: the main ones, cached ones whose version moved, and requested ones."""
         with self._lock:
-            dirty, self._dirty = self._dirty, set()
-            pending, self._pending = self._pending, set()
-        version = self._vote_version()
-        keys = {(m, d, None, None) for m, d in dirty} | {k for k in self._boards if k[:2] in dirty} | pending
-        for key in sorted(keys, key=str):
-            self.refresh(key, version)
+            requested, self._requested = self._requested, set()
+            keys = {*main_keys(), *self._boards, *requested}
+            return sorted((key for key in keys if self._fitted.get(key) != self._version(key)), key=str)
 
-    def _vote_version(self) -> tuple:
-        with self.store.read() as session:
-            return tuple(session.execute(select(func.count(Vote.id), func.max(Vote.id))).one())
+    def refit(self, key: BoardKey) -> Board:
+        """Fit one board now (called by the board job, never by a request)."""
+        with self._lock:
+            version = self._version(key)  # taken before the fit: a vote arriving during it makes it stale again
+        board = self._fit(key)
+        with self._lock:
+            self._boards[key] = board
+            self._fitted[key] = version
+        return board
 
-    def _key(self, modality: str, dimension: str, group: tuple[str, str] | None) -> BoardKey:
-        if modality not in MODALITIES:
-            raise InvalidInput(f"modality must be one of: {', '.join(MODALITIES)}")
-        if dimension not in DIMENSIONS[modality]:
-            raise InvalidInput(f"dimension for {modality} must be one of: {', '.join(DIMENSIONS[modality])}")
-        if group is None:
-            return modality, dimension, None, None
-        field, value = group
-        if field not in GROUP_FIELDS:
-            raise InvalidInput(f"group must be one of: {', '.join(GROUP_FIELDS)}")
-        if not value or len(value) > 64:
-            raise InvalidInput("group value must be 1-64 characters")
-        return modality, dimension, field, value
+    def _version(self, key: BoardKey) -> tuple[int, int]:
+        by_voter = key.group is not None and key.group != GroupField.CATEGORY
+        return self._versions.get((key.modality, key.dimension), 0), self._profiles if by_voter else 0
 
-    def _fit(self, key: BoardKey) -> dict:
-        modality, dimension, field, value = key
-        group = (field, value) if field else None
+    def _fit(self, key: BoardKey) -> Board:
         per_voter = self.settings.leaderboard_ci == "cluster"
-        counts = vote_counts(self.store, modality, dimension, group, per_voter)
+        counts = vote_counts(self.store, key, per_voter)
         n_votes = int(counts["count"].sum()) if len(counts) else 0
-        board = {**_empty_board(key, self.settings), "votes": n_votes}
-        minimum = self.settings.min_group_votes if group else 1
+        board = Board(key.modality, key.dimension, _group(key), "ok", n_votes, datetime.now(UTC),
+                      self.settings.leaderboard_ci, 0.95)
+        minimum = self.settings.min_group_votes if key.group else 1
         if n_votes < minimum:
-            return {**board, "status": "too_few_votes",
-                    "message": f"too few votes: {n_votes} (at least {minimum} needed)"}
+            board.status, board.message = "too_few_votes", f"too few votes: {n_votes} (at least {minimum} needed)"
+            return board
         try:
-            result = rank(counts, ci=self.settings.leaderboard_ci,
-                          provisional_votes=self.settings.provisional_votes)
+            result = rank(counts, RankOptions(ci=self.settings.leaderboard_ci,
+                                              provisional_votes=self.settings.provisional_votes))
         except RankingError as exc:
-            return {**board, "status": "too_few_votes", "message": str(exc)}
-        display = self._display(modality)
-        rows = [{**row, **display.get(row["model"], {})} for row in result.rows]
-        return {
-            **board, "status": "ok", "rows": rows,
-            "win_rate_matrix": _matrix(result.win_rate_matrix),
-            "battle_counts": _matrix(result.battle_counts),
-        }
-
-    def _display(self, modality: str) -> dict[str, dict]:
-        with self.store.read() as session:
-            models = session.scalars(select(Model).where(Model.modality == modality)).all()
-        return {m.name: {"organisation": m.organisation, "license": m.license} for m in models}
+            board.status, board.message = "too_few_votes", str(exc)
+            return board
+        display = display_metadata(self.store, key.modality)
+        board.rows = [{**row, **display.get(row["model"], {})} for row in result.records()]
+        board.win_rate_matrix = _matrix(result.win_rate_matrix)
+        board.battle_counts = _matrix(result.battle_counts)
+        return board
 
 
-def _empty_board(key: BoardKey, settings: Settings) -> dict:
-    modality, dimension, field, value = key
-    return {
-        "modality": modality, "dimension": dimension,
-        "group": {"field": field, "value": value} if field else None,
-        "votes": 0, "computed_at": datetime.now(timezone.utc).isoformat(),
-        "ci": settings.leaderboard_ci, "level": 0.95,
-        "rows": [], "win_rate_matrix": {}, "battle_counts": {},
-    }
+def _group(key: BoardKey) -> BoardGroup | None:
+    return BoardGroup(key.group, key.value) if key.group is not None and key.value is not None else None
 
 
-def _matrix(frame: pd.DataFrame) -> dict:
+def _matrix(frame: pd.DataFrame) -> dict[str, dict[str, float]]:
     """{row model: {column model: value}} with NaN (never compared) left out."""
     return {
         str(row): {str(col): float(v) for col, v in values.items() if pd.notna(v)}

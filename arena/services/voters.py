@@ -10,16 +10,22 @@ import hashlib
 import hmac
 import re
 import secrets
-from datetime import datetime, timezone
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
+from sqlalchemy import insert as sqlalchemy_insert
 from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from arena.store.engine import Store
 from arena.errors import InvalidInput
+from arena.store.engine import Store
+from arena.store.events import VoterProfileChanged
 from arena.store.schema import Voter
 
+COOKIE = "arena_voter"  # the page and the API share one voter id per browser
+HEADER = "X-Arena-Voter"  # API clients without cookies
+COOKIE_MAX_AGE = 400 * 24 * 3600
 VOTER_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 PROFILE_FIELDS = {
     "age_band": ("under-18", "18-24", "25-34", "35-44", "45-54", "55-64", "65+"),
@@ -44,51 +50,82 @@ def hash_ip(ip: str | None, secret: str) -> str | None:
     return hmac.new(secret.encode(), ip.encode(), hashlib.sha256).hexdigest()
 
 
+@dataclass(frozen=True)
+class Profile:
+    """A voter's optional demographics; all None when nothing was given."""
+
+    age_band: str | None = None
+    gender: str | None = None
+    country: str | None = None
+    first_language: str | None = None
+    expertise: str | None = None
+    consent_at: datetime | None = None
+
+
+FIELDS = tuple(name for name in Profile.__dataclass_fields__ if name != "consent_at")
+
+
 class Voters:
-    """Creates voter rows on first sight; remembers known ids to skip the query."""
+    """Creates voter rows on first sight; remembers known ids to skip the query.
+
+    Every method runs its database work on the store's gateway threads.
+    """
 
     def __init__(self, store: Store, secret: str):
         self.store = store
         self.secret = secret
         self._known: set[str] = set()
 
-    def ensure(self, voter_id: str, ip: str | None = None) -> None:
+    async def ensure(self, voter_id: str, ip: str | None = None) -> None:
+        """Record a voter id the first time it is seen. Raises InvalidInput for a malformed id."""
         if voter_id in self._known:
             return
         if not valid_voter_id(voter_id):
             raise InvalidInput("voter id must be 8-64 characters: letters, digits, '-' or '_'")
-        dialect = self.store.engine.dialect.name
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        statement = insert(Voter).values(
-            id=voter_id, created_at=datetime.now(timezone.utc), ip_hash=hash_ip(ip, self.secret)
-        ).on_conflict_do_nothing(index_elements=["id"])
-        with self.store.write() as session:
-            session.execute(statement)
+        await self.store.run_write(self._insert, voter_id, ip)
         if len(self._known) > 1_000_000:
             self._known.clear()
         self._known.add(voter_id)
 
-    def profile(self, voter_id: str) -> dict:
+    async def profile(self, voter_id: str) -> Profile:
+        return await self.store.run(self._profile, voter_id)
+
+    async def save_profile(self, voter_id: str, **fields: str | None) -> Profile:
+        """Store the optional demographics; consent is recorded with the save. Raises InvalidInput."""
+        values: dict[str, object] = {name: _check_field(name, value) for name, value in fields.items()}
+        values["consent_at"] = datetime.now(UTC)
+        await self.ensure(voter_id)
+        await self.store.run_write(self._update, voter_id, values)
+        return await self.profile(voter_id)
+
+    async def delete_profile(self, voter_id: str) -> None:
+        await self.store.run_write(self._update, voter_id, {name: None for name in (*FIELDS, "consent_at")})
+
+    def create_many(self, rows: list[dict[str, object]]) -> None:
+        """Write many new voters at once (simulations, imports); rows hold Voter columns."""
+        with self.store.write() as session:
+            session.execute(sqlalchemy_insert(Voter), rows)
+
+    def _insert(self, voter_id: str, ip: str | None) -> None:
+        dialect = self.store.engine.dialect.name
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        statement = insert(Voter).values(
+            id=voter_id, created_at=datetime.now(UTC), ip_hash=hash_ip(ip, self.secret)
+        ).on_conflict_do_nothing(index_elements=["id"])
+        with self.store.write() as session:
+            session.execute(statement)
+
+    def _profile(self, voter_id: str) -> Profile:
         with self.store.read() as session:
             voter = session.get(Voter, voter_id)
             if voter is None:
-                return {}
-            fields = {name: getattr(voter, name) for name in (*PROFILE_FIELDS, "country", "first_language")}
-            fields["consent_at"] = voter.consent_at.isoformat() if voter.consent_at else None
-            return fields
+                return Profile()
+            return Profile(**{name: getattr(voter, name) for name in (*FIELDS, "consent_at")})
 
-    def save_profile(self, voter_id: str, **fields: str | None) -> None:
-        """Store the optional demographics; consent is recorded with the save."""
-        values = {name: _check_field(name, value) for name, value in fields.items()}
-        values["consent_at"] = datetime.now(timezone.utc)
-        self.ensure(voter_id)
+    def _update(self, voter_id: str, values: dict[str, object]) -> None:
         with self.store.write() as session:
             session.execute(update(Voter).where(Voter.id == voter_id).values(**values))
-
-    def delete_profile(self, voter_id: str) -> None:
-        empty = {name: None for name in (*PROFILE_FIELDS, "country", "first_language", "consent_at")}
-        with self.store.write() as session:
-            session.execute(update(Voter).where(Voter.id == voter_id).values(**empty))
+        self.store.events.publish(VoterProfileChanged(voter_id))
 
 
 def _check_field(name: str, value: str | None) -> str | None:

@@ -1,15 +1,24 @@
-"""Database engines and schema upgrades for SQLite and PostgreSQL alike."""
+"""Database engines, schema upgrades and the one SQL gateway, for SQLite and PostgreSQL alike."""
 from __future__ import annotations
 
+import asyncio
+import functools
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
+
+from arena.store.events import EventBus, LocalBus
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -56,20 +65,52 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
 
 class Store:
-    """Session factories with one rule: writes on SQLite go through one lock.
+    """The SQL gateway: sessions, the write rule, the thread pool and the event bus.
 
-    SQLite allows one writer at a time; queuing writers in-process is cheaper and
-    fairer than letting them spin on the file lock, and BEGIN IMMEDIATE makes a
-    writer in another process (`arena simulate`) wait instead of failing.
+    Writes on SQLite go through one lock: SQLite allows one writer at a time, and
+    queuing writers in-process is cheaper and fairer than letting them spin on the
+    file lock; BEGIN IMMEDIATE makes a writer in another process wait instead of
+    failing. Async code (request handlers, page callbacks) reaches the database only
+    through `run` (reads) and `run_write` (anything that writes), on two bounded pools
+    owned by the application's start and stop (datasette's execute and
+    execute_write_fn): a slow or locked database never stalls the event loop, and
+    writers queued behind a lock never take the threads that reads need.
     """
 
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, *, threads: int = 8, events: EventBus | None = None):
         self.engine = engine
         self.is_sqlite = engine.dialect.name == "sqlite"
+        self.events: EventBus = events if events is not None else LocalBus()
+        self.threads = threads
         self._write_engine = engine.execution_options(sqlite_write=True)
         self._reads = sessionmaker(engine, expire_on_commit=False)
         self._writes = sessionmaker(self._write_engine, expire_on_commit=False)
         self._write_lock = threading.Lock() if self.is_sqlite else None
+        self._pools: dict[str, ThreadPoolExecutor] = {}
+
+    def start(self) -> None:
+        for kind in ("read", "write"):
+            if kind not in self._pools:
+                self._pools[kind] = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix=f"arena-{kind}")
+
+    def stop(self) -> None:
+        pools, self._pools = self._pools, {}
+        for pool in pools.values():
+            pool.shutdown(wait=True)
+
+    async def run(self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run blocking database reads on the gateway's read threads and await the result."""
+        return await self._submit("read", functools.partial(function, *args, **kwargs))
+
+    async def run_write(self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run database work that writes on the gateway's write threads and await the result."""
+        return await self._submit("write", functools.partial(function, *args, **kwargs))
+
+    async def _submit(self, kind: str, call: Callable[[], T]) -> T:
+        pool = self._pools.get(kind)
+        if pool is None:
+            raise RuntimeError("the store is not started")
+        return await asyncio.get_running_loop().run_in_executor(pool, call)
 
     @contextmanager
     def read(self) -> Iterator[Session]:

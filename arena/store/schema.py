@@ -1,7 +1,7 @@
 """The vote store's tables (SQLAlchemy 2 ORM). Alembic migrations own the schema."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import (
     JSON,
@@ -19,13 +19,17 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-MODALITIES = ("text", "image", "3d")
-WINNERS = ("model_a", "model_b", "tie", "both_bad")
-DIMENSIONS = {
-    "text": ("overall",),
-    "image": ("overall", "aesthetics", "alignment", "detail"),
-    "3d": ("overall", "geometry", "texture", "alignment"),
-}
+from arena.vocabulary import (
+    BattleMode,
+    BattleStatus,
+    Dimension,
+    Modality,
+    ModelStatus,
+    Side,
+    VoteSource,
+    Winner,
+    sql_in,
+)
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -37,7 +41,7 @@ NAMING = {
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class Base(DeclarativeBase):
@@ -58,12 +62,12 @@ class Model(Base):
     parameters: Mapped[str | None] = mapped_column(String(100))
     output_format: Mapped[str | None] = mapped_column(String(100))
     weight: Mapped[float] = mapped_column(Float, default=1.0)
-    status: Mapped[str] = mapped_column(String(10), default="active")
+    status: Mapped[str] = mapped_column(String(10), default=ModelStatus.ACTIVE)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     __table_args__ = (
-        CheckConstraint("modality IN ('text', 'image', '3d')", name="modality"),
-        CheckConstraint("status IN ('active', 'disabled', 'pending')", name="status"),
+        CheckConstraint(sql_in("modality", Modality), name="modality"),
+        CheckConstraint(sql_in("status", ModelStatus), name="status"),
     )
 
 
@@ -86,14 +90,14 @@ class Battle(Base):
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     modality: Mapped[str] = mapped_column(String(8))
-    mode: Mapped[str] = mapped_column(String(10), default="anonymous")
+    mode: Mapped[str] = mapped_column(String(10), default=BattleMode.ANONYMOUS)
     prompt: Mapped[str] = mapped_column(Text)
     conversation: Mapped[list] = mapped_column(JSON, default=list)  # every user turn, in order
     category: Mapped[str | None] = mapped_column(String(32))
     model_a: Mapped[str] = mapped_column(ForeignKey("models.name"))
     model_b: Mapped[str] = mapped_column(ForeignKey("models.name"))
     pair_probability: Mapped[float | None] = mapped_column(Float)
-    status: Mapped[str] = mapped_column(String(10), default="generating")
+    status: Mapped[str] = mapped_column(String(10), default=BattleStatus.GENERATING)
     error: Mapped[str | None] = mapped_column(Text)
     voter_id: Mapped[str] = mapped_column(ForeignKey("voters.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -101,8 +105,8 @@ class Battle(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
     __table_args__ = (
-        CheckConstraint("mode IN ('anonymous', 'named')", name="mode"),
-        CheckConstraint("status IN ('generating', 'ready', 'failed')", name="status"),
+        CheckConstraint(sql_in("mode", BattleMode), name="mode"),
+        CheckConstraint(sql_in("status", BattleStatus), name="status"),
         CheckConstraint("model_a <> model_b", name="distinct_models"),
         Index("ix_battles_voter_id", "voter_id"),
         Index("ix_battles_modality_created_at", "modality", "created_at"),
@@ -125,7 +129,7 @@ class Output(Base):
 
     __table_args__ = (
         UniqueConstraint("battle_id", "turn", "side", name="uq_outputs_battle_turn_side"),
-        CheckConstraint("side IN ('a', 'b')", name="side"),
+        CheckConstraint(sql_in("side", Side), name="side"),
     )
 
 
@@ -135,17 +139,19 @@ class Vote(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     battle_id: Mapped[str] = mapped_column(ForeignKey("battles.id", ondelete="CASCADE"))
     voter_id: Mapped[str] = mapped_column(ForeignKey("voters.id"))
-    dimension: Mapped[str] = mapped_column(String(16), default="overall")
+    dimension: Mapped[str] = mapped_column(String(16), default=Dimension.OVERALL)
     winner: Mapped[str] = mapped_column(String(8))
     anonymous: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     dwell_ms: Mapped[int | None] = mapped_column(Integer)  # outputs shown -> vote
     valid: Mapped[bool] = mapped_column(Boolean, default=True)
     invalid_reason: Mapped[str | None] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(10), default=VoteSource.LIVE, server_default=VoteSource.LIVE.value)
 
     __table_args__ = (
         # The database, not the application, guarantees one vote per battle and dimension.
         UniqueConstraint("battle_id", "dimension", name="uq_votes_battle_dimension"),
-        CheckConstraint("winner IN ('model_a', 'model_b', 'tie', 'both_bad')", name="winner"),
+        CheckConstraint(sql_in("winner", Winner), name="winner"),
+        CheckConstraint(sql_in("source", VoteSource), name="source"),
         Index("ix_votes_voter_id", "voter_id"),
     )

@@ -9,12 +9,12 @@ from fastapi import FastAPI
 
 from arena.runtime import Arena
 from arena.ui.about import build_about_tab
-from arena.ui.battle import build_panel
+from arena.ui.battle import MODALITY_LABELS, build_panel
 from arena.ui.leaderboard_tab import build_leaderboard_tab
 from arena.ui.profile import build_profile_form
 from arena.ui.voter import VoterCookieMiddleware
 
-MODALITIES = (("Text", "text"), ("Image", "image"), ("3D", "3d"))
+MODALITIES = tuple((label, modality.value) for modality, label in MODALITY_LABELS.items())
 INTRO = (
     "## ⚔️ Open Arena\n"
     "Ask anything. Two anonymous models answer side by side. **Vote for the better one**, then see who they were."

@@ -8,24 +8,27 @@ import html
 import random
 import time
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 import gradio as gr
 
-from arena.services.battles import BattleView, Chunk, Finished, SideOutput, Started
 from arena.errors import ArenaError
 from arena.runtime import Arena
-from arena.store.schema import DIMENSIONS
-from arena.simulate import load_prompts
-from arena.ui.voter import known_voter, voter_of
+from arena.services.battles import BattleView, Chunk, Finished, SideOutput, Started
+from arena.services.catalog import active_models
+from arena.services.prompts import example_prompts
+from arena.ui.voter import known_voter
+from arena.vocabulary import DIMENSIONS, Dimension, Modality, Winner
 
-VOTES = (("A is better", "model_a"), ("B is better", "model_b"), ("Tie", "tie"), ("Both are bad", "both_bad"))
+VOTES = (("A is better", Winner.MODEL_A), ("B is better", Winner.MODEL_B), ("Tie", Winner.TIE),
+         ("Both are bad", Winner.BOTH_BAD))
+MODALITY_LABELS = {Modality.TEXT: "Text", Modality.IMAGE: "Image", Modality.THREE_D: "3D"}
 CHOICE_LABELS = {winner: label for label, winner in VOTES}
 DIMENSION_LABELS = {
     "aesthetics": "Aesthetics", "alignment": "Prompt alignment", "detail": "Detail",
     "geometry": "Geometry", "texture": "Texture",
 }
-DIMENSION_CHOICES = [("A", "model_a"), ("B", "model_b"), ("Tie", "tie"), ("Both bad", "both_bad")]
+DIMENSION_CHOICES = [("A", Winner.MODEL_A.value), ("B", Winner.MODEL_B.value), ("Tie", Winner.TIE.value),
+                     ("Both bad", Winner.BOTH_BAD.value)]
 STREAM_INTERVAL_S = 0.04  # at most ~25 screen updates a second while text streams
 WORKING = {"text": "Both models are answering…", "image": "Painting both images…", "3d": "Building both 3D models…"}
 PLACEHOLDER = {
@@ -65,14 +68,9 @@ class Panel:
         ]
 
 
-@lru_cache(maxsize=None)
-def _prompts(modality: str) -> tuple[str, ...]:
-    return tuple(load_prompts(modality))
-
-
 def random_prompt(modality: str) -> str:
     """A prompt from data/prompts/<modality>.txt, for voters who do not know what to ask."""
-    return random.choice(_prompts(modality))
+    return random.choice(example_prompts(Modality(modality)))
 
 
 def build_panel(arena: Arena, modality: str, named: bool = False) -> Panel:
@@ -80,7 +78,8 @@ def build_panel(arena: Arena, modality: str, named: bool = False) -> Panel:
     prefix = f"{'sbs' if named else 'arena'}-{modality}"
     picks: list[gr.Dropdown] = []
     if named:
-        names = sorted(arena.battles.active_models(modality))
+        # built once at start-up, before serving: no event loop to block yet
+        names = sorted(name for name in active_models(arena.store, Modality(modality)) if name in arena.generators)
         with gr.Row(equal_height=True):
             picks = [
                 gr.Dropdown(names, value=names[i] if len(names) > i else None, label=f"Model {side}",
@@ -98,7 +97,7 @@ def build_panel(arena: Arena, modality: str, named: bool = False) -> Panel:
             for label, winner in VOTES
         ]
     dimensions: dict[str, gr.Radio] = {}
-    extra = [d for d in DIMENSIONS[modality] if d != "overall"]
+    extra = [d.value for d in DIMENSIONS[Modality(modality)] if d != Dimension.OVERALL]
     if extra:
         with gr.Accordion("Optional: which is better for…", open=False, elem_id=f"{prefix}-dimensions"):
             for dimension in extra:
@@ -170,7 +169,7 @@ def _runner(arena: Arena, panel: Panel):
         if not prompt:
             yield {panel.status: _status("Type a prompt first, or press Random prompt.", "info")}
             return
-        voter = known_voter(arena, request)
+        voter = await known_voter(arena, request)
         follow_up = (panel.modality == "text" and state.get("status") == "ready"
                      and not state.get("voted") and state.get("id"))
         if follow_up:
@@ -287,24 +286,22 @@ def _final_value(arena: Arena, modality: str, output: SideOutput | None, chat: l
     return str(found[0]) if found else None
 
 
-def _voter(arena: Arena, panel: Panel, winner: str):
+def _voter(arena: Arena, panel: Panel, winner: Winner):
     """A vote button's handler: the overall vote, then each optional dimension, then the reveal."""
-    def vote(values: dict, request: gr.Request):
+    async def vote(values: dict, request: gr.Request):
         state = values[panel.state]
         if state.get("status") != "ready" or state.get("voted") or not state.get("id"):
             return {panel.status: _status("There is nothing to vote on yet.", "info")}
-        voter = voter_of(request)
+        voter = await known_voter(arena, request)
         try:
-            result = arena.battles.vote(state["id"], voter, winner, "overall")
+            result = await arena.battles.vote(state["id"], voter, winner, Dimension.OVERALL)
         except ArenaError as exc:
             return {panel.status: _status(str(exc), "error")}
-        arena.leaderboards.poke(result.modality, "overall")
         problems = []  # the overall vote stands even if an optional one is refused
         for dimension, radio in panel.dimensions.items():
             if choice := values[radio]:
                 try:
-                    arena.battles.vote(state["id"], voter, choice, dimension)
-                    arena.leaderboards.poke(result.modality, dimension)
+                    await arena.battles.vote(state["id"], voter, choice, dimension)
                 except ArenaError as exc:
                     problems.append(f"{DIMENSION_LABELS[dimension]}: {exc}")
         counted = "" if result.valid or panel.named else f" (not counted: {result.invalid_reason})"

@@ -10,21 +10,22 @@ from html import escape
 
 import gradio as gr
 
-from arena.services.categories import OTHER, RULES
 from arena.errors import ArenaError
 from arena.runtime import Arena
-from arena.store.schema import DIMENSIONS
-from arena.ui.battle import DIMENSION_LABELS
-from arena.ui.charts import rating_chart, win_rate_heatmap
+from arena.services.categories import OTHER, RULES
+from arena.services.leaderboards import board_key
 from arena.services.voters import PROFILE_FIELDS
+from arena.ui.battle import DIMENSION_LABELS, MODALITY_LABELS
+from arena.ui.charts import rating_chart, win_rate_heatmap
+from arena.vocabulary import DIMENSIONS, GroupField, Modality
 
-MODALITY_CHOICES = [("Text", "text"), ("Image", "image"), ("3D", "3d")]
+MODALITY_CHOICES = [(label, modality.value) for modality, label in MODALITY_LABELS.items()]
 EVERYONE = "all"
-GROUP_CHOICES = [
-    ("Everyone, all prompts", EVERYONE), ("Prompt category", "category"), ("Age band", "age_band"),
-    ("Gender", "gender"), ("Country", "country"), ("First language", "first_language"),
-    ("Expertise", "expertise"),
-]
+GROUP_LABELS = {
+    GroupField.CATEGORY: "Prompt category", GroupField.AGE_BAND: "Age band", GroupField.GENDER: "Gender",
+    GroupField.COUNTRY: "Country", GroupField.FIRST_LANGUAGE: "First language", GroupField.EXPERTISE: "Expertise",
+}
+GROUP_CHOICES = [("Everyone, all prompts", EVERYONE), *((GROUP_LABELS[g], g.value) for g in GroupField)]
 COLUMNS = ("Rank (UB)", "Model", "Rating", "95% CI", "Votes", "Win rate", "Organisation", "License")
 
 
@@ -62,27 +63,27 @@ def board_html(arena: Arena, modality: str, dimension: str, group: str, value: s
     if group != EVERYONE and not value:
         return _note("Pick a value for the filter to see that group's leaderboard.")
     try:
-        board = arena.leaderboards.get(modality, dimension or "overall",
-                                       (group, value) if group != EVERYONE else None)
+        key = board_key(modality, dimension or "overall", (group, value) if group != EVERYONE and value else None)
     except ArenaError as exc:
         return _note(str(exc))
-    updated = f'<p class="arena-updated">Last updated {escape(_when(board["computed_at"]))} · ' \
-              f'{board["votes"]:,} {"vote" if board["votes"] == 1 else "votes"} counted</p>'
-    if board["status"] == "pending":
-        return _note(_sentence(board["message"]))
-    if board["status"] != "ok":
+    board = arena.leaderboards.get(key)
+    updated = f'<p class="arena-updated">Last updated {escape(_when(board.computed_at))} · ' \
+              f'{board.votes:,} {"vote" if board.votes == 1 else "votes"} counted</p>'
+    if board.status == "pending":
+        return _note(_sentence(board.message or "this leaderboard is being computed"))
+    if board.status != "ok":
         return updated + _note(
-            _sentence(board.get("message") or "too few votes") + " "
+            _sentence(board.message or "too few votes") + " "
             "A table from so few votes would mislead, so none is shown yet."
         )
-    rows = board["rows"]
+    rows = board.rows
     order = [row["model"] for row in rows]
     legend = (f'<p class="arena-legend"><span class="arena-provisional">provisional</span> fewer than '
               f'{arena.settings.provisional_votes} votes: the rating may still move a lot. Rank (UB): 1 + the '
               "number of models that are better beyond statistical doubt.</p>")
     return (
         updated + _table(rows) + legend + "<h3>Ratings with 95% confidence intervals</h3>"
-        + rating_chart(rows) + "<h3>Win rates</h3>" + win_rate_heatmap(board["win_rate_matrix"], order)
+        + rating_chart(rows) + "<h3>Win rates</h3>" + win_rate_heatmap(board.win_rate_matrix, order)
     )
 
 
@@ -105,24 +106,21 @@ def _table(rows: list[dict]) -> str:
 
 
 def _dimension_choices(modality: str) -> list[tuple[str, str]]:
-    return [(DIMENSION_LABELS.get(d, d.capitalize()), d) for d in DIMENSIONS[modality]]
+    return [(DIMENSION_LABELS.get(d, d.capitalize()), d.value) for d in DIMENSIONS[Modality(modality)]]
 
 
 def _value_dropdown(modality: str, group: str) -> gr.Dropdown:
     if group == EVERYONE:
         return gr.Dropdown(choices=[], value=None, interactive=False)
-    if group == "category":
+    if group == GroupField.CATEGORY:
         choices = [name for name, _ in RULES.get(modality, [])] + [OTHER]
     else:
         choices = list(PROFILE_FIELDS.get(group, ()))
     return gr.Dropdown(choices=choices, value=choices[0] if choices else None, interactive=True)
 
 
-def _when(iso: str) -> str:
-    try:
-        return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M:%S UTC")
-    except (TypeError, ValueError):
-        return str(iso)
+def _when(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _note(message: str) -> str:

@@ -10,10 +10,9 @@ import gradio as gr
 
 from arena.errors import ArenaError
 from arena.runtime import Arena
+from arena.services.voters import FIELDS, PROFILE_FIELDS
 from arena.ui.voter import voter_of
-from arena.services.voters import PROFILE_FIELDS
 
-FIELDS = ("age_band", "gender", "country", "first_language", "expertise")
 CONSENT = (
     "By pressing Save you agree that Open Arena stores these answers with your votes, uses them for "
     "leaderboards by voter group, and publishes them only in coarse, anonymised form in the vote data; "
@@ -45,20 +44,21 @@ def build_profile_form(arena: Arena) -> tuple[list[gr.components.Component], Cal
     message = gr.HTML("", elem_id="profile-message", js_on_load=None)
     fields = [age, gender, country, language, expertise]
 
-    def load(request: gr.Request) -> list[str]:
-        profile = arena.voters.profile(voter_of(request))
-        return [profile.get(name) or "" for name in FIELDS]
+    async def load(request: gr.Request) -> list[str]:
+        profile = await arena.voters.profile(voter_of(request))
+        return [getattr(profile, name) or "" for name in FIELDS]
 
-    def store(values: dict, request: gr.Request):
+    async def store(values: dict, request: gr.Request):
         try:
-            arena.voters.save_profile(voter_of(request), **{name: values[f] for name, f in zip(FIELDS, fields)})
+            saved = await arena.voters.save_profile(
+                voter_of(request), **{name: values[f] for name, f in zip(FIELDS, fields, strict=True)}
+            )
         except ArenaError as exc:
             return [gr.skip()] * len(fields) + [_message(str(exc), "error")]
-        saved = arena.voters.profile(voter_of(request))
-        return [saved.get(name) or "" for name in FIELDS] + [_message("Saved. Thank you!", "ok")]
+        return [getattr(saved, name) or "" for name in FIELDS] + [_message("Saved. Thank you!", "ok")]
 
-    def remove(request: gr.Request):
-        arena.voters.delete_profile(voter_of(request))
+    async def remove(request: gr.Request):
+        await arena.voters.delete_profile(voter_of(request))
         return [""] * len(fields) + [_message("Deleted: nothing about you is stored any more.", "ok")]
 
     save.click(store, set(fields), [*fields, message], show_progress="hidden")

@@ -11,9 +11,8 @@ import re
 
 import gradio as gr
 
-from arena.api.routes import COOKIE, COOKIE_MAX_AGE
 from arena.runtime import Arena
-from arena.services.voters import new_voter_id, valid_voter_id
+from arena.services.voters import COOKIE, COOKIE_MAX_AGE, new_voter_id, valid_voter_id
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
@@ -30,11 +29,11 @@ def voter_of(request: gr.Request | None) -> str:
     return new_voter_id()
 
 
-def known_voter(arena: Arena, request: gr.Request | None) -> str:
+async def known_voter(arena: Arena, request: gr.Request | None) -> str:
     """The voter id, recorded (with the salted IP hash) the first time it is seen."""
     voter = voter_of(request)
     client = getattr(request, "client", None) if request is not None else None
-    arena.voters.ensure(voter, getattr(client, "host", None))
+    await arena.voters.ensure(voter, getattr(client, "host", None))
     return voter
 
 

@@ -105,13 +105,14 @@ def test_simulate_fills_a_meaningful_leaderboard(tmp_path, models_file):
     assert "simulated 300 votes" in result.stdout
 
     from arena.runtime import Arena
+    from arena.services.leaderboards import board_key
     from arena.settings import Settings
 
     arena = Arena(Settings(data_dir=tmp_path, models_file=models_file, secret_key="s"))
-    board = arena.leaderboards.refresh(("text", "overall", None, None))
-    assert board["votes"] == 300
+    board = arena.leaderboards.refit(board_key("text"))
+    assert board.votes == 300
     # the demo models' hidden strengths follow their quality, and 300 votes show it
-    best = board["rows"][0]["model"]
+    best = board.rows[0]["model"]
     qualities = {e.name: e.options.quality for e in arena.entries if e.modality == "text"}
     assert qualities[best] == max(qualities.values())
 

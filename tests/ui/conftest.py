@@ -14,9 +14,8 @@ from urllib.parse import urlparse
 import pytest
 import yaml
 
-from arena.runtime import Arena
 from arena.settings import Settings
-from tests.conftest import ON_CI, LiveServer, write_models_file
+from tests.conftest import ON_CI, LiveServer, ready_arena, write_models_file
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -64,7 +63,7 @@ def start_server(directory: Path, models: list[dict] | None = None, **settings) 
         data_dir=directory / "data", models_file=models_file, secret_key="test-secret",
         leaderboard_refresh_s=3600, leaderboard_debounce_s=0.1, **settings,
     )
-    return LiveServer(create_app(Arena(config)))
+    return LiveServer(create_app(ready_arena(config)))
 
 
 @pytest.fixture(scope="module")

@@ -14,8 +14,8 @@ OTHER = "voter-bbbb-0002"
 
 @pytest.fixture
 async def ready(arena):
-    arena.voters.ensure(VOTER)
-    arena.voters.ensure(OTHER)
+    await arena.voters.ensure(VOTER)
+    await arena.voters.ensure(OTHER)
     return arena
 
 
@@ -30,14 +30,14 @@ async def test_text_battle_lifecycle_reveals_names_only_after_the_vote(ready):
     assert view.model_a is None and view.model_b is None
     assert view.turns[0]["a"].text and view.turns[0]["b"].text
 
-    result = ready.battles.vote(view.id, VOTER, "model_a")
+    result = await ready.battles.vote(view.id, VOTER, "model_a")
     assert result.model_a != result.model_b
-    assert {result.model_a, result.model_b} <= set(ready.battles.active_models("text"))
+    assert {result.model_a, result.model_b} <= set(await ready.battles.active_models("text"))
 
-    again = ready.battles.get(view.id, VOTER)
+    again = await ready.battles.get(view.id, VOTER)
     assert again.model_a == result.model_a and again.votes == {"overall": "model_a"}
     with pytest.raises(Conflict):
-        ready.battles.vote(view.id, VOTER, "model_b")
+        await ready.battles.vote(view.id, VOTER, "model_b")
     with pytest.raises(Conflict, match="locked"):
         await ready.battles.continue_(view.id, VOTER, "one more thing")
     assert votes_stored(ready) == 1
@@ -47,7 +47,7 @@ async def test_uniform_sampler_records_the_pair_probability(ready):
     view = await ready.battles.start("text", "hello there", VOTER)
     with ready.store.read() as session:
         battle = session.get(Battle, view.id)
-    n = len(ready.battles.active_models("text"))
+    n = len(await ready.battles.active_models("text"))
     assert battle.pair_probability == pytest.approx(1 / comb(n, 2))
     assert battle.mode == "anonymous" and battle.model_a != battle.model_b
 
@@ -58,7 +58,7 @@ async def test_multi_turn_text_battle_keeps_the_pair(ready):
     view = await ready.battles.continue_(view.id, VOTER, "And in winter?")
     assert view.conversation == ["Describe a garden.", "Now describe it at night.", "And in winter?"]
     assert len(view.turns) == 3 and all(turn["a"].text and turn["b"].text for turn in view.turns)
-    first = ready.battles.vote(view.id, VOTER, "tie")
+    first = await ready.battles.vote(view.id, VOTER, "tie")
     with ready.store.read() as session:
         battle = session.get(Battle, view.id)
     assert (battle.model_a, battle.model_b) == (first.model_a, first.model_b)
@@ -83,25 +83,25 @@ async def test_image_and_3d_battles_store_artifacts_and_take_dimension_votes(rea
         assert output.artifact_sha256 and ready.artifacts.get(output.artifact_sha256)
         assert output.media_type == ("image/png" if modality == "image" else "model/gltf-binary")
     dimension = "aesthetics" if modality == "image" else "geometry"
-    ready.battles.vote(view.id, VOTER, "model_b", dimension)
-    ready.battles.vote(view.id, VOTER, "model_a", "overall")
-    assert ready.battles.get(view.id, VOTER).votes == {dimension: "model_b", "overall": "model_a"}
+    await ready.battles.vote(view.id, VOTER, "model_b", dimension)
+    await ready.battles.vote(view.id, VOTER, "model_a", "overall")
+    assert (await ready.battles.get(view.id, VOTER)).votes == {dimension: "model_b", "overall": "model_a"}
     with pytest.raises(InvalidInput, match="dimension"):
-        ready.battles.vote(view.id, VOTER, "model_a", "texture" if modality == "image" else "detail")
+        await ready.battles.vote(view.id, VOTER, "model_a", "texture" if modality == "image" else "detail")
 
 
 async def test_bad_votes_are_refused_and_write_nothing(ready):
     view = await ready.battles.start("text", "What is a prime number?", VOTER)
     with pytest.raises(NotFound):
-        ready.battles.vote("00000000-0000-4000-8000-000000000000", VOTER, "model_a")
+        await ready.battles.vote("00000000-0000-4000-8000-000000000000", VOTER, "model_a")
     with pytest.raises(NotFound):
-        ready.battles.vote("not-a-uuid", VOTER, "model_a")
+        await ready.battles.vote("not-a-uuid", VOTER, "model_a")
     with pytest.raises(Forbidden):
-        ready.battles.vote(view.id, OTHER, "model_a")
+        await ready.battles.vote(view.id, OTHER, "model_a")
     with pytest.raises(InvalidInput, match="winner"):
-        ready.battles.vote(view.id, VOTER, "left")
+        await ready.battles.vote(view.id, VOTER, "left")
     with pytest.raises(InvalidInput, match="dimension"):
-        ready.battles.vote(view.id, VOTER, "model_a", "aesthetics")
+        await ready.battles.vote(view.id, VOTER, "model_a", "aesthetics")
     assert votes_stored(ready) == 0
 
 
@@ -120,26 +120,26 @@ async def test_a_vote_while_generating_is_refused(ready):
     stream = ready.battles.start_stream("text", "Count to ten.", VOTER)
     started = await anext(stream)
     with pytest.raises(Conflict, match="still being generated"):
-        ready.battles.vote(started.battle_id, VOTER, "model_a")
+        await ready.battles.vote(started.battle_id, VOTER, "model_a")
     async for _ in stream:
         pass
-    assert ready.battles.vote(started.battle_id, VOTER, "model_a").model_a
+    assert (await ready.battles.vote(started.battle_id, VOTER, "model_a")).model_a
 
 
 async def test_an_abandoned_stream_leaves_a_failed_battle(ready):
     stream = ready.battles.start_stream("text", "Write a long story.", VOTER)
     started = await anext(stream)
     await stream.aclose()
-    assert ready.battles.get(started.battle_id, VOTER).status == "failed"
+    assert (await ready.battles.get(started.battle_id, VOTER)).status == "failed"
     with pytest.raises(Conflict, match="failed"):
-        ready.battles.vote(started.battle_id, VOTER, "model_a")
+        await ready.battles.vote(started.battle_id, VOTER, "model_a")
 
 
 async def test_named_mode_votes_are_stored_but_not_anonymous(ready):
-    a, b = sorted(ready.battles.active_models("text"))[:2]
+    a, b = sorted(await ready.battles.active_models("text"))[:2]
     view = await ready.battles.start("text", "Hello!", VOTER, models=(a, b))
     assert (view.model_a, view.model_b) == (a, b)  # named: visible from the start
-    ready.battles.vote(view.id, VOTER, "model_b")
+    await ready.battles.vote(view.id, VOTER, "model_b")
     with ready.store.read() as session:
         vote = session.scalars(select(Vote)).one()
     assert vote.anonymous is False

@@ -14,13 +14,13 @@ def models_file(tmp_path):
 
 async def test_a_failing_side_fails_the_battle_without_revealing_it(arena):
     ready = arena
-    ready.voters.ensure(VOTER)
-    healthy = next(name for name in ready.battles.active_models("text") if name != "broken-text")
+    await ready.voters.ensure(VOTER)
+    healthy = next(name for name in await ready.battles.active_models("text") if name != "broken-text")
     view = await ready.battles.start("text", "Hi", VOTER, models=("broken-text", healthy))
     assert view.status == "failed"
     assert "Model A" in view.error and "broken-text" not in view.error
     with pytest.raises(Conflict, match="failed"):
-        ready.battles.vote(view.id, VOTER, "model_b")
-    assert ready.battles.get(view.id, VOTER).votes == {}
+        await ready.battles.vote(view.id, VOTER, "model_b")
+    assert (await ready.battles.get(view.id, VOTER)).votes == {}
 
 

@@ -7,6 +7,7 @@ import pytest
 import yaml
 from sqlalchemy import select
 
+from arena.services.leaderboards import board_key
 from arena.store.schema import Vote
 
 VOTER = "voter-leak-0001"
@@ -24,18 +25,18 @@ def models_file(tmp_path):
 
 
 async def test_a_vote_on_a_battle_whose_answer_names_a_model_is_kept_but_not_counted(arena):
-    arena.voters.ensure(VOTER)
+    await arena.voters.ensure(VOTER)
     view = await arena.battles.start("text", "Tell me about the sea and the wind.", VOTER)
     assert any("the" in view.turns[0][side].text.lower() for side in "ab")
-    result = arena.battles.vote(view.id, VOTER, "model_a")
+    result = await arena.battles.vote(view.id, VOTER, "model_a")
     assert (result.valid, result.invalid_reason) == (False, "identity_leak")
     with arena.store.read() as session:
         stored = session.scalars(select(Vote)).one()
     assert stored.valid is False and stored.invalid_reason == "identity_leak"
-    assert arena.leaderboards.refresh(("text", "overall", None, None))["votes"] == 0
+    assert arena.leaderboards.refit(board_key("text")).votes == 0
 
 
 async def test_named_battles_are_not_checked_for_identity(arena):
-    arena.voters.ensure(VOTER)
+    await arena.voters.ensure(VOTER)
     view = await arena.battles.start("text", "the sea", VOTER, models=("the", "zzqx-model"))
-    assert arena.battles.vote(view.id, VOTER, "model_a").valid is True
+    assert (await arena.battles.vote(view.id, VOTER, "model_a")).valid is True

@@ -4,21 +4,23 @@ The follow-up locks the battle row and takes it back to 'generating'; a vote tha
 arrives meanwhile waits for that lock and is then refused, instead of landing on a
 battle that just got another turn.
 """
+import asyncio
 import threading
 
 from sqlalchemy import text
 
 from arena.errors import Conflict
-from arena.runtime import Arena
 from arena.settings import Settings
-from tests.conftest import eventually
+from tests.conftest import eventually, ready_arena
 
 VOTER = "voter-race-0001"
 
 
 async def test_a_vote_waits_for_a_concurrent_follow_up_and_is_refused(tmp_path, postgres_url, models_file):
-    arena = Arena(Settings(data_dir=tmp_path, models_file=models_file, database_url=postgres_url, secret_key="s"))
-    arena.voters.ensure(VOTER)
+    arena = ready_arena(Settings(data_dir=tmp_path, models_file=models_file, database_url=postgres_url,
+                                 secret_key="s"))
+    await arena.start(jobs=False)
+    await arena.voters.ensure(VOTER)
     view = await arena.battles.start("text", "Tell me about tides.", VOTER)
     outcome = {}
 
@@ -29,7 +31,7 @@ async def test_a_vote_waits_for_a_concurrent_follow_up_and_is_refused(tmp_path, 
 
         def vote():
             try:
-                outcome["result"] = arena.battles.vote(view.id, VOTER, "model_a")
+                outcome["result"] = asyncio.run(arena.battles.vote(view.id, VOTER, "model_a"))
             except Conflict as exc:
                 outcome["error"] = str(exc)
 
@@ -45,4 +47,4 @@ async def test_a_vote_waits_for_a_concurrent_follow_up_and_is_refused(tmp_path, 
     assert "result" not in outcome and "still being generated" in outcome["error"]
     with arena.store.read() as session:
         assert session.execute(text("SELECT count(*) FROM votes")).scalar() == 0
-    arena.engine.dispose()
+    await arena.stop()

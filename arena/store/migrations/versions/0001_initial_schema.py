@@ -1,12 +1,11 @@
 """Initial schema: models, voters, battles, outputs, votes.
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-22 22:23:13.240130
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0001'
 down_revision = None

@@ -1,0 +1,206 @@
+"""The REST API's request and response bodies: the contract /api/v1/openapi.json documents.
+
+Types come from arena.vocabulary, so a new modality, winner or dimension appears
+here (and in the spec) without an edit.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from arena.services.battles import BattleView, SideOutput
+from arena.services.catalog import PublicModel
+from arena.services.leaderboards import Board
+from arena.services.voters import Profile
+from arena.store.votes import RecordedVote
+from arena.vocabulary import (
+    BattleMode,
+    BattleStatus,
+    Dimension,
+    GroupField,
+    InvalidReason,
+    Modality,
+    ModelStatus,
+    Winner,
+)
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- requests -----------------------------------------------------------------
+
+
+class StartBattle(Body):
+    modality: Modality
+    prompt: str
+    models: tuple[str, str] | None = Field(
+        None, description="Named mode: both model names. Such votes never count on the main leaderboard."
+    )
+
+
+class FollowUp(Body):
+    prompt: str
+
+
+class CastVote(Body):
+    winner: Winner
+    dimension: Dimension = Dimension.OVERALL
+
+
+class ProfileIn(Body):
+    age_band: str | None = None
+    gender: str | None = None
+    country: str | None = None
+    first_language: str | None = None
+    expertise: str | None = None
+
+
+# -- responses ----------------------------------------------------------------
+
+
+class ErrorOut(BaseModel):
+    error: str = Field(description="what went wrong, written for the person who sent the request")
+
+
+class SideOut(BaseModel):
+    media_type: str | None
+    latency_ms: int | None
+    error: str | None
+    text: str | None = None
+    url: str | None = Field(None, description="image or 3D output: /api/v1/artifacts/{sha256}")
+    sha256: str | None = None
+
+    @classmethod
+    def of(cls, out: SideOutput) -> SideOut:
+        common = {"media_type": out.media_type, "latency_ms": out.latency_ms, "error": out.error}
+        if out.artifact_sha256:
+            return cls(**common, url=f"/api/v1/artifacts/{out.artifact_sha256}", sha256=out.artifact_sha256)
+        return cls(**common, text=out.text)
+
+
+class BattleOut(BaseModel):
+    id: str
+    modality: Modality
+    mode: BattleMode
+    status: BattleStatus
+    error: str | None
+    conversation: list[str]
+    outputs: dict[str, SideOut] = Field(description="the latest turn, by side: a and b")
+    turns: list[dict[str, SideOut]]
+    votes: dict[str, Winner] = Field(description="dimension -> winner")
+    model_a: str | None = Field(description="revealed after the vote (or in named mode)")
+    model_b: str | None
+
+    @classmethod
+    def of(cls, view: BattleView) -> BattleOut:
+        turns = [{side: SideOut.of(out) for side, out in turn.items()} for turn in view.turns]
+        return cls(
+            id=view.id, modality=Modality(view.modality), mode=BattleMode(view.mode),
+            status=BattleStatus(view.status), error=view.error, conversation=view.conversation,
+            outputs=turns[-1] if turns else {}, turns=turns, votes={k: Winner(v) for k, v in view.votes.items()},
+            model_a=view.model_a, model_b=view.model_b,
+        )
+
+
+class VoteOut(BaseModel):
+    battle_id: str
+    dimension: Dimension
+    winner: Winner
+    model_a: str
+    model_b: str
+    counted: bool = Field(description="false when a vote-time rule kept it off the boards")
+    reason: InvalidReason | None
+
+    @classmethod
+    def of(cls, vote: RecordedVote) -> VoteOut:
+        return cls(battle_id=vote.battle_id, dimension=vote.dimension, winner=vote.winner, model_a=vote.model_a,
+                   model_b=vote.model_b, counted=vote.valid, reason=vote.invalid_reason)
+
+
+class ModelOut(BaseModel):
+    name: str
+    modality: Modality
+    status: ModelStatus
+    organisation: str | None
+    license: str | None
+    open_weights: bool | None
+    parameters: str | None
+    output_format: str | None
+
+    @classmethod
+    def of(cls, model: PublicModel) -> ModelOut:
+        return cls.model_validate(model, from_attributes=True)
+
+
+class BoardGroupOut(BaseModel):
+    field: GroupField
+    value: str
+
+
+class BoardRowOut(BaseModel):
+    model_config = ConfigDict(extra="allow")  # the ranking library may add diagnostics
+
+    model: str
+    rating: float
+    ci_low: float
+    ci_high: float
+    rank_ub: int
+    votes: float
+    win_rate: float
+    provisional: bool = False
+    organisation: str | None = None
+    license: str | None = None
+
+
+class LeaderboardOut(BaseModel):
+    modality: Modality
+    dimension: Dimension
+    group: BoardGroupOut | None
+    status: str = Field(description="ok, pending (first fit running) or too_few_votes")
+    message: str | None = None
+    votes: int
+    computed_at: datetime
+    ci: str
+    level: float
+    rows: list[BoardRowOut]
+    win_rate_matrix: dict[str, dict[str, float]]
+    battle_counts: dict[str, dict[str, float]]
+
+    @classmethod
+    def of(cls, board: Board) -> LeaderboardOut:
+        data: dict[str, Any] = {
+            name: getattr(board, name)
+            for name in ("modality", "dimension", "status", "message", "votes", "computed_at", "ci", "level",
+                         "rows", "win_rate_matrix", "battle_counts")
+        }
+        group = BoardGroupOut(field=board.group.field, value=board.group.value) if board.group else None
+        return cls(**data, group=group)
+
+
+class ProfileOut(BaseModel):
+    voter: str
+    age_band: str | None
+    gender: str | None
+    country: str | None
+    first_language: str | None
+    expertise: str | None
+    consent_at: datetime | None
+
+    @classmethod
+    def of(cls, voter: str, profile: Profile) -> ProfileOut:
+        return cls(voter=voter, **vars(profile))
+
+
+class ProfileDeleted(BaseModel):
+    voter: str
+    deleted: bool
+
+
+class HealthOut(BaseModel):
+    status: str = Field(description="ok, or degraded when the database does not answer")
+    database: str

@@ -1,0 +1,265 @@
+"""The vote path: the only code that writes, invalidates or restores vote rows.
+
+Every vote (the API, the page, `arena simulate`, a bulk load, an import) enters
+through `record_votes` with its source; the rows are written in one transaction
+and, after commit, announced on the store's event bus, so boards (and fraud
+scoring) hear of every change whoever caused it. Live and simulated votes are
+checked against their battle one by one (owner, state, dimension, identity leak);
+bulk and imported votes are historical, checked as a batch (the battles exist and
+are ready, the dimension fits) and inserted together.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Connection,
+    DateTime,
+    Integer,
+    String,
+    bindparam,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+
+from arena.errors import Conflict, Forbidden, InvalidInput, NotFound
+from arena.store.engine import Store
+from arena.store.events import BoardSlice, VotesInvalidated, VotesRecorded
+from arena.store.schema import Battle, Output, Vote
+from arena.vocabulary import (
+    DIMENSIONS,
+    BattleMode,
+    BattleStatus,
+    Dimension,
+    InvalidReason,
+    Modality,
+    VoteSource,
+    Winner,
+    one_of,
+)
+
+CHECKED_SOURCES = frozenset({VoteSource.LIVE, VoteSource.SIMULATE})
+_BATCH_LOOKUP = 500  # battle ids per lookup query (well under every database's parameter limit)
+
+
+@dataclass(frozen=True)
+class Ballot:
+    """One vote to record. `cast_at` and `dwell_ms` are given only for historical votes."""
+
+    battle_id: str
+    voter_id: str
+    winner: Winner
+    dimension: Dimension = Dimension.OVERALL
+    cast_at: datetime | None = None
+    dwell_ms: int | None = None
+
+
+@dataclass(frozen=True)
+class RecordedVote:
+    battle_id: str
+    modality: Modality
+    dimension: Dimension
+    winner: Winner
+    model_a: str
+    model_b: str
+    valid: bool
+    invalid_reason: InvalidReason | None
+    source: VoteSource
+
+
+_VOTE_COLUMNS = {
+    "battle_id": String(), "voter_id": String(), "dimension": String(), "winner": String(),
+    "anonymous": Boolean(), "created_at": DateTime(timezone=True), "dwell_ms": Integer(),
+    "valid": Boolean(), "invalid_reason": String(), "source": String(),
+}
+# Insert a vote only if its battle is (still) ready when the row is written. On
+# PostgreSQL the battle row is share-locked, so a vote and a follow-up message
+# (which locks the row for update) are serialised: one of them sees the other.
+_INSERT_CHECKED = insert(Vote).from_select(
+    list(_VOTE_COLUMNS),
+    select(*(bindparam(name, type_=type_) for name, type_ in _VOTE_COLUMNS.items())).where(
+        select(Battle.id)
+        .where(Battle.id == bindparam("battle_id"), Battle.status == BattleStatus.READY)
+        .with_for_update(read=True)
+        .exists()
+    ),
+).returning(Vote.id)
+
+# What a checked vote needs to know about its battle, in one round trip, with
+# LMArena's identity-leak rule (an answer naming either model) evaluated in SQL.
+_VOTE_CONTEXT = select(
+    Battle.voter_id, Battle.modality, Battle.mode, Battle.status, Battle.ready_at,
+    Battle.model_a, Battle.model_b,
+    exists().where(
+        Output.battle_id == Battle.id,
+        or_(
+            func.lower(Output.text).contains(func.lower(Battle.model_a), autoescape=False),
+            func.lower(Output.text).contains(func.lower(Battle.model_b), autoescape=False),
+        ),
+    ).label("leak"),
+).where(Battle.id == bindparam("battle_id"))
+
+
+def record_votes(store: Store, ballots: Sequence[Ballot], source: VoteSource) -> list[RecordedVote]:
+    """Write `ballots` in one transaction, then announce them; all or nothing.
+
+    Raises InvalidInput (a bad winner, dimension or battle id in a batch), NotFound (no
+    such battle), Forbidden (another voter's battle), Conflict (the battle is not ready,
+    or already has a vote on that dimension). On any error nothing is written.
+    """
+    if not ballots:
+        return []
+    try:
+        with store.write_connection() as connection:
+            if source in CHECKED_SOURCES:
+                recorded = [_record_checked(connection, ballot, source) for ballot in ballots]
+            else:
+                recorded = _record_batch(connection, ballots, source)
+    except IntegrityError:
+        raise Conflict("this battle already has a vote on that dimension") from None
+    boards = frozenset((vote.modality, vote.dimension) for vote in recorded)
+    store.events.publish(VotesRecorded(boards, len(recorded), source))
+    return recorded
+
+
+def invalidate_votes(store: Store, voter_ids: Collection[str], reason: InvalidReason) -> int:
+    """Take every counted vote of these voters off the boards, keeping the rows and a reason."""
+    return _set_validity(store, voter_ids, reason, valid=False)
+
+
+def restore_votes(store: Store, voter_ids: Collection[str], reason: InvalidReason) -> int:
+    """Undo `invalidate_votes` for this reason (other reasons, such as an identity leak, stay)."""
+    return _set_validity(store, voter_ids, reason, valid=True)
+
+
+def _record_checked(connection: Connection, ballot: Ballot, source: VoteSource) -> RecordedVote:
+    """This is the hot path: one SELECT and one guarded INSERT."""
+    _check_ballot(ballot)
+    battle = connection.execute(_VOTE_CONTEXT, {"battle_id": ballot.battle_id}).one_or_none()
+    if battle is None:
+        raise NotFound("no such battle")
+    if battle.voter_id != ballot.voter_id:
+        raise Forbidden("this battle belongs to another voter")
+    modality = Modality(battle.modality)
+    _check_dimension(modality, ballot.dimension)
+    if battle.status != BattleStatus.READY:
+        raise Conflict(
+            "this battle failed and accepts no vote" if battle.status == BattleStatus.FAILED
+            else "outputs are still being generated; vote when both are shown"
+        )
+    now = datetime.now(UTC)
+    anonymous = battle.mode == BattleMode.ANONYMOUS
+    reason = InvalidReason.IDENTITY_LEAK if anonymous and battle.leak else None
+    written = connection.execute(_INSERT_CHECKED, {
+        "battle_id": ballot.battle_id, "voter_id": ballot.voter_id, "dimension": ballot.dimension.value,
+        "winner": ballot.winner.value, "anonymous": anonymous, "created_at": now,
+        "dwell_ms": _ms_between(battle.ready_at, now), "valid": reason is None,
+        "invalid_reason": reason, "source": source.value,
+    }).first()
+    if written is None:  # a follow-up message took the battle back to generating
+        raise Conflict("outputs are still being generated; vote when both are shown")
+    return RecordedVote(ballot.battle_id, modality, ballot.dimension, ballot.winner, battle.model_a,
+                        battle.model_b, reason is None, reason, source)
+
+
+def _record_batch(connection: Connection, ballots: Sequence[Ballot], source: VoteSource) -> list[RecordedVote]:
+    """Historical votes: one lookup per few hundred battles, one multi-row INSERT."""
+    battles: dict[str, Any] = {}
+    ids = list({ballot.battle_id for ballot in ballots})
+    for start in range(0, len(ids), _BATCH_LOOKUP):
+        chunk = ids[start:start + _BATCH_LOOKUP]
+        rows = connection.execute(
+            select(Battle.id, Battle.modality, Battle.mode, Battle.status, Battle.model_a, Battle.model_b)
+            .where(Battle.id.in_(chunk))
+        ).all()
+        battles.update((row.id, row) for row in rows)
+    now = datetime.now(UTC)
+    rows, recorded = [], []
+    for ballot in ballots:
+        _check_ballot(ballot)
+        battle = battles.get(ballot.battle_id)
+        if battle is None:
+            raise InvalidInput(f"no such battle: {ballot.battle_id}")
+        if battle.status != BattleStatus.READY:
+            raise Conflict(f"battle {ballot.battle_id} is not ready and takes no vote")
+        modality = Modality(battle.modality)
+        _check_dimension(modality, ballot.dimension)
+        rows.append({
+            "battle_id": ballot.battle_id, "voter_id": ballot.voter_id, "dimension": ballot.dimension.value,
+            "winner": ballot.winner.value, "anonymous": battle.mode == BattleMode.ANONYMOUS,
+            "created_at": ballot.cast_at or now, "dwell_ms": ballot.dwell_ms, "valid": True,
+            "invalid_reason": None, "source": source.value,
+        })
+        recorded.append(RecordedVote(ballot.battle_id, modality, ballot.dimension, ballot.winner,
+                                     battle.model_a, battle.model_b, True, None, source))
+    connection.execute(insert(Vote), rows)
+    return recorded
+
+
+def _set_validity(store: Store, voter_ids: Collection[str], reason: InvalidReason, *, valid: bool) -> int:
+    ids = list(voter_ids)
+    changed = 0
+    boards: set[BoardSlice] = set()
+    with store.write_connection() as connection:
+        for chunk in _chunks(ids):
+            selected = (
+                Vote.voter_id.in_(chunk) & Vote.invalid_reason.is_(None) if not valid
+                else Vote.voter_id.in_(chunk) & (Vote.invalid_reason == reason)
+            )
+            touched = connection.execute(
+                select(Battle.modality, Vote.dimension).distinct()
+                .join(Battle, Battle.id == Vote.battle_id).where(selected)
+            ).all()
+            boards.update((Modality(m), Dimension(d)) for m, d in touched)
+            result = connection.execute(
+                update(Vote).where(selected).values(valid=valid, invalid_reason=None if valid else reason)
+            )
+            changed += result.rowcount or 0
+    if changed:
+        store.events.publish(VotesInvalidated(frozenset(boards), changed, restored=valid))
+    return changed
+
+
+def _check_ballot(ballot: Ballot) -> None:
+    if not isinstance(ballot.winner, Winner):
+        raise InvalidInput(f"winner must be one of: {one_of(Winner)}")
+    if not _is_uuid(ballot.battle_id):
+        raise NotFound("no such battle")
+
+
+def _check_dimension(modality: Modality, dimension: Dimension) -> None:
+    if dimension not in DIMENSIONS[modality]:
+        allowed = ", ".join(DIMENSIONS[modality])
+        raise InvalidInput(f"dimension for {modality} battles must be one of: {allowed}")
+
+
+def _chunks(values: list[str]) -> Iterator[list[str]]:
+    for start in range(0, len(values), _BATCH_LOOKUP):
+        yield values[start:start + _BATCH_LOOKUP]
+
+
+def _ms_between(start: datetime | None, end: datetime) -> int | None:
+    if start is None:
+        return None
+    if start.tzinfo is None:  # SQLite returns naive datetimes
+        start = start.replace(tzinfo=UTC)
+    return int((end - start).total_seconds() * 1000)
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except (ValueError, TypeError, AttributeError):
+        return False
+    return True

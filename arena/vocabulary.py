@@ -1,0 +1,106 @@
+"""Every allowed value, said once: the schema's constraints, the API's types and the page's
+choices are derived from these enums, so a new value is added here and nowhere else.
+
+`Modality` belongs to the generator protocol (workers speak it too, and `generators`
+never imports `arena`), so it is re-exported from there.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from generators.protocol import Modality
+
+
+class Winner(StrEnum):
+    """A vote's outcome (LMArena's labels): a tie is half a win each; both_bad a tie unless excluded."""
+
+    MODEL_A = "model_a"
+    MODEL_B = "model_b"
+    TIE = "tie"
+    BOTH_BAD = "both_bad"
+
+
+class Dimension(StrEnum):
+    """What a vote judges; images after MPS, 3D after 3DGen-Bench. Each has its own board."""
+
+    OVERALL = "overall"
+    AESTHETICS = "aesthetics"
+    ALIGNMENT = "alignment"
+    DETAIL = "detail"
+    GEOMETRY = "geometry"
+    TEXTURE = "texture"
+
+
+DIMENSIONS: dict[Modality, tuple[Dimension, ...]] = {
+    Modality.TEXT: (Dimension.OVERALL,),
+    Modality.IMAGE: (Dimension.OVERALL, Dimension.AESTHETICS, Dimension.ALIGNMENT, Dimension.DETAIL),
+    Modality.THREE_D: (Dimension.OVERALL, Dimension.GEOMETRY, Dimension.TEXTURE, Dimension.ALIGNMENT),
+}
+
+
+class BattleStatus(StrEnum):
+    GENERATING = "generating"
+    READY = "ready"
+    FAILED = "failed"
+
+
+class BattleMode(StrEnum):
+    """Anonymous battles rank; named (side-by-side) battles are stored but never ranked."""
+
+    ANONYMOUS = "anonymous"
+    NAMED = "named"
+
+
+class Side(StrEnum):
+    A = "a"
+    B = "b"
+
+
+class InvalidReason(StrEnum):
+    """Why a stored vote does not count; a vote is never silently dropped."""
+
+    IDENTITY_LEAK = "identity_leak"
+    WITHDRAWN = "withdrawn"  # an operator took the voter's votes off the boards
+
+
+class VoteSource(StrEnum):
+    """Where a vote came from. Only live votes meet vote-time checks (rate, dwell, limits)."""
+
+    LIVE = "live"
+    SIMULATE = "simulate"
+    IMPORT = "import"
+    BULK = "bulk"
+
+
+class ModelStatus(StrEnum):
+    ACTIVE = "active"
+    DISABLED = "disabled"
+    PENDING = "pending"
+
+
+class GroupField(StrEnum):
+    """Sub-boards a voter can pick: the prompt's category or one field of the voter profile."""
+
+    CATEGORY = "category"
+    AGE_BAND = "age_band"
+    GENDER = "gender"
+    COUNTRY = "country"
+    FIRST_LANGUAGE = "first_language"
+    EXPERTISE = "expertise"
+
+
+def one_of(enum: type[StrEnum]) -> str:
+    """'a, b, c': the allowed values, for error messages."""
+    return ", ".join(member.value for member in enum)
+
+
+def sql_in(column: str, enum: type[StrEnum]) -> str:
+    """A CHECK constraint's text that admits exactly the enum's values."""
+    return f"{column} IN ({', '.join(repr(member.value) for member in enum)})"
+
+
+__all__ = [
+    "DIMENSIONS", "BattleMode", "BattleStatus", "Dimension", "GroupField", "InvalidReason", "Modality",
+    "ModelStatus", "Side", "VoteSource", "Winner", "one_of", "sql_in",
+]
