@@ -153,7 +153,11 @@ def classify(error: UpstreamError) -> str:
     if status == 429 or kind in ("overloaded", "rate_limit_error", "requests", "tokens") or code in (
             "rate_limit_exceeded", "insufficient_quota"):
         return "rate_limited"
-    if (status is not None and 400 <= status < 500 and status != 422) or kind in (
+    if kind in ("generation", "incomplete_generation", "incomplete_generation_stream", "server_error",
+                "internalservererror"):
+        return "generation_failed"
+    # 422 and 424 are how TGI and this project's worker say that generation itself failed
+    if (status is not None and 400 <= status < 500 and status not in (422, 424)) or kind in (
             "invalid_request_error", "badrequesterror", "validation"):
         return "invalid_request"
     return "generation_failed"

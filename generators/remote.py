@@ -1,10 +1,17 @@
 """`openai`: any OpenAI-compatible endpoint (an author's server, vLLM, an `arena worker`).
 
 The endpoint is untrusted: it may be slow, down, answer garbage, answer gigabytes or
-echo our credentials back. Every such case ends as a GeneratorError with a short
-message, within the request's time limit. The API key is read from the environment
-at call time, sent only in the Authorization header and scrubbed from any text of
-the endpoint's that ends up in an error message.
+echo our credentials back. Every such case ends as a GeneratorError within the
+request's time limit. Its message (what a voter may see) is neutral: never the model's
+name or remote id, the host, the key or the endpoint's own words. Its `detail` (for
+operators' logs) says which model, which host and what the endpoint said, with the
+API key scrubbed. The key is read from the environment at call time and sent only in
+the Authorization header.
+
+Errors are read in every shape OpenAI-compatible servers send (OpenAI, vLLM old and
+new, TGI; see generators/errors.py), as HTTP bodies and as events inside a stream. An
+endpoint's "context length exceeded" becomes an InvalidRequestError with OpenAI's code,
+so an `arena worker` in front of it answers 400 as OpenAI would.
 """
 from __future__ import annotations
 
@@ -15,20 +22,23 @@ import io
 import json
 import os
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from urllib.parse import urlsplit
 
 import httpx
 
 from generators.config import OpenAIEntry
-from generators.net_guard import check_url
+from generators.errors import ErrorCode, UpstreamError, neutral_message, parse_error
+from generators.net_guard import BlockedAddressError, check_url
 from generators.protocol import (
     ConfigError,
+    FinishReason,
     GenerationRequest,
     Generator,
     GeneratorError,
     ImageOutput,
+    InvalidRequestError,
     MeshOutput,
     Usage,
 )
@@ -39,6 +49,7 @@ _MAX_BACKOFF_S = 8.0
 _MAX_RETRY_AFTER_S = 30.0
 _MAX_ERROR_BODY = 4096
 _MAX_MESSAGE = 200
+_MAX_DETAIL = 600
 
 
 class OpenAIGenerator(Generator):
@@ -63,6 +74,27 @@ class OpenAIGenerator(Generator):
 
     # ---- modalities -------------------------------------------------------------
 
+    # ---- errors ---------------------------------------------------------------------
+
+    def _fail(self, message: str, detail: str) -> GeneratorError:
+        """A neutral message for voters; the model, host and specifics (key scrubbed) for operators."""
+        return GeneratorError(message, detail=self._detail(detail))
+
+    def _detail(self, detail: str) -> str:
+        return f"{self.name} ({self.model_id} at {self._where}): {self._scrub(detail, limit=_MAX_DETAIL)}"
+
+    def _upstream_failure(self, error: UpstreamError) -> GeneratorError:
+        """What the endpoint reported, as a GeneratorError: neutral message, its own words in `detail`."""
+        said = " ".join(part for part in (f"HTTP {error.status}" if error.status else "an error event",
+                                          f"type={error.type}" if error.type else "",
+                                          f"code={error.code}" if error.code else "",
+                                          f"param={error.param}" if error.param else "") if part)
+        detail = self._detail(f"the endpoint answered {said}: {error.message}")
+        if error.category == "context_length_exceeded":
+            return InvalidRequestError(neutral_message(error), param="messages",
+                                       code=ErrorCode.CONTEXT_LENGTH_EXCEEDED, detail=detail)
+        return GeneratorError(neutral_message(error), detail=detail)
+
     async def _stream_text(self, request: GenerationRequest) -> AsyncIterator[str | Usage]:
         payload = {
             **self.options.defaults,
@@ -78,19 +110,41 @@ class OpenAIGenerator(Generator):
         async with self._post("/chat/completions", payload) as response:
             media = _media_type(response)
             if media == "application/json":  # a server that does not stream: one whole answer
-                text, usage = _parse_completion(await self._json(response))
+                data = await self._json(response)
+                self._raise_reported(data)
+                text, usage = _parse_completion(data)
                 yield text
                 if usage:
                     yield usage
                 return
             if media != "text/event-stream":
-                raise GeneratorError(f"{self.name}: the endpoint answered {media or 'no content type'}, "
-                                     "expected text/event-stream")
+                raise self._fail("the model's endpoint answered an unexpected content type",
+                                 f"the endpoint answered {media or 'no content type'}, expected text/event-stream")
+            finish: FinishReason | None = None
+            usage_seen = False
+            words = 0
             async for data in iter_sse_data(self._limited(response), self.options.max_response_bytes):
                 if data.strip() == "[DONE]":
-                    return
-                for item in _parse_chunk(data, self._scrub):
+                    break
+                chunk = _chunk_object(data)
+                self._raise_reported(chunk)
+                items, reason = _parse_chunk(chunk)
+                finish = reason or finish
+                for item in items:
+                    if isinstance(item, Usage):
+                        usage_seen = True
+                        item = Usage(item.prompt_tokens, item.completion_tokens, finish)
+                    else:
+                        words += len(item.split())
                     yield item
+            if finish is not None and not usage_seen:  # the endpoint said why it ended but not how much
+                yield Usage(0, words, finish)
+
+    def _raise_reported(self, data: dict) -> None:
+        """Raise if a JSON answer or stream event is an error report, in any engine's shape."""
+        error = parse_error(data)
+        if error is not None:
+            raise self._upstream_failure(error)
 
     async def _generate(self, request: GenerationRequest) -> ImageOutput | MeshOutput:
         if request.modality == "image":
@@ -108,7 +162,7 @@ class OpenAIGenerator(Generator):
         if request.seed is not None:
             payload["seed"] = request.seed
         async with self._post("/images/generations", payload) as response:
-            item = _first_item(await self._json_of(response))
+            item = _first_item(await self._json_of(response), self._raise_reported)
             return decode_image(_b64(item, "b64_json"))
 
     async def _generate_mesh(self, request: GenerationRequest) -> MeshOutput:
@@ -120,7 +174,7 @@ class OpenAIGenerator(Generator):
         if request.seed is not None:
             payload["seed"] = request.seed
         async with self._post("/3d/generations", payload) as response:
-            item = _first_item(await self._json_of(response))
+            item = _first_item(await self._json_of(response), self._raise_reported)
             return decode_glb(_b64(item, "b64_glb"))
 
     # ---- transport ---------------------------------------------------------------
@@ -145,23 +199,28 @@ class OpenAIGenerator(Generator):
             return None
         key = os.environ.get(env)
         if not key:
-            raise GeneratorError(f"{self.name}: environment variable {env} is not set")
+            raise self._fail("the arena has no API key for the model's endpoint",
+                             f"environment variable {env} is not set")
         return key
 
-    def _scrub(self, text: str) -> str:
-        """Endpoint-supplied text made safe for an error message: no key, short, one line."""
+    def _scrub(self, text: str, limit: int = _MAX_MESSAGE) -> str:
+        """Endpoint-supplied text made safe for a log line: no key, bounded, one line."""
         env = self.options.api_key_env
         key = os.environ.get(env) if env else None
         if key:
             text = text.replace(key, "***")
         text = " ".join(text.split())
-        return text[:_MAX_MESSAGE] + ("..." if len(text) > _MAX_MESSAGE else "")
+        return text[:limit] + ("..." if len(text) > limit else "")
 
     @asynccontextmanager
     async def _post(self, path: str, payload: dict):
         """POST with bounded retries (connection failures, 429, 5xx); yields a 2xx streaming response."""
         url = self._url(path)
-        await check_url(url, self.options.allow_private)
+        try:
+            await check_url(url, self.options.allow_private)
+        except BlockedAddressError as exc:
+            raise BlockedAddressError("the model's endpoint address is refused (it must be a public address that "
+                                      "resolves)", detail=self._detail(str(exc))) from None
         headers = {"Content-Type": "application/json"}
         key = self._api_key()
         if key:
@@ -174,12 +233,15 @@ class OpenAIGenerator(Generator):
                 response = await client.send(client.build_request("POST", url, content=body, headers=headers),
                                              stream=True)
             except httpx.ConnectTimeout:
-                problem = f"{self.name}: timed out connecting to {self._where}"
+                problem = self._fail("timed out connecting to the model's endpoint",
+                                     f"timed out connecting to {self._where}")
             except httpx.TimeoutException:
-                raise GeneratorError(f"{self.name}: {self._where} did not answer within "
-                                     f"{self.options.read_timeout_s:g} s") from None
-            except httpx.TransportError:
-                problem = f"{self.name}: could not connect to {self._where}"
+                wait = f"{self.options.read_timeout_s:g} s"
+                raise self._fail(f"the model's endpoint did not answer within {wait}",
+                                 f"{self._where} did not answer within {wait}") from None
+            except httpx.TransportError as exc:
+                problem = self._fail("could not connect to the model's endpoint",
+                                     f"could not connect to {self._where} ({type(exc).__name__})")
             else:
                 status = response.status_code
                 if 200 <= status < 300:
@@ -188,61 +250,71 @@ class OpenAIGenerator(Generator):
                     finally:
                         await response.aclose()
                     return
-                detail = await self._error_detail(response)
+                problem = self._upstream_failure(await self._error_of(response))
                 await response.aclose()
-                problem = f"{self.name}: the endpoint answered HTTP {status}" + (f": {detail}" if detail else "")
                 if status != 429 and status < 500:
-                    raise GeneratorError(problem)
+                    raise problem
                 retry_after = _retry_after(response)
             if attempt == self.options.max_retries:
-                raise GeneratorError(problem)
+                raise problem
             delay = retry_after if retry_after is not None else min(_MAX_BACKOFF_S, 0.25 * 2**attempt)
             await asyncio.sleep(delay + random.uniform(0, 0.05))
 
-    async def _error_detail(self, response: httpx.Response) -> str:
-        """The endpoint's own error message, if it sent a small JSON one."""
+    async def _error_of(self, response: httpx.Response) -> UpstreamError:
+        """What a non-2xx answer says went wrong: its JSON error in any known shape, else its text."""
+        status = response.status_code
         try:
             raw = await _read_limited(response, _MAX_ERROR_BODY)
-            error = json.loads(raw).get("error")
-            message = error.get("message") if isinstance(error, dict) else error
-            return self._scrub(str(message)) if message else ""
-        except Exception:
-            return ""
+        except (httpx.HTTPError, OSError):
+            raw = b""
+        try:
+            error = parse_error(json.loads(raw), status)
+        except ValueError:
+            error = None
+        if error is None:
+            text = raw.decode("utf-8", errors="replace")
+            error = UpstreamError(status=status, type=None, code=None, param=None, message=text)
+        return error
 
     async def _limited(self, response: httpx.Response) -> AsyncIterator[bytes]:
         """The body's bytes, failing once more than max_response_bytes have arrived."""
         limit = self.options.max_response_bytes
         declared = response.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > limit:
-            raise GeneratorError(f"{self.name}: the response is larger than the {limit}-byte limit")
+            raise self._fail(f"the response is larger than the {limit}-byte limit",
+                             f"Content-Length {declared} is over max_response_bytes {limit}")
         received = 0
         try:
             async for chunk in response.aiter_bytes():
                 received += len(chunk)
                 if received > limit:
-                    raise GeneratorError(f"{self.name}: the response is larger than the {limit}-byte limit")
+                    raise self._fail(f"the response is larger than the {limit}-byte limit",
+                                     f"more than max_response_bytes {limit} arrived")
                 yield chunk
         except httpx.TimeoutException:
-            raise GeneratorError(f"{self.name}: {self._where} stalled for more than "
-                                 f"{self.options.read_timeout_s:g} s") from None
-        except httpx.TransportError:
-            raise GeneratorError(f"{self.name}: the connection to {self._where} broke off") from None
+            wait = f"{self.options.read_timeout_s:g} s"
+            raise self._fail(f"the model's endpoint stalled for more than {wait}",
+                             f"{self._where} stalled for more than {wait}") from None
+        except httpx.TransportError as exc:
+            raise self._fail("the connection to the model's endpoint broke off",
+                             f"the connection to {self._where} broke off ({type(exc).__name__})") from None
 
     async def _json(self, response: httpx.Response) -> dict:
         raw = b"".join([chunk async for chunk in self._limited(response)])
         try:
             data = json.loads(raw)
         except (ValueError, UnicodeDecodeError):
-            raise GeneratorError(f"{self.name}: the endpoint answered malformed JSON") from None
+            raise self._fail("the model's endpoint answered malformed JSON", "malformed JSON") from None
         if not isinstance(data, dict):
-            raise GeneratorError(f"{self.name}: the endpoint answered JSON that is not an object")
+            raise self._fail("the model's endpoint answered JSON that is not an object",
+                             f"JSON {type(data).__name__}, not an object")
         return data
 
     async def _json_of(self, response: httpx.Response) -> dict:
         media = _media_type(response)
         if media != "application/json":
-            raise GeneratorError(f"{self.name}: the endpoint answered {media or 'no content type'}, "
-                                 "expected application/json")
+            raise self._fail("the model's endpoint answered an unexpected content type",
+                             f"the endpoint answered {media or 'no content type'}, expected application/json")
         return await self._json(response)
 
 
@@ -271,19 +343,20 @@ def _pick(options: dict, *keys: str) -> dict:
     return {key: options[key] for key in keys if options.get(key) is not None}
 
 
-def _parse_chunk(data: str, scrub) -> list[str | Usage]:
-    """Text deltas and usage from one chat.completion.chunk."""
+def _chunk_object(data: str) -> dict:
     try:
         chunk = json.loads(data)
     except ValueError:
         raise GeneratorError("the endpoint sent a malformed stream chunk") from None
     if not isinstance(chunk, dict):
         raise GeneratorError("the endpoint sent a stream chunk that is not a JSON object")
-    if chunk.get("error"):
-        error = chunk["error"]
-        message = error.get("message") if isinstance(error, dict) else error
-        raise GeneratorError(f"the endpoint reported an error: {scrub(str(message))}")
+    return chunk
+
+
+def _parse_chunk(chunk: dict) -> tuple[list[str | Usage], FinishReason | None]:
+    """Text deltas, usage and the finish reason (if any) from one chat.completion.chunk."""
     items: list[str | Usage] = []
+    finish = None
     choices = chunk.get("choices") or []
     if not isinstance(choices, list):
         raise GeneratorError("the endpoint sent a stream chunk with invalid choices")
@@ -292,20 +365,28 @@ def _parse_chunk(data: str, scrub) -> list[str | Usage]:
         content = delta.get("content") if isinstance(delta, dict) else None
         if isinstance(content, str) and content:
             items.append(content)
+        if isinstance(choice, dict) and choice.get("finish_reason") in ("stop", "length"):
+            finish = FinishReason(choice["finish_reason"])
     usage = _usage(chunk.get("usage"))
     if usage:
         items.append(usage)
-    return items
+    return items, finish
 
 
 def _parse_completion(data: dict) -> tuple[str, Usage | None]:
     try:
-        content = data["choices"][0]["message"]["content"]
+        choice = data["choices"][0]
+        content = choice["message"]["content"]
     except (KeyError, IndexError, TypeError):
         raise GeneratorError("the endpoint answered a chat completion without choices[0].message") from None
     if not isinstance(content, str):
         raise GeneratorError("the endpoint answered a chat completion without text content")
-    return content, _usage(data.get("usage"))
+    usage = _usage(data.get("usage"))
+    reason = choice.get("finish_reason")
+    if reason in ("stop", "length"):
+        usage = Usage(usage.prompt_tokens if usage else 0,
+                      usage.completion_tokens if usage else len(content.split()), FinishReason(reason))
+    return content, usage
 
 
 def _usage(raw) -> Usage | None:
@@ -317,11 +398,10 @@ def _usage(raw) -> Usage | None:
     return None
 
 
-def _first_item(data: dict) -> dict:
+def _first_item(data: dict, raise_reported: Callable[[dict], None]) -> dict:
+    raise_reported(data)  # a 200 that is an error report after all
     items = data.get("data")
     if not isinstance(items, list) or not items or not isinstance(items[0], dict):
-        if data.get("error"):
-            raise GeneratorError("the endpoint reported an error instead of a result")
         raise GeneratorError("the endpoint's answer has no data[0]")
     return items[0]
 

@@ -192,10 +192,12 @@ class WorkerThread:
     `extra` generators (already built, not loaded) are served beside the file's models.
     """
 
-    def __init__(self, entries: list[dict], extra: dict | None = None, api_key_env: str | None = None):
+    def __init__(self, entries: list[dict], extra: dict | None = None, api_key_env: str | None = None,
+                 max_body_bytes: int = 1024 * 1024):
         self.entries = parse_models({"models": entries})
         self.extra = extra or {}
         self.api_key_env = api_key_env
+        self.max_body_bytes = max_body_bytes
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.server = None
@@ -210,7 +212,7 @@ class WorkerThread:
             for name, generator in self.extra.items():
                 await generator.load()
                 generators[name] = generator
-            app = create_app(generators, self.api_key_env, 60.0)
+            app = create_app(generators, self.api_key_env, 60.0, max_body_bytes=self.max_body_bytes)
             self.server = build_server(app, "127.0.0.1", self.port, log_level="warning")
             await self.server.serve()
             await close_generators(generators)

@@ -107,8 +107,9 @@ async def test_3d_through_the_worker_text_and_image(worker):
     demo = via(worker, "demo-3d", "3d")
     assert (await demo.generate(GenerationRequest.from_prompt("3d", "a red cube", seed=1))).faces > 0
     empty = via(worker, "tiny-shap-e-empty", "3d")
-    with pytest.raises(GeneratorError, match="HTTP 422: the model produced an empty mesh"):
+    with pytest.raises(GeneratorError, match=r"^the model failed to generate an answer \(HTTP 422\)$") as raised:
         await empty.generate(GenerationRequest.from_prompt("3d", "a red cube", seed=2))
+    assert "the model produced an empty mesh" in raised.value.detail and "generation_failed" in raised.value.detail
     for generator in (text_to_3d, image_to_3d, demo, empty):
         await generator.close()
 
@@ -120,22 +121,55 @@ async def test_demo_models_are_served_too(worker):
     await remote.close()
 
 
-@pytest.mark.parametrize("path, body, status, message", [
-    ("/v1/chat/completions", {"model": "nope", "messages": [{"role": "user", "content": "x"}]}, 404, "not served"),
-    ("/v1/images/generations", {"model": "tiny-lm", "prompt": "x"}, 400, "is a text model"),
-    ("/v1/chat/completions", {"model": "tiny-lm", "messages": []}, 400, "messages"),
+@pytest.mark.parametrize("path, body, status, param, code, message", [
+    ("/v1/chat/completions", {"model": "nope", "messages": [{"role": "user", "content": "x"}]}, 404, "model",
+     "model_not_found", "does not exist"),
+    ("/v1/images/generations", {"model": "tiny-lm", "prompt": "x"}, 400, "model", "invalid_value",
+     "is a text model"),
+    ("/v1/chat/completions", {"model": "tiny-lm", "messages": []}, 400, "messages", "invalid_value", "messages"),
+    ("/v1/chat/completions", {"messages": [{"role": "user", "content": "x"}]}, 400, "model",
+     "missing_required_parameter", "model"),
     ("/v1/images/generations", {"model": "tiny-sd", "prompt": "x", "response_format": "url"}, 400,
-     "response_format"),
-    ("/v1/images/generations", {"model": "tiny-sd", "prompt": "x", "size": "65x64"}, 422, "multiples of 8"),
-    ("/v1/3d/generations", {"model": "tiny-shap-e", "prompt": " "}, 400, "prompt or image"),
-    ("/v1/3d/generations", {"model": "tiny-shap-e-img", "image": "%%%"}, 400, "base64"),
+     "response_format", "invalid_value", "response_format"),
+    ("/v1/images/generations", {"model": "tiny-sd", "prompt": "x", "size": "65x64"}, 400, "size", "invalid_value",
+     "multiples of 8"),
+    ("/v1/3d/generations", {"model": "tiny-shap-e", "prompt": " "}, 400, "prompt", "missing_required_parameter",
+     "prompt or image"),
+    ("/v1/3d/generations", {"model": "tiny-shap-e-img", "image": "%%%"}, 400, "image", "invalid_value", "base64"),
+    ("/v1/3d/generations", {"model": "tiny-shap-e-img", "prompt": "a cube"}, 400, "image", "invalid_value",
+     "needs an input image"),
+    ("/v1/3d/generations", {"model": "tiny-shap-e-empty", "prompt": "a cube", "seed": 2}, 422, None,
+     "generation_failed", "empty mesh"),
     ("/v1/chat/completions", {"model": "tiny-lm", "stream": True, "max_tokens": 4,
-                              "messages": [{"role": "user", "content": "word " * 300}]}, 422, "too long"),
+                              "messages": [{"role": "user", "content": "word " * 300}]}, 400, "messages",
+     "context_length_exceeded", "too long"),
+    ("/v1/chat/completions", {"model": "tiny-lm", "stop": [""], "messages": [{"role": "user", "content": "x"}]},
+     400, "stop", "invalid_value", "stop"),
+    ("/v1/chat/completions", {"model": "tiny-lm", "stream_options": {"include_usage": True},
+                              "messages": [{"role": "user", "content": "x"}]}, 400, "stream_options",
+     "invalid_value", "only allowed when stream"),
+    ("/v1/chat/completions", {"model": "tiny-lm", "messages": [{"role": "tool", "content": "x"}]}, 400,
+     "messages[0].role", "unsupported_value", "tool"),
 ])
-def test_errors_are_json_with_a_status(worker, path, body, status, message):
+def test_errors_are_openai_shaped_with_a_status(worker, path, body, status, param, code, message):
     response = httpx.post(f"{worker.url}{path}", json=body, timeout=30)
     assert response.status_code == status
-    assert message in response.json()["error"]["message"]
+    error = response.json()["error"]
+    assert set(error) == {"message", "type", "param", "code"}
+    assert (error["param"], error["code"]) == (param, code)
+    assert error["type"] == {400: "invalid_request_error", 404: "not_found_error", 422: "server_error"}[status]
+    assert message in error["message"]
+    assert response.headers["x-request-id"]
+
+
+def test_the_body_limit_is_configurable(tiny_models):
+    with WorkerThread([DEMO_TEXT], max_body_bytes=300) as small:
+        fits = httpx.post(f"{small.url}/v1/chat/completions", timeout=30,
+                          json={"model": "demo-text", "max_tokens": 2, "messages": [{"role": "user", "content": "hi"}]})
+        assert fits.status_code == 200
+        refused = httpx.post(f"{small.url}/v1/chat/completions", timeout=30,
+                             json={"model": "demo-text", "messages": [{"role": "user", "content": "x" * 400}]})
+        assert refused.status_code == 413 and "300 bytes" in refused.json()["error"]["message"]
 
 
 async def test_worker_api_key(tiny_models, monkeypatch):
@@ -143,6 +177,7 @@ async def test_worker_api_key(tiny_models, monkeypatch):
     with WorkerThread([DEMO_TEXT], api_key_env="ARENA_TEST_WORKER_KEY") as keyed:
         refused = httpx.get(f"{keyed.url}/v1/models")
         assert refused.status_code == 401 and WORKER_KEY not in refused.text
+        assert refused.json()["error"]["code"] == "invalid_api_key" and refused.headers["x-request-id"]
         assert httpx.get(f"{keyed.url}/health").status_code == 200
         remote = via(keyed, "demo-text", "text", api_key_env="ARENA_TEST_WORKER_KEY")
         assert (await remote.generate(GenerationRequest.from_prompt("text", "hello", seed=1))).text
@@ -152,8 +187,11 @@ async def test_worker_api_key(tiny_models, monkeypatch):
 def test_worker_subcommand_registers_on_a_cli():
     parser = argparse.ArgumentParser(prog="arena")
     add_worker_parser(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["worker", "--models", "m.yaml", "--host", "0.0.0.0", "--port", "9001"])
+    args = parser.parse_args(["worker", "--models", "m.yaml", "--host", "0.0.0.0", "--port", "9001",
+                              "--max-body-bytes", "4096"])
     assert (args.models, args.host, args.port, args.func) == ("m.yaml", "0.0.0.0", 9001, run_worker)
+    assert args.max_body_bytes == 4096
+    assert parser.parse_args(["worker"]).max_body_bytes == 1024 * 1024
 
 
 def test_worker_refuses_to_start_with_a_missing_model(tmp_path):
