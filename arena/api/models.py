@@ -72,15 +72,15 @@ class SideOut(BaseModel):
     latency_ms: int | None
     error: str | None
     text: str | None = None
-    url: str | None = Field(None, description="image or 3D output: /api/v1/artifacts/{sha256}")
+    url: str | None = Field(default=None, description="image or 3D output: /api/v1/artifacts/{sha256}")
     sha256: str | None = None
 
     @classmethod
     def of(cls, out: SideOutput) -> SideOut:
-        common = {"media_type": out.media_type, "latency_ms": out.latency_ms, "error": out.error}
         if out.artifact_sha256:
-            return cls(**common, url=f"/api/v1/artifacts/{out.artifact_sha256}", sha256=out.artifact_sha256)
-        return cls(**common, text=out.text)
+            return cls(media_type=out.media_type, latency_ms=out.latency_ms, error=out.error,
+                       url=f"/api/v1/artifacts/{out.artifact_sha256}", sha256=out.artifact_sha256)
+        return cls(media_type=out.media_type, latency_ms=out.latency_ms, error=out.error, text=out.text)
 
 
 class BattleOut(BaseModel):

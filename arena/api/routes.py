@@ -7,6 +7,8 @@ gateway threads, so no handler blocks the event loop.
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse
 from sqlalchemy import text
@@ -32,7 +34,7 @@ from arena.services.leaderboards import board_key
 from arena.store.engine import Store
 from arena.vocabulary import Dimension, GroupField, Modality
 
-ERRORS: dict[int | str, dict] = {
+ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorOut, "description": description}
     for status, description in ((403, "not yours"), (404, "not found"), (409, "conflict"),
                                 (422, "invalid input"), (503, "unavailable"))
@@ -40,22 +42,21 @@ ERRORS: dict[int | str, dict] = {
 router = APIRouter(responses=ERRORS)
 
 
-# A side carries `text` or `url` + `sha256`, never both: unset fields stay out of the answer.
-BATTLE = {"response_model_exclude_unset": True}
-
-
-@router.post("/battles", status_code=201, summary="Start a battle: two anonymous outputs for a prompt", **BATTLE)
+@router.post("/battles", status_code=201, summary="Start a battle: two anonymous outputs for a prompt",
+             response_model_exclude_unset=True)  # a side carries text, or url + sha256: never both
 async def start_battle(body: StartBattle, request: Request, voter: str = Depends(voter_id)) -> BattleOut:
     view = await arena_of(request).battles.start(body.modality, body.prompt, voter, models=body.models)
     return BattleOut.of(view)
 
 
-@router.get("/battles/{battle_id}", summary="A battle of yours (names only after your vote)", **BATTLE)
+@router.get("/battles/{battle_id}", summary="A battle of yours (names only after your vote)",
+             response_model_exclude_unset=True)  # a side carries text, or url + sha256: never both
 async def get_battle(battle_id: str, request: Request, voter: str = Depends(voter_id)) -> BattleOut:
     return BattleOut.of(await arena_of(request).battles.get(battle_id, voter))
 
 
-@router.post("/battles/{battle_id}/messages", summary="A follow-up message to the same pair (text)", **BATTLE)
+@router.post("/battles/{battle_id}/messages", summary="A follow-up message to the same pair (text)",
+             response_model_exclude_unset=True)  # a side carries text, or url + sha256: never both
 async def follow_up(battle_id: str, body: FollowUp, request: Request, voter: str = Depends(voter_id)) -> BattleOut:
     return BattleOut.of(await arena_of(request).battles.continue_(battle_id, voter, body.prompt))
 

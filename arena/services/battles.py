@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
 
 from arena.errors import Conflict, Forbidden, InvalidInput, NotFound, Unavailable
 from arena.services.catalog import active_models
@@ -36,7 +37,15 @@ from arena.vocabulary import (
     Winner,
     one_of,
 )
-from generators import GenerationRequest, Generator, GeneratorError, Message, TextOutput
+from generators import (
+    GenerationRequest,
+    Generator,
+    GeneratorError,
+    ImageOutput,
+    Message,
+    TextOutput,
+)
+from generators import Output as GeneratedOutput  # schema's Output is the stored row
 
 SIDES = (Side.A, Side.B)
 
@@ -90,6 +99,11 @@ class Finished:
 
 
 Event = Started | Chunk | Finished
+
+# Prompts so far, then each side's replies so far (a, b): what a turn is generated from.
+Conversation = list[list[str]]
+# One side's outcome: what is stored about it, and the generator's output (None on failure).
+SideResult = tuple[SideOutput, GeneratedOutput | None]
 
 
 class BattleService:
@@ -215,7 +229,15 @@ class BattleService:
 
     # -- internals ------------------------------------------------------------
 
-    async def _run_turn(self, battle_id, modality, pair, conversation, turn, seed) -> AsyncIterator[Event]:
+    async def _run_turn(
+        self,
+        battle_id: str,
+        modality: Modality,
+        pair: tuple[str, str],
+        conversation: Conversation,
+        turn: int,
+        seed: int | None,
+    ) -> AsyncIterator[Event]:
         """Run both generators concurrently, forward text chunks, store the outcome.
 
         If the consumer goes away mid-stream, both generations are cancelled and
@@ -253,7 +275,16 @@ class BattleService:
                 await asyncio.gather(*tasks, return_exceptions=True)
                 await self.store.run_write(self._mark_failed, battle_id, "generation was cancelled")
 
-    async def _run_side(self, side, name, modality, prompts, replies, seed, queue) -> tuple[SideOutput, object]:
+    async def _run_side(
+        self,
+        side: Side,
+        name: str,
+        modality: Modality,
+        prompts: list[str],
+        replies: list[str],
+        seed: int,
+        queue: asyncio.Queue[Chunk],
+    ) -> SideResult:
         messages: list[Message] = []
         for i, prompt in enumerate(prompts):
             messages.append(Message("user", prompt))
@@ -265,6 +296,7 @@ class BattleService:
         generator = self.generators.get(name)
         started = time.perf_counter()
         label = f"Model {side.upper()}"
+        result: GeneratedOutput | None
         try:
             if generator is None:
                 raise GeneratorError(f"{name} is not loaded")
@@ -285,19 +317,22 @@ class BattleService:
         with self.store.write() as session:
             session.add(battle)
 
-    def _store_turn(self, battle_id, turn, pair, outputs) -> BattleView:
+    def _store_turn(self, battle_id: str, turn: int, pair: tuple[str, str],
+                    outputs: Sequence[SideResult]) -> BattleView:
         rows = []
         for side_output, result in outputs:
             if isinstance(result, TextOutput):
                 side_output.text, side_output.media_type = result.text, result.media_type
             elif result is not None:
-                data = getattr(result, "png", None) or getattr(result, "glb", None)
+                data = result.png if isinstance(result, ImageOutput) else result.glb
                 side_output.artifact_sha256 = self.artifacts.put(data, result.media_type)
                 side_output.media_type = result.media_type
             rows.append(Output(battle_id=battle_id, turn=turn, **vars(side_output)))
         errors = [f"{o.error}" for o, _ in outputs if o.error]
         with self.store.write() as session:
             battle = session.get(Battle, battle_id)
+            if battle is None:  # inserted before generation began, and nothing deletes battles
+                raise RuntimeError(f"battle {battle_id} vanished while its outputs were generated")
             session.add_all(rows)
             battle.status = BattleStatus.FAILED if errors else BattleStatus.READY
             battle.error = "; ".join(errors) or None
@@ -314,7 +349,9 @@ class BattleService:
             modality = Modality(battle.modality)
         self.store.events.publish(BattleFinished(battle_id, modality, BattleStatus.FAILED))
 
-    def _claim_next_turn(self, battle_id, voter_id, prompt):
+    def _claim_next_turn(
+        self, battle_id: str, voter_id: str, prompt: str
+    ) -> tuple[Modality, tuple[str, str], Conversation, int]:
         with self.store.write() as session:
             battle = self._owned(session, battle_id, voter_id, lock=True)
             if battle.modality != Modality.TEXT:
@@ -334,22 +371,23 @@ class BattleService:
             battle.status = BattleStatus.GENERATING
             return (
                 Modality(battle.modality), (battle.model_a, battle.model_b),
-                [battle.conversation, replies["a"], replies["b"]], turn,
+                [battle.conversation, replies[Side.A], replies[Side.B]], turn,
             )
 
-    def _owned(self, session, battle_id: str, voter_id: str, lock: bool = False) -> Battle:
+    def _owned(self, session: Session, battle_id: str, voter_id: str, lock: bool = False) -> Battle:
         battle = session.get(Battle, battle_id, with_for_update=lock) if _is_uuid(battle_id) else None
-        self._check_owner(battle, voter_id)
-        return battle
+        return self._check_owner(battle, voter_id)
 
     @staticmethod
-    def _check_owner(battle, voter_id: str) -> None:
+    def _check_owner(battle: Battle | None, voter_id: str) -> Battle:
+        """The battle, if it exists and belongs to the voter; NotFound or Forbidden otherwise."""
         if battle is None:
             raise NotFound("no such battle")
         if battle.voter_id != voter_id:
             raise Forbidden("this battle belongs to another voter")
+        return battle
 
-    def _view(self, session, battle: Battle) -> BattleView:
+    def _view(self, session: Session, battle: Battle) -> BattleView:
         outputs = session.scalars(
             select(Output).where(Output.battle_id == battle.id).order_by(Output.turn, Output.side)
         ).all()

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import SQLColumnExpression, func, select
 
 from arena.errors import InvalidInput
 from arena.services.catalog import display_metadata
@@ -97,7 +97,7 @@ def main_keys() -> list[BoardKey]:
 
 def vote_counts(store: Store, key: BoardKey, per_voter: bool = False) -> pd.DataFrame:
     """Counts of valid anonymous votes per (model_a, model_b, winner[, voter])."""
-    columns = [Battle.model_a, Battle.model_b, Vote.winner]
+    columns: list[SQLColumnExpression[Any]] = [Battle.model_a, Battle.model_b, Vote.winner]
     if per_voter:
         columns.append(Vote.voter_id.label("voter"))
     query = (

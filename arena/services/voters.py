@@ -12,6 +12,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TypeGuard
 
 from sqlalchemy import insert as sqlalchemy_insert
 from sqlalchemy import update
@@ -40,8 +41,10 @@ def new_voter_id() -> str:
     return secrets.token_urlsafe(16)
 
 
-def valid_voter_id(value: str | None) -> bool:
-    return bool(value) and bool(VOTER_ID.match(value))
+def valid_voter_id(value: str | None) -> TypeGuard[str]:
+    if not value:
+        return False
+    return VOTER_ID.match(value) is not None
 
 
 def hash_ip(ip: str | None, secret: str) -> str | None:

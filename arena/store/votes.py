@@ -32,6 +32,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.types import TypeEngine
 
 from arena.errors import Conflict, Forbidden, InvalidInput, NotFound
 from arena.store.engine import Store
@@ -78,7 +79,7 @@ class RecordedVote:
     source: VoteSource
 
 
-_VOTE_COLUMNS = {
+_VOTE_COLUMNS: dict[str, TypeEngine[Any]] = {
     "battle_id": String(), "voter_id": String(), "dimension": String(), "winner": String(),
     "anonymous": Boolean(), "created_at": DateTime(timezone=True), "dwell_ms": Integer(),
     "valid": Boolean(), "invalid_reason": String(), "source": String(),
@@ -185,7 +186,8 @@ def _record_batch(connection: Connection, ballots: Sequence[Ballot], source: Vot
         ).all()
         battles.update((row.id, row) for row in rows)
     now = datetime.now(UTC)
-    rows, recorded = [], []
+    values: list[dict[str, Any]] = []
+    recorded: list[RecordedVote] = []
     for ballot in ballots:
         _check_ballot(ballot)
         battle = battles.get(ballot.battle_id)
@@ -195,7 +197,7 @@ def _record_batch(connection: Connection, ballots: Sequence[Ballot], source: Vot
             raise Conflict(f"battle {ballot.battle_id} is not ready and takes no vote")
         modality = Modality(battle.modality)
         _check_dimension(modality, ballot.dimension)
-        rows.append({
+        values.append({
             "battle_id": ballot.battle_id, "voter_id": ballot.voter_id, "dimension": ballot.dimension.value,
             "winner": ballot.winner.value, "anonymous": battle.mode == BattleMode.ANONYMOUS,
             "created_at": ballot.cast_at or now, "dwell_ms": ballot.dwell_ms, "valid": True,
@@ -203,7 +205,7 @@ def _record_batch(connection: Connection, ballots: Sequence[Ballot], source: Vot
         })
         recorded.append(RecordedVote(ballot.battle_id, modality, ballot.dimension, ballot.winner,
                                      battle.model_a, battle.model_b, True, None, source))
-    connection.execute(insert(Vote), rows)
+    connection.execute(insert(Vote), values)
     return recorded
 
 

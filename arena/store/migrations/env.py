@@ -11,7 +11,10 @@ config = context.config
 def run() -> None:
     connection = config.attributes.get("connection")
     if connection is None:  # plain `alembic` command line: use sqlalchemy.url
-        engine = create_engine(config.get_main_option("sqlalchemy.url"))
+        url = config.get_main_option("sqlalchemy.url")
+        if url is None:
+            raise RuntimeError("no database to migrate: set sqlalchemy.url in the Alembic config")
+        engine = create_engine(url)
         with engine.begin() as connection:
             _migrate(connection)
         return
