@@ -27,10 +27,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from generators.config import parse_models  # noqa: E402
-from generators.protocol import GenerationRequest, GeneratorError  # noqa: E402
-from generators.registry import build_generator  # noqa: E402
-from tests.generators.shap_e_tables import crude_marching_cubes  # noqa: E402
+from generators.config import parse_models
+from generators.protocol import GenerationRequest, GeneratorError
+from generators.registry import build_generator
+from tests.generators.shap_e_tables import crude_marching_cubes
 
 CONCURRENCY = (1, 8, 32)
 

@@ -92,7 +92,7 @@ class DynamicBatcher(Generic[P]):
                     break
                 try:
                     batch.append(await asyncio.wait_for(queue.get(), remaining))
-                except (TimeoutError, asyncio.TimeoutError):
+                except TimeoutError:
                     break
             batch = [job for job in batch if not job.cancelled]
             if batch:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import random
-from collections.abc import AsyncIterator, Awaitable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
@@ -177,7 +177,7 @@ class Choice:
         )
 
 
-async def merge(choices: Sequence[Choice]) -> AsyncIterator[tuple[int, str | None]]:
+async def merge(choices: Sequence[Choice]) -> AsyncGenerator[tuple[int, str | None], None]:
     """(index, text) as any choice produces text, and (index, None) when a choice has ended.
 
     The first failure of any choice is raised here, and the other choices are stopped.

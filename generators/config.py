@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -38,10 +38,10 @@ class Display(_Strict):
 class DemoOptions(_Strict):
     """Offline in-process models; `quality` 1 (crude) to 3 (best) sets how good they are."""
 
-    quality: int = Field(2, ge=1, le=3)
+    quality: int = Field(default=2, ge=1, le=3)
     corpus: str | None = None  # text: a file under data/corpus, default the shipped one
     fail: bool = False  # always fail: lets operators and tests see a failed battle
-    token_delay_ms: float = Field(0.0, ge=0, le=1000)  # text: pace the stream like a real model
+    token_delay_ms: float = Field(default=0.0, ge=0, le=1000)  # text: pace the stream like a real model
 
 
 class LocalOptions(_Strict):
@@ -121,7 +121,7 @@ class OpenAIEntry(_Entry):
     options: OpenAIOptions
 
 
-ModelEntry = Annotated[Union[DemoEntry, LocalEntry, OpenAIEntry], Field(discriminator="backend")]
+ModelEntry = Annotated[DemoEntry | LocalEntry | OpenAIEntry, Field(discriminator="backend")]
 
 
 class ModelsFile(_Strict):

@@ -10,6 +10,7 @@ import asyncio
 import io
 import random
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -28,7 +29,7 @@ class HF3DGenerator(LocalGenerator):
 
     def __init__(self, entry: LocalEntry):
         super().__init__(entry)
-        self.pipe = None
+        self.pipe: Any = None  # a diffusers pipeline once loaded
         self.device: torch.device | None = None
         self.takes_image = False
 
@@ -65,7 +66,11 @@ class HF3DGenerator(LocalGenerator):
         options = {**self.entry.options.defaults, **request.options}
         seed = request.seed if request.seed is not None else random.getrandbits(63)
         steps = int(options.get("steps", 64))
-        condition = {"image": _open_image(request.image)} if self.takes_image else {"prompt": request.prompt}
+        if self.takes_image:
+            assert request.image is not None  # checked in _generate
+            condition: dict[str, Any] = {"image": _open_image(request.image)}
+        else:
+            condition = {"prompt": request.prompt}
         latents = self.pipe(
             **condition,
             num_inference_steps=steps,
@@ -115,4 +120,5 @@ def mesh_to_glb(verts: torch.Tensor, faces: torch.Tensor, channels: dict | None 
         colors = (np.clip(rgb, 0.0, 1.0) * 255).round().astype(np.uint8)
     mesh = trimesh.Trimesh(vertices=vertices, faces=triangles, vertex_colors=colors, process=False)
     glb = mesh.export(file_type="glb")
+    assert isinstance(glb, bytes)
     return MeshOutput(glb, len(vertices), len(triangles))

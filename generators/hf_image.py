@@ -13,6 +13,7 @@ import random
 from dataclasses import dataclass
 from itertools import groupby
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -46,7 +47,7 @@ class HFImageGenerator(LocalGenerator[ImageSpec]):
 
     def __init__(self, entry: LocalEntry):
         super().__init__(entry)
-        self.pipe = None
+        self.pipe: Any = None  # a diffusers pipeline once loaded
 
     def _load_sync(self, model_dir: Path, device: torch.device, dtype: torch.dtype) -> None:
         from diffusers import AutoPipelineForText2Image
@@ -93,11 +94,11 @@ class HFImageGenerator(LocalGenerator[ImageSpec]):
 
     def _run_batch(self, jobs: list[Job[ImageSpec]]) -> None:
         ordered = sorted(jobs, key=lambda job: job.payload.group)
-        for _, group in groupby(ordered, key=lambda job: job.payload.group):
-            group = list(group)
+        for _, grouped in groupby(ordered, key=lambda job: job.payload.group):
+            group = list(grouped)
             self.stats["batches"] += 1
             self.stats["forward_passes"] += group[0].payload.steps
-            for job, image in zip(group, self._call_pipeline(group)):
+            for job, image in zip(group, self._call_pipeline(group), strict=True):
                 job.put(image)
 
     @torch.inference_mode()

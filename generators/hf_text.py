@@ -11,13 +11,14 @@ import random
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from generators.batching import DONE, Job
 from generators.config import LocalEntry
-from generators.local import LocalGenerator
 from generators.errors import ErrorCode
+from generators.local import LocalGenerator
 from generators.protocol import FinishReason, GenerationRequest, InvalidRequestError, Usage
 
 _CONTEXT_TOKENS = 5  # prompt tokens kept as decoding context so a chunk's leading space survives
@@ -40,8 +41,8 @@ class HFTextGenerator(LocalGenerator[TextSpec]):
 
     def __init__(self, entry: LocalEntry):
         super().__init__(entry)
-        self.model = None
-        self.tokenizer = None
+        self.model: Any = None  # a transformers model and tokenizer once loaded (their types are not followed)
+        self.tokenizer: Any = None
         self.device: torch.device | None = None
 
     def _load_sync(self, model_dir: Path, device: torch.device, dtype: torch.dtype) -> None:

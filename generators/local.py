@@ -8,7 +8,7 @@ weights, how it drops them, and how it runs a batch (or a request).
 from __future__ import annotations
 
 import asyncio
-from abc import abstractmethod
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -25,7 +25,7 @@ from generators.protocol import ConfigError, GenerationRequest, Generator, Gener
 P = TypeVar("P")
 
 
-class LocalGenerator(Generator, Generic[P]):
+class LocalGenerator(Generator, ABC, Generic[P]):
     """A model in this process, with one worker thread named after it.
 
     `P` is the payload a batched backend's `_spec` makes from a request and its

@@ -60,7 +60,7 @@ async def check_url(url: str, allow_private: bool = False) -> None:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror:
         raise BlockedAddressError(f"{host} could not be resolved") from None
-    check_addresses(host, sorted({info[4][0] for info in infos}))
+    check_addresses(host, sorted({str(info[4][0]) for info in infos}))
 
 
 def check_url_sync(url: str, allow_private: bool = False) -> None:
@@ -72,4 +72,4 @@ def check_url_sync(url: str, allow_private: bool = False) -> None:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror:
         raise BlockedAddressError(f"{host} could not be resolved") from None
-    check_addresses(host, sorted({info[4][0] for info in infos}))
+    check_addresses(host, sorted({str(info[4][0]) for info in infos}))

@@ -7,7 +7,6 @@ the callers changing.
 from __future__ import annotations
 
 import asyncio
-from abc import ABC
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -174,7 +173,7 @@ class TextStream:
                 self.output = TextOutput(text, usage.prompt_tokens, usage.completion_tokens,
                                          finish_reason=usage.finish_reason or FinishReason.STOP)
                 raise
-            except (TimeoutError, asyncio.TimeoutError):
+            except TimeoutError:
                 await self.aclose()
                 raise GeneratorError("timed out while streaming text") from None
             if isinstance(chunk, Usage):
@@ -195,7 +194,7 @@ class TextStream:
         return self.output
 
 
-class Generator(ABC):
+class Generator:
     """A named model of one modality.
 
     Subclasses implement `_stream_text` (text: yields str chunks, optionally a final
@@ -226,7 +225,7 @@ class Generator(ABC):
             return await asyncio.wait_for(self._generate(request), request.timeout_s)
         except GeneratorError:
             raise
-        except (TimeoutError, asyncio.TimeoutError):
+        except TimeoutError:
             raise GeneratorError(f"{self.name} timed out after {request.timeout_s:g} s") from None
         except Exception as exc:  # a backend bug must not crash a battle
             raise GeneratorError(f"{self.name} failed: {type(exc).__name__}", detail=f"{self.name} failed: {exc!r}") from exc

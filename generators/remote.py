@@ -24,6 +24,7 @@ import os
 import random
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import cast
 from urllib.parse import urlsplit
 
 import httpx
@@ -123,10 +124,10 @@ class OpenAIGenerator(Generator):
             finish: FinishReason | None = None
             usage_seen = False
             words = 0
-            async for data in iter_sse_data(self._limited(response), self.options.max_response_bytes):
-                if data.strip() == "[DONE]":
+            async for event in iter_sse_data(self._limited(response), self.options.max_response_bytes):
+                if event.strip() == "[DONE]":
                     break
-                chunk = _chunk_object(data)
+                chunk = _chunk_object(event)
                 self._raise_reported(chunk)
                 items, reason = _parse_chunk(chunk)
                 finish = reason or finish
@@ -444,7 +445,7 @@ def decode_glb(raw: bytes) -> MeshOutput:
     if raw[:4] != b"glTF":
         raise GeneratorError("data[0].b64_glb is not a GLB file")
     try:
-        scene = trimesh.load(io.BytesIO(raw), file_type="glb", force="scene")
+        scene = cast(trimesh.Scene, trimesh.load(io.BytesIO(raw), file_type="glb", force="scene"))
     except Exception:
         raise GeneratorError("the endpoint's GLB could not be read") from None
     meshes = [geometry for geometry in scene.geometry.values() if isinstance(geometry, trimesh.Trimesh)]

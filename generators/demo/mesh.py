@@ -9,6 +9,7 @@ normals, so geometry, texture and alignment can all be judged.
 from __future__ import annotations
 
 import asyncio
+from typing import cast
 
 import numpy as np
 import trimesh
@@ -97,6 +98,6 @@ def build_glb(prompt: str, quality: int) -> tuple[bytes, int, int]:
         mesh = part.mesh
         mesh.visual = trimesh.visual.ColorVisuals(mesh, vertex_colors=np.tile([*part.colour, 255], (len(mesh.vertices), 1)))
         meshes.append(mesh)
-    combined = trimesh.util.concatenate(meshes)
+    combined = cast(trimesh.Trimesh, trimesh.util.concatenate(meshes))
     glb = trimesh.exchange.gltf.export_glb(trimesh.Scene(combined), include_normals=quality == 3)
     return glb, len(combined.vertices), len(combined.faces)

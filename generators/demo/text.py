@@ -113,8 +113,8 @@ def _finish_sentence(ngrams: NGrams, rng: random.Random, prefix: list[str], targ
         if len(sentence) >= MAX_SENTENCE:
             sentence[-1] = sentence[-1].rstrip(",;:") + "."
             break
-        context = tuple(([START, START] + sentence)[-2:])
-        options = ngrams.trigrams.get(context)  # type: ignore[arg-type]
+        before, last = ([START, START] + sentence)[-2:]
+        options = ngrams.trigrams.get((before, last))
         if not options:
             sentence[-1] = sentence[-1].rstrip(",;:") + "."
             break

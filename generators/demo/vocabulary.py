@@ -68,10 +68,11 @@ def lookup(word: str, known: Container[str]) -> str | None:
 
 def shade(colour: RGB, factor: float) -> RGB:
     """Scale a colour towards black (<1) or white (>1)."""
+    red, green, blue = colour
     if factor <= 1:
-        return tuple(int(channel * factor) for channel in colour)  # type: ignore[return-value]
+        return int(red * factor), int(green * factor), int(blue * factor)
     mix = min(factor - 1, 1.0)
-    return tuple(int(channel + (255 - channel) * mix) for channel in colour)  # type: ignore[return-value]
+    return int(red + (255 - red) * mix), int(green + (255 - green) * mix), int(blue + (255 - blue) * mix)
 
 
 _NUMBERS = {"two": 2, "three": 3, "four": 4, "five": 5, "pair": 2, "stack": 3, "some": 3, "many": 5}

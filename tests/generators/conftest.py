@@ -20,8 +20,8 @@ pytest.importorskip("transformers")
 pytest.importorskip("diffusers")
 
 from generators.config import parse_models  # noqa: E402
-from tests.generators.shap_e_tables import crude_marching_cubes  # noqa: E402
 from generators.registry import build_generator  # noqa: E402
+from tests.generators.shap_e_tables import crude_marching_cubes  # noqa: E402
 
 SENTENCES = [
     "a red cube on a wooden table",
@@ -219,7 +219,7 @@ class WorkerThread:
         except BaseException as exc:  # surfaced by __enter__
             self.error = exc
 
-    def __enter__(self) -> "WorkerThread":
+    def __enter__(self) -> WorkerThread:
         self.thread.start()
         deadline = time.monotonic() + 120
         while self.server is None or not self.server.started:

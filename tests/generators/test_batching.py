@@ -19,6 +19,7 @@ from generators.protocol import GenerationRequest
 
 from .conftest import WorkerThread, load, local_entries
 
+
 def pixels(png: bytes) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(png))).astype(int)
 

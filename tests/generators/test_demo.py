@@ -10,8 +10,16 @@ import trimesh
 from PIL import Image
 
 from generators import (
-    ConfigError, GenerationRequest, GeneratorError, ImageOutput, MeshOutput, Message, TextOutput,
-    build_generator, load_models, parse_models,
+    ConfigError,
+    GenerationRequest,
+    GeneratorError,
+    ImageOutput,
+    MeshOutput,
+    Message,
+    TextOutput,
+    build_generator,
+    load_models,
+    parse_models,
 )
 from generators.demo.corpus import load_ngrams, normalise, resolve_corpus
 from generators.demo.vocabulary import keywords

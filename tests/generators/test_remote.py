@@ -48,7 +48,7 @@ class Misbehaving:
         self.respond = respond
         self.requests: list[dict] = []
 
-    async def __aenter__(self) -> "Misbehaving":
+    async def __aenter__(self) -> Misbehaving:
         self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
         self.url = f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
         return self
@@ -182,7 +182,7 @@ async def test_oversized_bodies_are_cut_off():
             yield b"400\r\n" + b" " * 1024 + b"\r\n"
 
     for answer in (big, endless()):
-        async with Misbehaving(lambda request: answer) as server:
+        async with Misbehaving(lambda request, answer=answer: answer) as server:
             generator = remote(server.url, max_response_bytes=4096)
             with pytest.raises(GeneratorError, match="larger than the 4096-byte limit"):
                 await generator.generate(image_request())
