@@ -166,7 +166,10 @@ class TextStream:
             try:
                 if remaining <= 0:
                     raise TimeoutError
-                chunk = await asyncio.wait_for(self._chunks.__anext__(), remaining)
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that
+                # arrives as the chunk does, and a cancelled consumer would then stream on
+                async with asyncio.timeout_at(self._deadline):
+                    chunk = await self._chunks.__anext__()
             except StopAsyncIteration:
                 text = "".join(self._parts)
                 usage = self._usage or Usage(0, len(text.split()))
@@ -222,22 +225,32 @@ class Generator:
         if self.modality == "text":
             return await self.stream(request).collect()
         try:
-            return await asyncio.wait_for(self._generate(request), request.timeout_s)
+            async with asyncio.timeout(request.timeout_s):
+                return await self._generate(request)
         except GeneratorError:
             raise
         except TimeoutError:
             raise GeneratorError(f"{self.name} timed out after {request.timeout_s:g} s") from None
         except Exception as exc:  # a backend bug must not crash a battle
-            raise GeneratorError(f"{self.name} failed: {type(exc).__name__}", detail=f"{self.name} failed: {exc!r}") from exc
+            raise GeneratorError(f"{self.name} failed: {type(exc).__name__}",
+                                 detail=f"{self.name} failed: {exc!r}") from exc
 
     async def _guard_stream(self, request: GenerationRequest) -> AsyncIterator[str | Usage]:
+        chunks = self._stream_text(request)
         try:
-            async for chunk in self._stream_text(request):
+            async for chunk in chunks:
                 yield chunk
         except GeneratorError:
             raise
         except Exception as exc:
-            raise GeneratorError(f"{self.name} failed: {type(exc).__name__}", detail=f"{self.name} failed: {exc!r}") from exc
+            raise GeneratorError(f"{self.name} failed: {type(exc).__name__}",
+                                 detail=f"{self.name} failed: {exc!r}") from exc
+        finally:
+            # close the backend's generator now, not when it is garbage-collected: a consumer
+            # that stops early (a stop string, a client gone) stops its row of the batch at once
+            close = getattr(chunks, "aclose", None)
+            if close is not None:
+                await close()
 
     async def _stream_text(self, request: GenerationRequest) -> AsyncIterator[str | Usage]:
         raise GeneratorError(f"{self.name} does not generate text")
