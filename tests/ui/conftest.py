@@ -88,7 +88,7 @@ class Page:
         if parsed.scheme in ("http", "https", "ws", "wss") and parsed.hostname != host:
             self.outside.append(url)
 
-    def open(self) -> "Page":
+    def open(self) -> Page:
         self.page.goto(self.base_url + "/")
         self.page.locator("#arena-text-prompt textarea").wait_for()
         return self

@@ -2,13 +2,19 @@
 side-by-side, the voter profile and the phone layout."""
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import pytest
 from playwright.sync_api import expect
 
-from arena.services.leaderboards import vote_counts
+from arena.services.catalog import active_models
+from arena.services.leaderboards import board_key, vote_counts
 from arena.ui.voter import COOKIE
+from arena.vocabulary import Modality
 
 TAB = {"text": "Text", "image": "Image", "3d": "3D"}
 PROMPT = {"text": "Explain how rain forms, in simple words.", "image": "a red house with a green tree",
@@ -33,6 +39,15 @@ RECORDER = """(prefix) => {
     window.__samples.push([!button.disabled, seen('a'), seen('b')]);
   }, 5);
 }"""
+
+
+T = TypeVar("T")
+
+
+def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Await a service call from a test: Playwright's sync API already runs an event loop in this thread."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result(timeout=30)
 
 
 def select_tab(page, *ids: str) -> None:
@@ -108,7 +123,7 @@ def test_battle_vote_reveal_and_leaderboard(new_page, server, modality):
     page.locator(f"#arena-{modality}-vote-model_a").click()
     reveal = page.locator(f"#arena-{modality}-reveal")
     expect(reveal).to_contain_text("Model A was", timeout=10_000)
-    names = set(arena.battles.active_models(modality))
+    names = set(active_models(arena.store, Modality(modality)))
     shown = [name for name in names if name in reveal.inner_text()]
     assert len(shown) == 2, f"both names revealed: {reveal.inner_text()!r}"
     for side, label in (("a", "Model A · "), ("b", "Model B · ")):
@@ -120,7 +135,7 @@ def test_battle_vote_reveal_and_leaderboard(new_page, server, modality):
 
     select_tab(page, "leaderboard")
     page.locator("#lb-modality").get_by_label(TAB[modality], exact=True).check()
-    counted = int(vote_counts(arena.store, modality, "overall")["count"].sum())
+    counted = int(vote_counts(arena.store, board_key(modality))["count"].sum())
     assert counted >= 1
     board_text_until(page, f"{counted:,} vote{'' if counted == 1 else 's'} counted")
     if modality == "image":  # the optional dimension vote is its own board
@@ -176,7 +191,7 @@ def test_side_by_side_named_battle(new_page, server):
     view = new_page()
     page = view.page
     select_tab(page, "sbs", "sbs-text")
-    names = sorted(server.arena.battles.active_models("text"))
+    names = sorted(active_models(server.arena.store, Modality.TEXT))
     expect(page.locator("#sbs-text-pick-a input")).to_have_value(names[0])
     run_battle(page, "text", prefix="sbs")
     expect(page.locator("#sbs-text-out-a")).to_contain_text(f"Model A · {names[0]}")
@@ -196,8 +211,8 @@ def test_profile_saves_changes_and_deletes(new_page, server):
     page.locator("#profile-save").click()
     expect(page.locator("#profile-message")).to_contain_text("Saved")
     voter = next(c["value"] for c in page.context.cookies() if c["name"] == COOKIE)
-    profile = server.arena.voters.profile(voter)
-    assert profile["age_band"] == "25-34" and profile["country"] == "FR" and profile["consent_at"]
+    profile = run_async(server.arena.voters.profile(voter))
+    assert profile.age_band == "25-34" and profile.country == "FR" and profile.consent_at
 
     page.reload()  # the same cookie, the same voter: the form comes back filled in
     page.locator("#profile").get_by_text("About you (optional)").click()
@@ -208,8 +223,8 @@ def test_profile_saves_changes_and_deletes(new_page, server):
     expect(page.locator("#profile-message")).to_contain_text("two-letter")
     page.locator("#profile-delete").click()
     expect(page.locator("#profile-message")).to_contain_text("Deleted")
-    profile = server.arena.voters.profile(voter)
-    assert profile["age_band"] is None and profile["country"] is None and profile["consent_at"] is None
+    profile = run_async(server.arena.voters.profile(voter))
+    assert profile.age_band is None and profile.country is None and profile.consent_at is None
     view.screenshot("profile")
 
 
