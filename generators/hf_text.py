@@ -65,7 +65,11 @@ class HFTextGenerator(LocalGenerator[TextSpec]):
         job = await self._submit(request)
         try:
             while (event := await job.get()) is not DONE:
-                yield event
+                if isinstance(event, tuple):  # (running usage, chunk): one event per token across threads
+                    yield event[0]
+                    yield event[1]
+                else:
+                    yield event
         finally:
             job.cancelled = True  # stops this row if the consumer went away
 
@@ -154,9 +158,8 @@ def generate_batch(model, tokenizer, jobs: list[Job[TextSpec]], device: torch.de
                 continue
             produced[row] += 1
             chunk = detoks[row].add(token)
-            if chunk:  # the running count first, so a consumer that stops at this chunk knows it
-                jobs[row].put(Usage(len(specs[row].prompt_ids), produced[row]))
-                jobs[row].put(chunk)
+            if chunk:  # with the running count, so a consumer that stops at this chunk knows it
+                jobs[row].put((Usage(len(specs[row].prompt_ids), produced[row]), chunk))
             if produced[row] >= specs[row].max_new_tokens:  # max_tokens, or the context window is full
                 _finish(jobs[row], detoks[row], specs[row], produced[row], FinishReason.LENGTH)
                 done[row] = True

@@ -133,6 +133,18 @@ def test_stop_strings_cut_the_text_even_across_chunks(client, model, temperature
     assert streamed[-1].choices[0].finish_reason == "stop"
 
 
+def test_a_stop_string_stops_the_models_row(client, worker):
+    kwargs = {"model": "tiny-lm", "messages": ask("a red cube"), "seed": 8, "temperature": 0.9}
+    free = [c.choices[0].delta.content or "" for c in client.chat.completions.create(**kwargs, max_tokens=30,
+                                                                                     stream=True) if c.choices]
+    stop, before = _stop_across_a_boundary([chunk for chunk in free if chunk])
+    passes = httpx.get(f"{worker.url}/health").json()["models"]["tiny-lm"]["forward_passes"]
+    answer = client.chat.completions.create(**kwargs, max_tokens=230, stop=stop)
+    assert answer.choices[0].message.content == before and answer.choices[0].finish_reason == "stop"
+    spent = httpx.get(f"{worker.url}/health").json()["models"]["tiny-lm"]["forward_passes"] - passes
+    assert spent < 150, f"the row ran on for {spent} steps after its stop string"
+
+
 def test_n_returns_n_choices_with_seeds_derived_from_the_request(client):
     kwargs = {"model": "tiny-lm", "messages": ask("hello world"), "max_tokens": 10, "seed": 21, "temperature": 1.0}
     single = client.chat.completions.create(**kwargs)
