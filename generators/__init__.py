@@ -3,12 +3,15 @@ from generators.config import ModelEntry, load_models, parse_models
 from generators.protocol import (
     MODALITIES,
     ConfigError,
+    FinishReason,
     GenerationRequest,
     Generator,
     GeneratorError,
     ImageOutput,
+    InvalidRequestError,
     MeshOutput,
     Message,
+    Modality,
     Output,
     TextOutput,
     TextStream,
@@ -17,7 +20,7 @@ from generators.protocol import (
 from generators.registry import build_generator
 
 __all__ = [
-    "MODALITIES", "ConfigError", "GenerationRequest", "Generator", "GeneratorError",
-    "ImageOutput", "MeshOutput", "Message", "ModelEntry", "Output", "TextOutput",
-    "TextStream", "Usage", "build_generator", "load_models", "parse_models",
+    "MODALITIES", "ConfigError", "FinishReason", "GenerationRequest", "Generator", "GeneratorError",
+    "ImageOutput", "InvalidRequestError", "MeshOutput", "Message", "Modality", "ModelEntry", "Output",
+    "TextOutput", "TextStream", "Usage", "build_generator", "load_models", "parse_models",
 ]

@@ -178,10 +178,13 @@ def chat_messages(messages: list[ChatMessage]) -> list[Message]:
                               param=f"messages[{index}].role")
         if isinstance(message.content, list):
             for part_index, part in enumerate(message.content):
-                if part.type != "text" or part.text is None:
-                    param = f"messages[{index}].content[{part_index}].type"
-                    raise WorkerError(400, f"{param}: only text content is supported, not {part.type!r}",
-                                      code=ErrorCode.UNSUPPORTED_VALUE, param=param)
+                param = f"messages[{index}].content[{part_index}]"
+                if part.type != "text":
+                    raise WorkerError(400, f"{param}.type: only text content is supported, not {part.type!r}",
+                                      code=ErrorCode.UNSUPPORTED_VALUE, param=f"{param}.type")
+                if part.text is None:
+                    raise WorkerError(400, f"{param}.text: a text part needs its text",
+                                      code=ErrorCode.MISSING_REQUIRED_PARAMETER, param=f"{param}.text")
         converted.append(Message(_ROLES[message.role], message.text()))
     return converted
 
