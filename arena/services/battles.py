@@ -266,7 +266,7 @@ class BattleService:
             outputs = [task.result() for task in tasks]
             view = await self.store.run_write(self._store_turn, battle_id, turn, pair, outputs)
             finished = True
-            self.store.events.publish(BattleFinished(battle_id, modality, BattleStatus(view.status)))
+            self.store.announce(BattleFinished(battle_id, modality, BattleStatus(view.status)))
             yield Finished(view)
         finally:
             if not finished:
@@ -347,7 +347,7 @@ class BattleService:
                 return
             battle.status, battle.error = BattleStatus.FAILED, reason
             modality = Modality(battle.modality)
-        self.store.events.publish(BattleFinished(battle_id, modality, BattleStatus.FAILED))
+        self.store.announce(BattleFinished(battle_id, modality, BattleStatus.FAILED))
 
     def _claim_next_turn(
         self, battle_id: str, voter_id: str, prompt: str

@@ -128,7 +128,7 @@ class Voters:
     def _update(self, voter_id: str, values: dict[str, object]) -> None:
         with self.store.write() as session:
             session.execute(update(Voter).where(Voter.id == voter_id).values(**values))
-        self.store.events.publish(VoterProfileChanged(voter_id))
+        self.store.announce(VoterProfileChanged(voter_id))
 
 
 def _check_field(name: str, value: str | None) -> str | None:

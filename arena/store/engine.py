@@ -15,7 +15,8 @@ from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-from arena.store.events import EventBus, LocalBus
+from arena.store.events import Event, EventBus, LocalBus
+from arena.store.writer import Batch, SQLiteWriter
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -71,10 +72,12 @@ class Store:
     queuing writers in-process is cheaper and fairer than letting them spin on the
     file lock; BEGIN IMMEDIATE makes a writer in another process wait instead of
     failing. Async code (request handlers, page callbacks) reaches the database only
-    through `run` (reads) and `run_write` (anything that writes), on two bounded pools
-    owned by the application's start and stop (datasette's execute and
-    execute_write_fn): a slow or locked database never stalls the event loop, and
-    writers queued behind a lock never take the threads that reads need.
+    through `run` (reads) and `run_write` (anything that writes), owned by the
+    application's start and stop (datasette's execute and execute_write_fn): reads on
+    a bounded pool; writes on a pool too (PostgreSQL, whose concurrent commits overlap)
+    or, on SQLite, on one writer thread that commits queued writes together (see
+    writer.py). A slow or locked database never stalls the event loop, and writers
+    queued behind a lock never take the threads that reads need.
     """
 
     def __init__(self, engine: Engine, *, threads: int = 8, events: EventBus | None = None):
@@ -87,24 +90,46 @@ class Store:
         self._writes = sessionmaker(self._write_engine, expire_on_commit=False)
         self._write_lock = threading.Lock() if self.is_sqlite else None
         self._pools: dict[str, ThreadPoolExecutor] = {}
+        self._local = threading.local()  # the writer thread's open batch, if any
+        self._writer = (
+            SQLiteWriter(self._write_engine, self._write_lock, self.events, self._local)
+            if self._write_lock is not None else None
+        )
 
     def start(self) -> None:
-        for kind in ("read", "write"):
+        kinds = ("read",) if self._writer is not None else ("read", "write")
+        for kind in kinds:
             if kind not in self._pools:
                 self._pools[kind] = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix=f"arena-{kind}")
+        if self._writer is not None:
+            self._writer.start()
 
     def stop(self) -> None:
+        if self._writer is not None:
+            self._writer.stop()
         pools, self._pools = self._pools, {}
         for pool in pools.values():
             pool.shutdown(wait=True)
+
+    def announce(self, event: Event) -> None:
+        """Publish `event` once the write that caused it is committed (at once outside a batch)."""
+        batch = self._batch()
+        if batch is not None:
+            batch.events.append(event)
+        else:
+            self.events.publish(event)
 
     async def run(self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run blocking database reads on the gateway's read threads and await the result."""
         return await self._submit("read", functools.partial(function, *args, **kwargs))
 
     async def run_write(self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        """Run database work that writes on the gateway's write threads and await the result."""
-        return await self._submit("write", functools.partial(function, *args, **kwargs))
+        """Run database work that writes off the event loop and await the result, once committed."""
+        call = functools.partial(function, *args, **kwargs)
+        if self._writer is not None:
+            result: T = await self._writer.submit(call)
+            return result
+        return await self._submit("write", call)
 
     async def _submit(self, kind: str, call: Callable[[], T]) -> T:
         pool = self._pools.get(kind)
@@ -119,15 +144,32 @@ class Store:
 
     @contextmanager
     def write(self) -> Iterator[Session]:
-        """A session whose transaction commits on success and rolls back on any error."""
+        """A session whose transaction commits on success and rolls back on any error.
+
+        Inside the SQLite writer's batch it joins the batch's transaction (a savepoint).
+        """
+        batch = self._batch()
+        if batch is not None:
+            with Session(bind=batch.connection, join_transaction_mode="create_savepoint",
+                         expire_on_commit=False) as session, session.begin():
+                yield session
+            return
         with self._serialised(), self._writes.begin() as session:
             yield session
 
     @contextmanager
     def write_connection(self) -> Iterator[Connection]:
         """A Core connection in a write transaction, for hot paths that skip the ORM."""
+        batch = self._batch()
+        if batch is not None:
+            yield batch.connection  # the writer wraps each write in a savepoint
+            return
         with self._serialised(), self._write_engine.begin() as connection:
             yield connection
+
+    def _batch(self) -> Batch | None:
+        batch: Batch | None = getattr(self._local, "batch", None)
+        return batch
 
     def _serialised(self) -> AbstractContextManager:
         return self._write_lock if self._write_lock is not None else nullcontext()

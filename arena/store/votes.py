@@ -130,7 +130,7 @@ def record_votes(store: Store, ballots: Sequence[Ballot], source: VoteSource) ->
     except IntegrityError:
         raise Conflict("this battle already has a vote on that dimension") from None
     boards = frozenset((vote.modality, vote.dimension) for vote in recorded)
-    store.events.publish(VotesRecorded(boards, len(recorded), source))
+    store.announce(VotesRecorded(boards, len(recorded), source))
     return recorded
 
 
@@ -229,7 +229,7 @@ def _set_validity(store: Store, voter_ids: Collection[str], reason: InvalidReaso
             )
             changed += result.rowcount or 0
     if changed:
-        store.events.publish(VotesInvalidated(frozenset(boards), changed, restored=valid))
+        store.announce(VotesInvalidated(frozenset(boards), changed, restored=valid))
     return changed
 
 
