@@ -7,6 +7,7 @@ database work runs in worker threads.
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import time
 import uuid
@@ -46,6 +47,8 @@ from generators import (
     TextOutput,
 )
 from generators import Output as GeneratedOutput  # schema's Output is the stored row
+
+log = logging.getLogger("arena.battles")
 
 SIDES = (Side.A, Side.B)
 
@@ -308,7 +311,8 @@ class BattleService:
             else:
                 result = await generator.generate(request)
         except GeneratorError as exc:
-            # Never reveal the model's name in the message a voter sees.
+            # Never reveal the model's name in the message a voter sees; the detail is for operators.
+            log.warning("model %s failed: %s", name, exc.detail)
             message = str(exc).replace(name, label) or f"{label} failed"
             return SideOutput(side, latency_ms=_elapsed_ms(started), error=message), None
         return SideOutput(side, latency_ms=_elapsed_ms(started)), result

@@ -12,7 +12,7 @@ from typing import ParamSpec, TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from arena.store.events import Event, EventBus, LocalBus
@@ -166,6 +166,11 @@ class Store:
             return
         with self._serialised(), self._write_engine.begin() as connection:
             yield connection
+
+    def ping(self) -> None:
+        """One round trip to the database; raises whatever the driver raises when it is away."""
+        with self.read() as session:
+            session.execute(text("SELECT 1"))
 
     def _batch(self) -> Batch | None:
         batch: Batch | None = getattr(self._local, "batch", None)
