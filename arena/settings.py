@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +36,27 @@ class Settings:
     provisional_votes: int = 30
     min_group_votes: int = 50
     db_threads: int = 8  # the SQL gateway's threads: every database call from async code runs on them
+    # trust: vote-time limits (per voter id, and per IP hash for everyone behind one address)
+    redis_url: str | None = None  # shared limits, events and board versions between replicas
+    battles_per_minute: int = 20
+    battles_per_day: int = 1000
+    votes_per_minute: int = 30
+    votes_per_day: int = 2000
+    ip_battles_per_minute: int = 120
+    ip_votes_per_minute: int = 240
+    new_voters_per_hour: int = 30  # voter ids first stored from one IP hash in an hour
+    min_dwell_ms: int = 1000  # from both outputs complete to the vote; text adds per character read
+    dwell_ms_per_char: float = 4.0
+    max_dwell_ms: int = 8000
+    max_body_bytes: int = 256 * 1024
+    public_url: str | None = None  # https://... makes the voter cookie Secure and is the API's allowed origin
+    allowed_origins: str = ""  # more origins for the API, comma-separated
+    trusted_proxies: str = ""  # proxies whose X-Forwarded-For is believed, comma-separated addresses
+    # trust: statistical detection and review
+    quarantine: bool = True  # flagged voters' votes leave the boards until an operator decides
+    audit_alpha: float = 0.01
+    audit_every_s: float = 60.0
+    admin_token: str = field(default="", repr=False)
 
     @property
     def sqlalchemy_url(self) -> str:
@@ -47,6 +69,28 @@ class Settings:
         return self.data_dir / "artifacts"
 
 
+def _flag(raw: str) -> bool:
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(raw)
+
+
+_flag.__name__ = "boolean (1/0, true/false)"
+
+# Settings read from ARENA_<NAME> (upper case), each with its parser.
+ENVIRONMENT: dict[str, Callable[[str], object]] = {
+    "max_prompt_chars": int, "generation_timeout_s": float, "leaderboard_refresh_s": float,
+    "provisional_votes": int, "db_threads": int, "redis_url": str,
+    "battles_per_minute": int, "battles_per_day": int, "votes_per_minute": int, "votes_per_day": int,
+    "ip_battles_per_minute": int, "ip_votes_per_minute": int, "new_voters_per_hour": int,
+    "min_dwell_ms": int, "dwell_ms_per_char": float, "max_dwell_ms": int, "max_body_bytes": int,
+    "public_url": str, "allowed_origins": str, "trusted_proxies": str,
+    "quarantine": _flag, "audit_alpha": float, "audit_every_s": float, "admin_token": str,
+}
+
+
 def from_environment(**overrides) -> Settings:
     """Build settings from ARENA_* variables, then apply non-None overrides (CLI flags)."""
     env = os.environ
@@ -56,16 +100,13 @@ def from_environment(**overrides) -> Settings:
         "database_url": env.get("ARENA_DATABASE_URL") or None,
         "secret_key": env.get("ARENA_SECRET_KEY", ""),
     }
-    for name, cast in (
-        ("max_prompt_chars", int),
-        ("generation_timeout_s", float),
-        ("leaderboard_refresh_s", float),
-        ("provisional_votes", int),
-        ("db_threads", int),
-    ):
+    for name, cast in ENVIRONMENT.items():
         raw = env.get(f"ARENA_{name.upper()}")
         if raw:
-            values[name] = cast(raw)
+            try:
+                values[name] = cast(raw)
+            except ValueError:
+                raise ValueError(f"ARENA_{name.upper()} must be {cast.__name__}-valued, not {raw!r}") from None
     values.update({key: value for key, value in overrides.items() if value is not None})
     settings = Settings(**values)
     if not settings.secret_key:

@@ -61,6 +61,9 @@ class InvalidReason(StrEnum):
     """Why a stored vote does not count; a vote is never silently dropped."""
 
     IDENTITY_LEAK = "identity_leak"
+    TOO_FAST = "too_fast"  # cast sooner after both outputs were complete than anyone could read them
+    QUARANTINED = "quarantined"  # the voter was flagged by fraud detection; reversible
+    BANNED = "banned"  # an operator banned the voter
     WITHDRAWN = "withdrawn"  # an operator took the voter's votes off the boards
 
 
@@ -77,6 +80,14 @@ class ModelStatus(StrEnum):
     ACTIVE = "active"
     DISABLED = "disabled"
     PENDING = "pending"
+
+
+class FlagState(StrEnum):
+    """A flagged voter's state: quarantined by default, then released or banned by an operator."""
+
+    QUARANTINED = "quarantined"
+    RELEASED = "released"
+    BANNED = "banned"
 
 
 class GroupField(StrEnum):
@@ -101,6 +112,6 @@ def sql_in(column: str, enum: type[StrEnum]) -> str:
 
 
 __all__ = [
-    "DIMENSIONS", "BattleMode", "BattleStatus", "Dimension", "GroupField", "InvalidReason", "Modality",
+    "DIMENSIONS", "BattleMode", "BattleStatus", "Dimension", "FlagState", "GroupField", "InvalidReason", "Modality",
     "ModelStatus", "Side", "VoteSource", "Winner", "one_of", "sql_in",
 ]
