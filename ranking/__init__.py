@@ -8,7 +8,9 @@ statistics) -> :mod:`design` (tie conventions, rows) -> :mod:`bt` (Newton MLE) -
 :class:`Leaderboard`), :func:`rank_groups` (one per value of a column, or
 :class:`TooSmall`), :func:`rank_components` (one per connected part of the comparison
 graph); all take a :class:`RankOptions`. :func:`online_elo` is the classic online Elo
-for comparison. Pure library: numpy, scipy, pandas, pyarrow (+ torch, tqdm optional).
+for comparison. :func:`audit` (:mod:`ranking.fraud`) flags anomalous and rigging voters
+with anytime-valid tests against the consensus board. Pure library: numpy, scipy,
+pandas, pyarrow (+ torch, tqdm optional).
 
 The numerical modules load on first use of a name that needs them, so importing
 ``ranking`` (or ``ranking.cli``) costs milliseconds, not the ~0.5 s of numpy, pandas
@@ -26,17 +28,20 @@ from .options import RankKwargs, RankOptions, parse_anchor
 if TYPE_CHECKING:
     from .api import rank, rank_components, rank_groups
     from .elo import online_elo
+    from .fraud import AuditOptions, AuditReport, GroupFlag, VoterFlag, audit
     from .io import VoteSource, aggregation_query, read_database
     from .result import BoardRow, BoardRowDict, Diagnostics, Leaderboard, TooSmall
 
 _LAZY = {"rank": "api", "rank_groups": "api", "rank_components": "api", "online_elo": "elo",
          "VoteSource": "io", "aggregation_query": "io", "read_database": "io",
          "BoardRow": "result", "BoardRowDict": "result", "Diagnostics": "result",
-         "Leaderboard": "result", "TooSmall": "result"}
+         "Leaderboard": "result", "TooSmall": "result", "audit": "fraud", "AuditOptions": "fraud",
+         "AuditReport": "fraud", "VoterFlag": "fraud", "GroupFlag": "fraud"}
 
 __all__ = ["rank", "rank_groups", "rank_components", "RankOptions", "RankKwargs", "RankingError",
            "Leaderboard", "BoardRow", "BoardRowDict", "Diagnostics", "TooSmall", "VoteSource",
-           "online_elo", "parse_anchor", "aggregation_query", "read_database"]
+           "online_elo", "parse_anchor", "aggregation_query", "read_database", "audit", "AuditOptions",
+           "AuditReport", "VoterFlag", "GroupFlag"]
 
 
 def __getattr__(name: str) -> object:

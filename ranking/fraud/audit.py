@@ -62,10 +62,25 @@ MAX_BINS = 100
 MISSING_GROUP = "(missing)"
 GROUP_DEFAULT = "ip_hash"
 REASONS_PER_FAMILY = 2
+TAIL = 0.1            # null means are kept within [TAIL, 1 - TAIL] (see _upper)
 
 
 def _sigmoid(x: Floats) -> Floats:
     out: Floats = 0.5 * (1.0 + np.tanh(0.5 * x))
+    return out
+
+
+def _upper(x: Floats) -> Floats:
+    """σ(x) as an upper bound on a score's null mean, never below TAIL: a board that calls
+    an upset nearly impossible is not trusted that far (BT's tails are too thin for real
+    voters), so one upset is worth at most a factor 1/TAIL."""
+    out: Floats = np.maximum(_sigmoid(x), TAIL)
+    return out
+
+
+def _lower(x: Floats) -> Floats:
+    """σ(x) as a lower bound on a score's null mean, never above 1 − TAIL."""
+    out: Floats = np.minimum(_sigmoid(x), 1 - TAIL)
     return out
 
 
@@ -321,21 +336,21 @@ def families(v: Votes, c: Consensus, u: Unit, opts: AuditOptions) -> Iterator[tu
     delta, dpos = opts.tolerance, opts.position_tolerance
 
     # position: left score against σ(d ± position tolerance), both directions
-    hi, lo = _sigmoid(d + dpos), _sigmoid(d - dpos)
+    hi, lo = _upper(d + dpos), _lower(d - dpos)
     yield "position", Events(unit, zero, step, np.stack([(s - hi) / hi, (lo - s) / (1 - lo)], axis=1), s, mu)
 
     # surprise: the favourite's score below its prediction
     fav = np.abs(d) > 1e-9
     s_fav = np.where(d > 0, s, 1 - s)[fav]
     mu_fav = _sigmoid(np.abs(d))[fav]
-    yield "surprise", Events(unit[fav], zero[fav], step[fav], ((mu_fav - s_fav) / (1 - mu_fav))[:, None],
-                             s_fav, mu_fav)
+    lo = _lower(np.abs(d))[fav]
+    yield "surprise", Events(unit[fav], zero[fav], step[fav], ((lo - s_fav) / (1 - lo))[:, None], s_fav, mu_fav)
 
     # targeted: each model's score in its battles, beyond ± tolerance, both directions
     tm = np.concatenate([a, b])
     ts = np.concatenate([s, 1 - s])
     td = np.concatenate([d, -d])
-    hi, lo = _sigmoid(td + delta), _sigmoid(td - delta)
+    hi, lo = _upper(td + delta), _lower(td - delta)
     yield "targeted", Events(np.tile(unit, 2), tm, np.tile(step, 2),
                              np.stack([(ts - hi) / hi, (lo - ts) / (1 - lo)], axis=1), ts, _sigmoid(td))
 
@@ -364,7 +379,7 @@ def families(v: Votes, c: Consensus, u: Unit, opts: AuditOptions) -> Iterator[tu
     vi, m, left = vi[keep], m[keep], (ca > cb)[keep]
     s_pro = np.where(left, s[vi], 1 - s[vi])
     d_pro = np.where(left, d[vi], -d[vi])
-    hi = _sigmoid(d_pro + delta)
+    hi = _upper(d_pro + delta)
     yield "omnipresent", Events(unit[vi], m, step[vi], ((s_pro - hi) / hi)[:, None], s_pro, _sigmoid(d_pro))
 
 

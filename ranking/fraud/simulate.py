@@ -51,7 +51,9 @@ Floats = npt.NDArray[np.float64]
 @dataclass(frozen=True)
 class Attack:
     """One attacking group. ``target``: the attacked model's true rank (0 = best); None
-    picks one per kind (rank 60% down the board to promote, rank 4 to demote)."""
+    picks one per kind (rank 60% down the board to promote, rank 4 to demote).
+    ``abandon=False``: the attacker votes in every battle, honestly in those without a
+    model it cares about (it then needs far more votes for the same effect)."""
 
     kind: AttackKind
     voters: int = 20
@@ -63,6 +65,7 @@ class Attack:
     start: float = 0.5
     burst: float = 3 * 3600.0
     sleeper_honest: float = 0.5
+    abandon: bool = True
 
     def __post_init__(self) -> None:
         if self.kind not in ATTACK_KINDS:
@@ -267,17 +270,17 @@ def _attack_votes(atk: Attack, arena: _Arena, target: int | None, n: int,
     if atk.kind == "sleeper":
         first = int(round(n * atk.sleeper_honest))
         a1, b1 = arena.pairs(first, rng)
-        a2, b2, w2 = _promote(arena, target, n - first, atk.recognition, honest, rng, against=False)
+        a2, b2, w2 = _promote(arena, target, n - first, atk, honest, rng, against=False)
         return np.concatenate([a1, a2]), np.concatenate([b1, b2]), np.concatenate([honest(a1, b1), w2])
     if atk.kind in ("promote", "sybil"):
-        return _promote(arena, target, n, atk.recognition, honest, rng, against=False)
+        return _promote(arena, target, n, atk, honest, rng, against=False)
     if atk.kind == "demote":
-        return _promote(arena, target, n, atk.recognition, honest, rng, against=True)
+        return _promote(arena, target, n, atk, honest, rng, against=True)
     # omnipresent
     r = int(arena.rank[target])
     above = arena.by_rank[max(0, r - atk.neighbours):r]
     watch = np.concatenate([[target], above]).astype(np.int64)
-    a, b = arena.pairs_touching(n, watch, rng)
+    a, b = arena.pairs_touching(n, watch, rng) if atk.abandon else arena.pairs(n, rng)
     w = honest(a, b)
     seen_a = rng.random(n) < atk.recognition
     seen_b = rng.random(n) < atk.recognition
@@ -291,12 +294,11 @@ def _attack_votes(atk: Attack, arena: _Arena, target: int | None, n: int,
     return a, b, w.astype(np.int64)
 
 
-def _promote(arena: _Arena, target: int, n: int, recognition: float,
-             honest: Callable[[Ints, Ints], Ints], rng: np.random.Generator, *,
-             against: bool) -> tuple[Ints, Ints, Ints]:
-    a, b = arena.pairs_touching(n, np.array([target]), rng)
+def _promote(arena: _Arena, target: int, n: int, atk: Attack, honest: Callable[[Ints, Ints], Ints],
+             rng: np.random.Generator, *, against: bool) -> tuple[Ints, Ints, Ints]:
+    a, b = arena.pairs_touching(n, np.array([target]), rng) if atk.abandon else arena.pairs(n, rng)
     w = honest(a, b)
-    seen = rng.random(n) < recognition
+    seen = (rng.random(n) < atk.recognition) & ((a == target) | (b == target))
     left = a == target
     if against:
         w = np.where(seen, np.where(left, 1, 0), w)
