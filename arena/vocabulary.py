@@ -85,9 +85,29 @@ class ModelStatus(StrEnum):
 class FlagState(StrEnum):
     """A flagged voter's state: quarantined by default, then released or banned by an operator."""
 
+    FLAGGED = "flagged"  # flagged while quarantine is off: listed for review, the votes still count
     QUARANTINED = "quarantined"
     RELEASED = "released"
     BANNED = "banned"
+
+
+class DisabledBy(StrEnum):
+    """Who disabled a model; a state set by anyone but the models file survives restarts."""
+
+    OPERATOR = "operator"
+    HEALTH = "health"
+    TRUST = "trust"
+    FILE = "file"
+
+
+class AdminAction(StrEnum):
+    """What the admin audit log records (an open list: later flows add theirs, no migration needed)."""
+
+    QUARANTINE = "quarantine"  # by the detector (actor "detector")
+    RELEASE = "release"
+    BAN = "ban"
+    DISABLE_MODEL = "disable_model"
+    ENABLE_MODEL = "enable_model"
 
 
 class GroupField(StrEnum):
@@ -112,6 +132,6 @@ def sql_in(column: str, enum: type[StrEnum]) -> str:
 
 
 __all__ = [
-    "DIMENSIONS", "BattleMode", "BattleStatus", "Dimension", "FlagState", "GroupField", "InvalidReason", "Modality",
-    "ModelStatus", "Side", "VoteSource", "Winner", "one_of", "sql_in",
+    "DIMENSIONS", "AdminAction", "BattleMode", "BattleStatus", "Dimension", "DisabledBy", "FlagState", "GroupField",
+    "InvalidReason", "Modality", "ModelStatus", "Side", "VoteSource", "Winner", "one_of", "sql_in",
 ]

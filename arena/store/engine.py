@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -25,15 +26,18 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 
 
 def make_engine(url: str) -> Engine:
+    """An engine whose errors never quote parameters (voter ids, prompts) unless logging is at DEBUG."""
+    hide = not logging.getLogger("arena").isEnabledFor(logging.DEBUG)
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=16)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=16,
+                               hide_parameters=hide)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
-    return create_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True)
+    return create_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True, hide_parameters=hide)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -166,6 +170,29 @@ class Store:
             return
         with self._serialised(), self._write_engine.begin() as connection:
             yield connection
+
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        """One transaction around several store functions: their `write` and `write_connection`
+        join it, and the events they announce go out once it committed (none if it rolled back).
+
+        For an action and its record that must stand or fall together (an operator's ban, the
+        votes it invalidates and the audit-log row). Inside the SQLite writer's batch the
+        writer's savepoint around the call already makes it one unit.
+        """
+        if self._batch() is not None:
+            yield
+            return
+        with self._serialised(), self._write_engine.connect() as connection:
+            batch = Batch(connection)
+            with connection.begin():
+                self._local.batch = batch
+                try:
+                    yield
+                finally:
+                    self._local.batch = None
+        for announced in batch.events:
+            self.events.publish(announced)
 
     def ping(self) -> None:
         """One round trip to the database; raises whatever the driver raises when it is away."""

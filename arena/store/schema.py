@@ -23,6 +23,8 @@ from arena.vocabulary import (
     BattleMode,
     BattleStatus,
     Dimension,
+    DisabledBy,
+    FlagState,
     Modality,
     ModelStatus,
     Side,
@@ -64,10 +66,13 @@ class Model(Base):
     weight: Mapped[float] = mapped_column(Float, default=1.0)
     status: Mapped[str] = mapped_column(String(10), default=ModelStatus.ACTIVE)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    disabled_reason: Mapped[str | None] = mapped_column(String(500))
+    disabled_by: Mapped[str | None] = mapped_column(String(10))  # who disabled it: only they (or an operator) undo it
 
     __table_args__ = (
         CheckConstraint(sql_in("modality", Modality), name="modality"),
         CheckConstraint(sql_in("status", ModelStatus), name="status"),
+        CheckConstraint(sql_in("disabled_by", DisabledBy), name="disabled_by"),
     )
 
 
@@ -155,3 +160,46 @@ class Vote(Base):
         CheckConstraint(sql_in("source", VoteSource), name="source"),
         Index("ix_votes_voter_id", "voter_id"),
     )
+
+
+class VoterFlag(Base):
+    """A voter the detector flagged (or an operator banned), with the evidence and the decision.
+
+    `votes` is how many of the voter's votes the last flagging audit saw; `votes_affected`
+    how many votes the current state keeps off the boards. Reversible: votes are marked,
+    never deleted.
+    """
+
+    __tablename__ = "voter_flags"
+
+    voter_id: Mapped[str] = mapped_column(ForeignKey("voters.id"), primary_key=True)
+    score: Mapped[float] = mapped_column(Float)  # log10 of the anytime-valid e-value
+    reasons: Mapped[list] = mapped_column(JSON, default=list)
+    evidence: Mapped[dict] = mapped_column(JSON, default=dict)
+    state: Mapped[str] = mapped_column(String(12))
+    votes: Mapped[int] = mapped_column(Integer, default=0)
+    votes_affected: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # an operator's release or ban
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+
+    __table_args__ = (
+        CheckConstraint(sql_in("state", FlagState), name="state"),
+        Index("ix_voter_flags_state", "state"),
+    )
+
+
+class AdminLogEntry(Base):
+    """One row per admin action (and per quarantine by the detector): who, what, when."""
+
+    __tablename__ = "admin_actions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    actor: Mapped[str] = mapped_column(String(64))  # "admin" or "detector": never a token
+    action: Mapped[str] = mapped_column(String(32))
+    target: Mapped[str] = mapped_column(String(200))
+    details: Mapped[dict] = mapped_column(JSON, default=dict)
+
+    __table_args__ = (Index("ix_admin_actions_at", "at"),)
