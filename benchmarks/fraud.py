@@ -16,6 +16,10 @@ models instead. ``cut`` is the share of the attack's rank shift the defence remo
 Then, for the anytime-valid claim, the honest arena alone is audited after every
 1/``checkpoints`` of its votes (continuous monitoring, the board refitted each time):
 the share of honest voters ever flagged at any checkpoint, against alpha.
+
+The last row, not one of the issue's kinds, is a promoter that never abandons a battle
+(votes honestly when its target is absent): it leaves no concentration to see and its
+evidence grows only with its battles against the target.
 """
 
 from __future__ import annotations
@@ -42,10 +46,16 @@ def ranks(df: pd.DataFrame) -> dict[str, int]:
     return {row.model: row.rank for row in board.rows}
 
 
-def attack_for(kind: str, voters: int, sybils: int) -> Attack:
-    if kind == "sybil":
-        return Attack("sybil", voters=sybils, votes=(2, 5), ips=3)
-    return Attack(kind, voters=voters, votes=(30, 100))  # type: ignore[arg-type]
+def scenarios(voters: int, sybils: int) -> list[tuple[str, Attack]]:
+    out = [(kind, Attack(kind, voters=voters, votes=(30, 100))) for kind in ATTACK_KINDS if kind != "sybil"]
+    out.append(("sybil", Attack("sybil", voters=sybils, votes=(2, 5), ips=3)))
+    # not one of the issue's kinds: a promoter that never abandons a battle (honest
+    # without its target) needs ~30x the votes and leaves no concentration to see
+    out.append(("promote, every battle", Attack("promote", voters=voters, votes=(300, 400), abandon=False)))
+    return out
+
+
+BANDS = ((30, 44), (45, 59), (60, 79), (80, 100))
 
 
 def main() -> None:
@@ -68,9 +78,10 @@ def main() -> None:
     head = ("kind", "attackers", "atk votes", "flagged", "flagged 30+", "outcome tests", "honest flagged",
             "rank before", "attacked", "defended", "cut", "audit s")
     rows = []
-    for kind in ATTACK_KINDS:
+    bands: dict[str, str] = {}
+    for kind, attack in scenarios(args.attackers, args.sybils):
         sim = simulate_arena(ArenaOptions(models=args.models, honest=args.honest, seed=args.seed,
-                                          attacks=(attack_for(kind, args.attackers, args.sybils),)))
+                                          attacks=(attack,)))
         t0 = time.perf_counter()
         report = audit(sim.frame, opts)
         seconds = time.perf_counter() - t0
@@ -94,6 +105,13 @@ def main() -> None:
             left = float(np.mean([abs(defended[m] - clean[m]) for m in clean]))
             cells = ("-", f"mean |d| {shift:.2f}", f"mean |d| {left:.2f}")
         cut = "-" if shift == 0 else f"{1 - left / shift:.0%}"
+        if kind != "sybil" and sum(v in flagged for v in attackers) < len(attackers):
+            parts = []
+            for lo, hi in BANDS:
+                ids = [v for v in attackers if lo <= votes.get(v, 0) <= hi]
+                if ids:
+                    parts.append(f"{lo}-{hi} votes: {sum(v in flagged for v in ids)}/{len(ids)}")
+            bands[kind] = ", ".join(parts) or "all above 100 votes"
         rows.append((kind, f"{len(attackers)}", f"{int(votes[attackers].sum()):,}",
                      f"{sum(v in flagged for v in attackers) / len(attackers):.0%}",
                      f"{sum(v in flagged for v in big) / len(big):.0%}" if big else "-",
@@ -107,6 +125,8 @@ def main() -> None:
     for r in rows:
         print("| " + " | ".join(str(c).ljust(w) for c, w in zip(r, widths)) + " |")
 
+    for kind, text in bands.items():
+        print(f"\n{kind}: flagged by votes cast: {text}")
     if args.checkpoints:
         frame = honest.frame
         ever: set[str] = set()

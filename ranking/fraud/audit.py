@@ -19,9 +19,9 @@ side's expected score μ = σ(θ_a − θ_b + h); the tests bet against that pre
   attackers abandon the battles without their target, and a dump holds only votes.
 
 Each test is a mixture betting e-process (:mod:`.evidence`); a unit's evidence is the
-Bonferroni combination over its tests (weights below) and over the unit kinds (the
-voter itself: half of alpha; its group behind one ``ip_hash`` and its co-vote group:
-a quarter each), so a voter who follows the consensus is ever flagged with probability
+Bonferroni combination over its tests (weights below) and over the unit kinds (its
+group behind one ``ip_hash`` and its co-vote group: a quarter of alpha each when there
+is a group column and a time column; the voter's own tests: the rest), so a voter who follows the consensus is ever flagged with probability
 at most ``alpha`` however often the audit is rerun on the same board.
 """
 
@@ -56,7 +56,8 @@ FAMILIES: tuple[Family, ...] = ("surprise", "position", "targeted", "omnipresent
 WEIGHTS: dict[Family, float] = {"surprise": 0.25, "position": 0.15, "targeted": 0.2, "omnipresent": 0.1,
                                 "concentration": 0.15, "cluster": 0.15}
 PER_MODEL: frozenset[Family] = frozenset({"targeted", "omnipresent", "concentration", "cluster"})
-UNIT_SHARE: dict[str, float] = {"voter": 0.5, "ip": 0.25, "co-vote": 0.25}
+GROUP_SHARE = 0.25   # of alpha, per kind of group tested (ip, co-vote); the voter's own tests get the rest
+CHUNK_VOTES = 150_000   # votes per chunk of units in evaluate()
 BIN_VOTES = 20_000    # votes per time bin for the population's pair shares
 MAX_BINS = 100
 MISSING_GROUP = "(missing)"
@@ -325,9 +326,10 @@ def make_unit(kind: str, of_vote: Ints, n_units: int) -> Unit:
     return Unit(kind, of_vote, step, n_units, np.bincount(of_vote[inside], minlength=n_units))
 
 
-def families(v: Votes, c: Consensus, u: Unit, opts: AuditOptions) -> Iterator[tuple[Family, Events]]:
-    """Each test family's events for the votes that count for some unit of ``u``."""
-    inside = np.flatnonzero(u.of_vote >= 0)
+def families(v: Votes, c: Consensus, u: Unit, inside: Ints,
+             opts: AuditOptions) -> Iterator[tuple[Family, Events]]:
+    """Each test family's events for the votes ``inside`` (time order; each unit's votes
+    all there or none)."""
     a, b, s = v.a[inside], v.b[inside], v.score[inside]
     unit, step = u.of_vote[inside], u.step[inside]
     d = c.theta[a] - c.theta[b] + c.h
@@ -395,34 +397,47 @@ class UnitResult:
     fired: dict[Family, Segments]
 
 
-def evaluate(v: Votes, c: Consensus, u: Unit, opts: AuditOptions) -> UnitResult:
+def evaluate(v: Votes, c: Consensus, u: Unit, opts: AuditOptions, share: float) -> UnitResult:
+    """Every family's e-processes for the units of ``u``; ``share``: the unit kind's
+    share of alpha. Units are processed in chunks of about CHUNK_VOTES votes (a unit's
+    votes never straddle two chunks), which bounds memory."""
     m = len(v.models)
-    share = UNIT_SHARE[u.kind]
     goal = math.log(1 / opts.alpha)
-    best: dict[Family, Floats] = {}
-    fired: dict[Family, Segments] = {}
-    first = np.full(u.n_units, -1, dtype=np.int64)
     weights = dict(WEIGHTS)
     if opts.neighbours == 0:
         weights["targeted"] += weights.pop("omnipresent")
         weights["concentration"] += weights.pop("cluster")
-    for fam, ev in families(v, c, u, opts):
-        log_w = math.log(share * weights[fam] / (m if fam in PER_MODEL else 1))
-        seg = run(ev, goal - log_w)
-        adj = seg.log_e + log_w
-        b = np.full(u.n_units, -np.inf)
-        np.maximum.at(b, seg.unit, adj)
-        best[fam] = b
-        hit = seg.first_step >= 0
-        f_unit = np.full(u.n_units, np.iinfo(np.int64).max)
-        np.minimum.at(f_unit, seg.unit[hit], seg.first_step[hit])
-        first = np.where(f_unit < np.iinfo(np.int64).max, np.where(first < 0, f_unit, np.minimum(first, f_unit)),
-                         first)
-        keep = adj >= goal
-        fired[fam] = Segments(seg.unit[keep], seg.comp[keep], adj[keep], seg.first_step[keep], seg.n[keep],
-                              seg.stat[keep], seg.mean[keep], seg.up[keep])
-    total = np.max(np.stack(list(best.values())), axis=0) if best else np.full(u.n_units, -np.inf)
-    return UnitResult(u.kind, best, total, first, fired)
+    best: dict[Family, Floats] = {fam: np.full(u.n_units, -np.inf) for fam in weights}
+    fired_parts: dict[Family, list[Segments]] = {fam: [] for fam in weights}
+    never = np.iinfo(np.int64).max
+    first = np.full(u.n_units, never, dtype=np.int64)
+    inside = np.flatnonzero(u.of_vote >= 0)
+    inside = inside[np.argsort(u.of_vote[inside], kind="stable")]      # by unit, then time
+    starts = np.flatnonzero(np.diff(u.of_vote[inside])) + 1              # where a unit begins
+    pos = np.searchsorted(starts, np.arange(CHUNK_VOTES, len(inside), CHUNK_VOTES))
+    cuts = np.unique(np.concatenate([[0], starts[pos[pos < len(starts)]], [len(inside)]]))
+    for lo, hi in zip(cuts[:-1], cuts[1:]):
+        chunk = np.sort(inside[int(lo):int(hi)])                                  # time order again
+        for fam, ev in families(v, c, u, chunk, opts):
+            log_w = math.log(share * weights[fam] / (m if fam in PER_MODEL else 1))
+            seg = run(ev, goal - log_w)
+            adj = seg.log_e + log_w
+            np.maximum.at(best[fam], seg.unit, adj)
+            hit = seg.first_step >= 0
+            np.minimum.at(first, seg.unit[hit], seg.first_step[hit])
+            keep = adj >= goal
+            fired_parts[fam].append(Segments(seg.unit[keep], seg.comp[keep], adj[keep], seg.first_step[keep],
+                                             seg.n[keep], seg.stat[keep], seg.mean[keep], seg.up[keep]))
+    fired = {fam: _concat(parts) for fam, parts in fired_parts.items()}
+    total = np.max(np.stack(list(best.values())), axis=0)
+    return UnitResult(u.kind, best, total, np.where(first == never, -1, first), fired)
+
+
+def _concat(parts: list[Segments]) -> Segments:
+    if not parts:
+        return Segments.empty()
+    return Segments(*(np.concatenate([getattr(p, name) for p in parts])
+                      for name in ("unit", "comp", "log_e", "first_step", "n", "stat", "mean", "up")))
 
 
 # --------------------------------------------------------------------------- reasons
@@ -535,6 +550,7 @@ def audit(data: VoteSource, options: AuditOptions | None = None) -> AuditReport:
     links: tuple[Ints, Ints] | None = None
     if v.time is not None:
         links = covote_links(v.a, v.b, v.y, v.voter, v.time, n_voters, opts.window, opts.min_covotes)
+    own_share = 1.0 - GROUP_SHARE * ((primary is not None) + (links is not None))
     goal = math.log(1 / opts.alpha)
     trusted = np.ones(v.n, dtype=bool)
     prev: _Pass | None = None
@@ -542,7 +558,7 @@ def audit(data: VoteSource, options: AuditOptions | None = None) -> AuditReport:
     for _ in range(opts.passes):
         passes += 1
         cons = consensus(v, trusted, opts.neighbours, None if prev is None else prev.cons)
-        own = evaluate(v, cons, own_unit, opts)
+        own = evaluate(v, cons, own_unit, opts, own_share)
         alone = own.total < goal
         evidence = own.total.copy()
         groups: list[_Groups] = []
@@ -572,7 +588,7 @@ def audit(data: VoteSource, options: AuditOptions | None = None) -> AuditReport:
 def _group(kind: GroupKind, of_voter: Ints, labels: list[str], v: Votes, cons: Consensus,
            opts: AuditOptions) -> _Groups:
     unit = make_unit(kind, of_voter[v.voter], len(labels))
-    return _Groups(kind, of_voter, labels, unit, evaluate(v, cons, unit, opts))
+    return _Groups(kind, of_voter, labels, unit, evaluate(v, cons, unit, opts, GROUP_SHARE))
 
 
 def _report(v: Votes, p: _Pass, opts: AuditOptions, passes: int) -> AuditReport:

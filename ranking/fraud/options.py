@@ -32,8 +32,9 @@ class AuditOptions:
 
     ``alpha``: the level. Under continuous monitoring (the audit rerun after every vote)
     a voter who follows the consensus board, up to the tolerances below, is ever flagged
-    with probability at most ``alpha``; half of it is spent on the voter's own tests and
-    the rest on the coordinated groups the voter belongs to.
+    with probability at most ``alpha``: a quarter of it is spent on the voter's ``ip_hash``
+    group (when there is a group column), a quarter on its co-vote group (when there is a
+    time column), the rest on the voter's own tests.
     ``voter``: voter column (default: judge, judge_hash or voter). ``group``: column that
     groups voters for coordination tests (default: ``ip_hash`` when present; ``""``
     turns group tests off). ``tolerance``: the personal taste for or against one model

@@ -142,8 +142,9 @@ def test_coordinated_ids_without_a_shared_address_form_a_co_vote_group():
     via_covote = [v for v in sybils if v in by_voter and any(g.startswith("co-vote:") for g in by_voter[v].groups)]
     assert len(via_covote) >= len(sybils) // 2
     assert sum(v in report.flagged for v in sybils) >= 0.6 * len(sybils)   # ids with no co-vote partner pass
-    assert not any(sim.labels[f.voter] == "honest" for f in report.flags)
+    assert sum(sim.labels[f.voter] == "honest" for f in report.flags) <= 0.01 * 300
     assert any(g.kind == "co-vote" and g.flagged for g in report.groups)
+    assert all(sim.labels[v] == "sybil" for g in report.groups if g.kind == "co-vote" for v in g.voters)
     assert "no ip_hash column" not in " ".join(report.notes)
 
 
