@@ -18,11 +18,17 @@ side's expected score μ = σ(θ_a − θ_b + h); the tests bet against that pre
   the voter's votes that involve it against the population's share at that time:
   attackers abandon the battles without their target, and a dump holds only votes.
 
+No single vote can be infinitely surprising (the role of the paper's +1 correction):
+the board's predicted means are kept within [0.1, 0.9] (``TAIL``) and the population's
+shares are (hits + 1) / (votes + 2). Ties and ``both_bad`` are half a win, so a voter's
+tie rate is no evidence either way.
+
 Each test is a mixture betting e-process (:mod:`.evidence`); a unit's evidence is the
 Bonferroni combination over its tests (weights below) and over the unit kinds (its
 group behind one ``ip_hash`` and its co-vote group: a quarter of alpha each when there
-is a group column and a time column; the voter's own tests: the rest), so a voter who follows the consensus is ever flagged with probability
-at most ``alpha`` however often the audit is rerun on the same board.
+is a group column and a time column; the voter's own tests: the rest), so a voter who
+follows the consensus is ever flagged with probability at most ``alpha`` however often
+the audit is rerun on the same board.
 """
 
 from __future__ import annotations

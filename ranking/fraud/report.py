@@ -46,7 +46,9 @@ class VoterFlag:
 
     ``voter``: the value of the voter column. ``score``: log10 of the voter's e-value
     (own tests and groups, Bonferroni-combined). ``reasons``: one line per test that
-    fired, e.g. ``"position bias: chose left in 48 of 50 votes (expected 26.1); e=3e9"``.
+    fired, e.g. ``"position bias: favoured the left side, score 48 in 50 votes (the board
+    predicts 26.1); e=3e+09, p<=3.3e-10"`` (e: the test's e-value after its share of
+    alpha; p: the anytime-valid p-value it implies).
     ``votes``: the voter's votes. ``flagged_at``: the voter's vote number (1 = first,
     time order) at which the evidence first crossed the threshold: under continuous
     monitoring the voter would have been flagged then (None when only a group fired).
