@@ -27,3 +27,13 @@ class Conflict(ArenaError):
 
 class Unavailable(ArenaError):
     status = 503
+
+
+class TooManyRequests(ArenaError):
+    """An abuse limit was reached; the answer carries Retry-After."""
+
+    status = 429
+
+    def __init__(self, message: str, retry_after_s: float):
+        super().__init__(message)
+        self.retry_after_s = retry_after_s

@@ -13,13 +13,17 @@ import logging
 import random
 
 from arena.jobs.boards import BoardJob
+from arena.jobs.integrity import IntegrityJob
 from arena.services.battles import BattleService
 from arena.services.catalog import sync_models
+from arena.services.gate import Gate
+from arena.services.integrity import Integrity
 from arena.services.leaderboards import Leaderboards
 from arena.services.voters import Voters
 from arena.settings import Settings
 from arena.store.artifacts import ArtifactStore
 from arena.store.engine import Store, current_revision, head_revision, make_engine, upgrade
+from arena.store.limits import make_limiter
 from arena.vocabulary import ModelStatus
 from generators import Generator, ModelEntry, build_generator, load_models
 
@@ -61,23 +65,30 @@ class Arena:
         self.engine = make_engine(settings.sqlalchemy_url)
         self.store = Store(self.engine, threads=settings.db_threads)
         self.artifacts = ArtifactStore(settings.artifacts_dir)
+        self.integrity = Integrity(self.store, settings)  # is_banned: for the vote path
         self.generators: dict[str, Generator] = {
             entry.name: build_generator(entry) for entry in self.entries if entry.status == ModelStatus.ACTIVE
         }
-        self.voters = Voters(self.store, settings.secret_key)
-        self.battles = BattleService(self.store, self.artifacts, self.generators, settings, rng)
+        self.limiter = make_limiter(settings.redis_url)
+        self.voters = Voters(self.store, settings.secret_key, Gate(self.limiter, settings))
+        self.battles = BattleService(self.store, self.artifacts, self.generators, settings, self.voters, rng)
         self.leaderboards = Leaderboards(self.store, settings)
         self.board_job = BoardJob(self.leaderboards, settings)
+        self.integrity_job = IntegrityJob(self.integrity, settings)
 
     async def start(self, *, jobs: bool = True) -> None:
         """Open the gateway and load every generator; a model that cannot load stops the start."""
         self.store.start()
+        await self.integrity.load()
         await asyncio.gather(*(generator.load() for generator in self.generators.values()))
         if jobs:
             self.board_job.start()
+            self.integrity_job.start()
 
     async def stop(self) -> None:
         self.board_job.stop()
+        self.integrity_job.stop()
         await asyncio.gather(*(g.close() for g in self.generators.values()), return_exceptions=True)
+        await self.limiter.close()
         self.store.stop()
         self.engine.dispose()

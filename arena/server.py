@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from arena import api
+from arena.api.middleware import Hygiene
 from arena.runtime import Arena, prepare
 from arena.settings import Settings
 from arena.ui import mount
@@ -32,6 +33,7 @@ def create_app(arena: Arena) -> FastAPI:
     )
     app.state.arena = arena
     api.install(app)
+    app.add_middleware(Hygiene, max_body_bytes=arena.settings.max_body_bytes, origins=arena.settings.origins)
 
     @app.api_route("/api/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
     def api_not_found(rest: str) -> None:

@@ -44,6 +44,7 @@ class Settings:
     votes_per_day: int = 2000
     ip_battles_per_minute: int = 120
     ip_votes_per_minute: int = 240
+    ip_requests_per_minute: int = 1200  # any API request, per address
     new_voters_per_hour: int = 30  # voter ids first stored from one IP hash in an hour
     min_dwell_ms: int = 1000  # from both outputs complete to the vote; text adds per character read
     dwell_ms_per_char: float = 4.0
@@ -65,6 +66,22 @@ class Settings:
         return f"sqlite:///{(self.data_dir / 'arena.db').resolve()}"
 
     @property
+    def proxies(self) -> frozenset[str]:
+        return frozenset(part.strip() for part in self.trusted_proxies.split(",") if part.strip())
+
+    @property
+    def origins(self) -> frozenset[str]:
+        """Origins allowed to call the API from a browser: the public URL's and those listed."""
+        listed = {part.strip().rstrip("/") for part in self.allowed_origins.split(",") if part.strip()}
+        if self.public_url:
+            listed.add(self.public_url.rstrip("/"))
+        return frozenset(listed)
+
+    @property
+    def secure_cookies(self) -> bool:
+        return bool(self.public_url and self.public_url.startswith("https://"))
+
+    @property
     def artifacts_dir(self) -> Path:
         return self.data_dir / "artifacts"
 
@@ -84,7 +101,7 @@ ENVIRONMENT: dict[str, Callable[[str], object]] = {
     "max_prompt_chars": int, "generation_timeout_s": float, "leaderboard_refresh_s": float,
     "provisional_votes": int, "db_threads": int, "redis_url": str,
     "battles_per_minute": int, "battles_per_day": int, "votes_per_minute": int, "votes_per_day": int,
-    "ip_battles_per_minute": int, "ip_votes_per_minute": int, "new_voters_per_hour": int,
+    "ip_battles_per_minute": int, "ip_votes_per_minute": int, "ip_requests_per_minute": int, "new_voters_per_hour": int,
     "min_dwell_ms": int, "dwell_ms_per_char": float, "max_dwell_ms": int, "max_body_bytes": int,
     "public_url": str, "allowed_origins": str, "trusted_proxies": str,
     "quarantine": _flag, "audit_alpha": float, "audit_every_s": float, "admin_token": str,

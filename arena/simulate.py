@@ -97,7 +97,8 @@ async def simulate(arena: Arena, votes: int, modalities: list[Modality], seed: i
         local = random.Random(rng.random())
         while not queue.empty():
             modality, voter, _ = queue.get_nowait()
-            view = await arena.battles.start(modality, local.choice(prompts[modality]), voter)
+            view = await arena.battles.start(modality, local.choice(prompts[modality]), voter,
+                                             source=VoteSource.SIMULATE)
             report.battles += 1
             if view.status != "ready":
                 report.failed += 1

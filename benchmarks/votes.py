@@ -153,6 +153,11 @@ def main() -> int:
 
     workdir = Path(tempfile.mkdtemp(prefix="arena-bench-"))
     env = {**os.environ, "ARENA_SECRET_KEY": "bench", "ARENA_LEADERBOARD_REFRESH_S": "3600"}
+    # Every vote-time check stays on (limits, dwell: these instant votes are stored as too_fast), with
+    # the limits raised to fit this many clients on one address in one burst.
+    env.update({f"ARENA_{name}": "1000000" for name in (
+        "BATTLES_PER_MINUTE", "BATTLES_PER_DAY", "VOTES_PER_MINUTE", "VOTES_PER_DAY", "IP_BATTLES_PER_MINUTE",
+        "IP_VOTES_PER_MINUTE", "IP_REQUESTS_PER_MINUTE", "NEW_VOTERS_PER_HOUR")})
     database_name = None
     if args.database == "postgresql":
         database_name = f"arena_bench_{uuid.uuid4().hex[:10]}"

@@ -100,7 +100,7 @@ def models_file(tmp_path) -> Path:
 def settings(tmp_path, database_url, models_file) -> Settings:
     return Settings(
         data_dir=tmp_path / "data", models_file=models_file, database_url=database_url,
-        secret_key="test-secret", leaderboard_refresh_s=3600,
+        secret_key="test-secret", leaderboard_refresh_s=3600, min_dwell_ms=0,  # tests vote at once
     )
 
 

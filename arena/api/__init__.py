@@ -7,14 +7,16 @@ validated before any service call, so bad input writes nothing.
 from __future__ import annotations
 
 import logging
+import math
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from arena.api.admin import router as admin_router
 from arena.api.routes import router
-from arena.errors import ArenaError
+from arena.errors import ArenaError, TooManyRequests
 
 log = logging.getLogger("arena.api")
 
@@ -22,10 +24,12 @@ log = logging.getLogger("arena.api")
 def install(app: FastAPI) -> None:
     """Mount the API and its JSON error handlers on the server's app."""
     app.include_router(router, prefix="/api/v1")
+    app.include_router(admin_router, prefix="/api/v1")
 
     @app.exception_handler(ArenaError)
     async def _arena_error(_request: Request, exc: ArenaError) -> JSONResponse:
-        return JSONResponse({"error": str(exc)}, status_code=exc.status)
+        headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after_s)))} if isinstance(exc, TooManyRequests) else None
+        return JSONResponse({"error": str(exc)}, status_code=exc.status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:

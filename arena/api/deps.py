@@ -1,4 +1,4 @@
-"""What routes depend on: the arena of this process and the voter behind a request."""
+"""What routes depend on: the arena of this process, who is asking, and the per-address limit."""
 
 from __future__ import annotations
 
@@ -6,7 +6,16 @@ from fastapi import Request, Response
 
 from arena.errors import InvalidInput
 from arena.runtime import Arena
-from arena.services.voters import COOKIE, COOKIE_MAX_AGE, HEADER, new_voter_id, valid_voter_id
+from arena.services.voters import (
+    COOKIE,
+    COOKIE_MAX_AGE,
+    HEADER,
+    Client,
+    client_address,
+    hash_ip,
+    new_voter_id,
+    valid_voter_id,
+)
 
 
 def arena_of(request: Request) -> Arena:
@@ -14,8 +23,24 @@ def arena_of(request: Request) -> Arena:
     return arena
 
 
-async def voter_id(request: Request, response: Response) -> str:
-    """The voter: X-Arena-Voter header (API clients) or the arena_voter cookie, created if absent."""
+def address_of(request: Request) -> str | None:
+    """The client's address; X-Forwarded-For counts only from ARENA_TRUSTED_PROXIES."""
+    peer = request.client.host if request.client else None
+    return client_address(peer, request.headers.get("x-forwarded-for"), arena_of(request).settings.proxies)
+
+
+async def throttle(request: Request) -> None:
+    """Every API request counts against its address's per-minute limit (TooManyRequests)."""
+    arena = arena_of(request)
+    await arena.voters.gate_request(hash_ip(address_of(request), arena.settings.secret_key))
+
+
+async def client(request: Request, response: Response) -> Client:
+    """Who asks: X-Arena-Voter header (API clients) or the arena_voter cookie, minted if absent.
+
+    Nothing is stored here: a voter row is written with the first battle or profile, so a
+    request that stores nothing leaves nothing behind.
+    """
     header = request.headers.get(HEADER)
     if header is not None:
         if not valid_voter_id(header):
@@ -27,6 +52,6 @@ async def voter_id(request: Request, response: Response) -> str:
             voter = cookie
         else:
             voter = new_voter_id()
-            response.set_cookie(COOKIE, voter, max_age=COOKIE_MAX_AGE, httponly=True, samesite="lax")
-    await arena_of(request).voters.ensure(voter, request.client.host if request.client else None)
-    return voter
+            response.set_cookie(COOKIE, voter, max_age=COOKIE_MAX_AGE, httponly=True, samesite="lax",
+                                secure=arena_of(request).settings.secure_cookies)
+    return arena_of(request).voters.client(voter, address_of(request))

@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse
 
-from arena.api.deps import arena_of, voter_id
+from arena.api.deps import arena_of, client, throttle
 from arena.api.models import (
     BattleOut,
     CastVote,
@@ -30,38 +30,42 @@ from arena.api.models import (
 from arena.errors import InvalidInput, NotFound
 from arena.services.catalog import list_models
 from arena.services.leaderboards import board_key
+from arena.services.voters import Client
 from arena.vocabulary import Dimension, GroupField, Modality
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorOut, "description": description}
-    for status, description in ((403, "not yours"), (404, "not found"), (409, "conflict"),
-                                (422, "invalid input"), (503, "unavailable"))
+    for status, description in ((404, "not found"), (409, "conflict"), (422, "invalid input"),
+                                (429, "too many requests: see Retry-After"), (503, "unavailable"))
 }
-router = APIRouter(responses=ERRORS)
+router = APIRouter(responses=ERRORS, dependencies=[Depends(throttle)])
 
 
 @router.post("/battles", status_code=201, summary="Start a battle: two anonymous outputs for a prompt",
              response_model_exclude_unset=True)  # a side carries text, or url + sha256: never both
-async def start_battle(body: StartBattle, request: Request, voter: str = Depends(voter_id)) -> BattleOut:
-    view = await arena_of(request).battles.start(body.modality, body.prompt, voter, models=body.models)
+async def start_battle(body: StartBattle, request: Request, who: Client = Depends(client)) -> BattleOut:
+    view = await arena_of(request).battles.start(body.modality, body.prompt, who.voter_id, models=body.models,
+                                                 ip_hash=who.ip_hash)
     return BattleOut.of(view)
 
 
 @router.get("/battles/{battle_id}", summary="A battle of yours (names only after your vote)",
              response_model_exclude_unset=True)  # a side carries text, or url + sha256: never both
-async def get_battle(battle_id: str, request: Request, voter: str = Depends(voter_id)) -> BattleOut:
-    return BattleOut.of(await arena_of(request).battles.get(battle_id, voter))
+async def get_battle(battle_id: str, request: Request, who: Client = Depends(client)) -> BattleOut:
+    return BattleOut.of(await arena_of(request).battles.get(battle_id, who.voter_id))
 
 
 @router.post("/battles/{battle_id}/messages", summary="A follow-up message to the same pair (text)",
              response_model_exclude_unset=True)  # a side carries text, or url + sha256: never both
-async def follow_up(battle_id: str, body: FollowUp, request: Request, voter: str = Depends(voter_id)) -> BattleOut:
-    return BattleOut.of(await arena_of(request).battles.continue_(battle_id, voter, body.prompt))
+async def follow_up(battle_id: str, body: FollowUp, request: Request, who: Client = Depends(client)) -> BattleOut:
+    battles = arena_of(request).battles
+    return BattleOut.of(await battles.continue_(battle_id, who.voter_id, body.prompt, ip_hash=who.ip_hash))
 
 
 @router.post("/battles/{battle_id}/votes", status_code=201, summary="Vote; the answer reveals both names")
-async def vote(battle_id: str, body: CastVote, request: Request, voter: str = Depends(voter_id)) -> VoteOut:
-    return VoteOut.of(await arena_of(request).battles.vote(battle_id, voter, body.winner, body.dimension))
+async def vote(battle_id: str, body: CastVote, request: Request, who: Client = Depends(client)) -> VoteOut:
+    battles = arena_of(request).battles
+    return VoteOut.of(await battles.vote(battle_id, who.voter_id, body.winner, body.dimension, ip_hash=who.ip_hash))
 
 
 @router.get("/models", summary="Models and their public metadata")
@@ -97,19 +101,21 @@ async def artifact(sha256: str, request: Request) -> FileResponse:
 
 
 @router.get("/voter/profile", summary="Your optional profile")
-async def get_profile(request: Request, voter: str = Depends(voter_id)) -> ProfileOut:
-    return ProfileOut.of(voter, await arena_of(request).voters.profile(voter))
+async def get_profile(request: Request, who: Client = Depends(client)) -> ProfileOut:
+    return ProfileOut.of(who.voter_id, await arena_of(request).voters.profile(who.voter_id))
 
 
 @router.put("/voter/profile", summary="Save your optional profile (you consent by saving)")
-async def put_profile(body: ProfileIn, request: Request, voter: str = Depends(voter_id)) -> ProfileOut:
-    return ProfileOut.of(voter, await arena_of(request).voters.save_profile(voter, **body.model_dump()))
+async def put_profile(body: ProfileIn, request: Request, who: Client = Depends(client)) -> ProfileOut:
+    voters = arena_of(request).voters
+    saved = await voters.save_profile(who.voter_id, ip_hash=who.ip_hash, **body.model_dump())
+    return ProfileOut.of(who.voter_id, saved)
 
 
 @router.delete("/voter/profile", summary="Delete your profile")
-async def delete_profile(request: Request, voter: str = Depends(voter_id)) -> ProfileDeleted:
-    await arena_of(request).voters.delete_profile(voter)
-    return ProfileDeleted(voter=voter, deleted=True)
+async def delete_profile(request: Request, who: Client = Depends(client)) -> ProfileDeleted:
+    await arena_of(request).voters.delete_profile(who.voter_id)
+    return ProfileDeleted(voter=who.voter_id, deleted=True)
 
 
 @router.get("/health", summary="Liveness, and whether the database answers")

@@ -18,16 +18,17 @@ from datetime import UTC, datetime
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from arena.errors import Conflict, Forbidden, InvalidInput, NotFound, Unavailable
+from arena.errors import Conflict, InvalidInput, NotFound, Unavailable
 from arena.services.catalog import active_models
 from arena.services.categories import categorise
 from arena.services.sampling import draw_pair
+from arena.services.voters import Voters
 from arena.settings import Settings
 from arena.store.artifacts import ArtifactStore
 from arena.store.engine import Store
 from arena.store.events import BattleFinished
 from arena.store.schema import Battle, Output, Vote
-from arena.store.votes import Ballot, RecordedVote, record_votes
+from arena.store.votes import Ballot, DwellPolicy, RecordedVote, record_votes
 from arena.vocabulary import (
     BattleMode,
     BattleStatus,
@@ -116,13 +117,18 @@ class BattleService:
         artifacts: ArtifactStore,
         generators: dict[str, Generator],
         settings: Settings,
+        voters: Voters,
         rng: random.Random | None = None,
     ):
         self.store = store
         self.artifacts = artifacts
         self.generators = generators
         self.settings = settings
+        self.voters = voters
         self.rng = rng or random.Random()
+        # ARENA_MIN_DWELL_MS=0 turns the reading-time check off
+        self.dwell = (DwellPolicy(settings.min_dwell_ms, settings.dwell_ms_per_char, settings.max_dwell_ms)
+                      if settings.min_dwell_ms > 0 else None)
 
     # -- models ---------------------------------------------------------------
 
@@ -134,8 +140,10 @@ class BattleService:
     # -- starting and continuing ----------------------------------------------
 
     async def start(self, modality: str, prompt: str, voter_id: str, *,
-                    models: tuple[str, str] | None = None, seed: int | None = None) -> BattleView:
-        return await _last(self.start_stream(modality, prompt, voter_id, models=models, seed=seed))
+                    models: tuple[str, str] | None = None, seed: int | None = None, ip_hash: str | None = None,
+                    source: VoteSource = VoteSource.LIVE) -> BattleView:
+        return await _last(self.start_stream(modality, prompt, voter_id, models=models, seed=seed, ip_hash=ip_hash,
+                                             source=source))
 
     async def start_stream(
         self,
@@ -145,15 +153,21 @@ class BattleService:
         *,
         models: tuple[str, str] | None = None,
         seed: int | None = None,
+        ip_hash: str | None = None,
+        source: VoteSource = VoteSource.LIVE,
     ) -> AsyncIterator[Event]:
         """Create a battle and stream both sides' text as it arrives, then the result.
 
         `models` picks both sides by name (named mode: stored, never ranked on the
         main board); otherwise the sampler draws an anonymous pair. Raises InvalidInput
-        (modality, prompt, named models) or Unavailable (fewer than two models).
+        (modality, prompt, named models), Unavailable (fewer than two models) or, for live
+        requests, TooManyRequests. The voter is stored with the battle, not before.
         """
         kind = _modality(modality)
         prompt = self._check_prompt(prompt)
+        if source == VoteSource.LIVE:
+            await self._admit(voter_id, ip_hash, vote=False)
+        await self.voters.ensure(voter_id, ip_hash)
         if models is None:
             mode = BattleMode.ANONYMOUS
             try:
@@ -179,27 +193,43 @@ class BattleService:
         async for event in self._run_turn(battle_id, kind, (model_a, model_b), [[prompt], [], []], 0, seed):
             yield event
 
-    async def continue_(self, battle_id: str, voter_id: str, prompt: str) -> BattleView:
-        return await _last(self.continue_stream(battle_id, voter_id, prompt))
+    async def continue_(self, battle_id: str, voter_id: str, prompt: str, *,
+                        ip_hash: str | None = None) -> BattleView:
+        return await _last(self.continue_stream(battle_id, voter_id, prompt, ip_hash=ip_hash))
 
-    async def continue_stream(self, battle_id: str, voter_id: str, prompt: str) -> AsyncIterator[Event]:
-        """Send a follow-up message to the same pair (text battles, before the vote)."""
+    async def continue_stream(self, battle_id: str, voter_id: str, prompt: str, *,
+                              ip_hash: str | None = None) -> AsyncIterator[Event]:
+        """Send a follow-up message to the same pair (text battles, before the vote).
+
+        A follow-up costs what a battle costs, so it counts against the battle limits.
+        """
         prompt = self._check_prompt(prompt)
+        await self._admit(voter_id, ip_hash, vote=False)
         modality, pair, conversation, turn = await self.store.run_write(self._claim_next_turn, battle_id, voter_id, prompt)
         async for event in self._run_turn(battle_id, modality, pair, conversation, turn, None):
             yield event
 
     # -- voting ---------------------------------------------------------------
 
-    async def vote(self, battle_id: str, voter_id: str, winner: str, dimension: str = Dimension.OVERALL,
-                   source: VoteSource = VoteSource.LIVE) -> VoteResult:
+    async def vote(self, battle_id: str, voter_id: str, winner: str, dimension: str = Dimension.OVERALL, *,
+                   ip_hash: str | None = None, source: VoteSource = VoteSource.LIVE) -> VoteResult:
         """Record one vote through the vote path; a second vote on a dimension is a Conflict.
 
-        Raises InvalidInput, NotFound, Forbidden or Conflict (see `record_votes`).
+        Raises InvalidInput, NotFound or Conflict (see `record_votes`), TooManyRequests (live).
         """
         ballot = Ballot(battle_id, voter_id, _winner(winner), _dimension(dimension))
-        recorded = await self.store.run_write(record_votes, self.store, [ballot], source)
+        dwell = None
+        if source == VoteSource.LIVE:
+            await self._admit(voter_id, ip_hash, vote=True)
+            dwell = self.dwell
+        recorded = await self.store.run_write(record_votes, self.store, [ballot], source, dwell)
         return recorded[0]
+
+    async def _admit(self, voter_id: str, ip_hash: str | None, *, vote: bool) -> None:
+        """The live request's abuse limits (TooManyRequests); nothing is written before this."""
+        gate = self.voters.gate
+        if gate is not None:
+            await (gate.vote if vote else gate.battle)(voter_id, ip_hash)
 
     # -- reading --------------------------------------------------------------
 
@@ -222,7 +252,7 @@ class BattleService:
             session.execute(insert(Battle), list(battles))
 
     async def get(self, battle_id: str, voter_id: str) -> BattleView:
-        """The battle as its voter may see it. Raises NotFound or Forbidden."""
+        """The battle as its voter may see it. Raises NotFound."""
         return await self.store.run(self._get, battle_id, voter_id)
 
     def _get(self, battle_id: str, voter_id: str) -> BattleView:
@@ -384,11 +414,11 @@ class BattleService:
 
     @staticmethod
     def _check_owner(battle: Battle | None, voter_id: str) -> Battle:
-        """The battle, if it exists and belongs to the voter; NotFound or Forbidden otherwise."""
+        """The battle, if it exists and belongs to the voter; NotFound otherwise (alike for both)."""
         if battle is None:
             raise NotFound("no such battle")
         if battle.voter_id != voter_id:
-            raise Forbidden("this battle belongs to another voter")
+            raise NotFound("no such battle")
         return battle
 
     def _view(self, session: Session, battle: Battle) -> BattleView:

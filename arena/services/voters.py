@@ -20,6 +20,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from arena.errors import InvalidInput
+from arena.services.gate import Gate
 from arena.store.engine import Store
 from arena.store.events import VoterProfileChanged
 from arena.store.schema import Voter
@@ -53,6 +54,29 @@ def hash_ip(ip: str | None, secret: str) -> str | None:
     return hmac.new(secret.encode(), ip.encode(), hashlib.sha256).hexdigest()
 
 
+def client_address(peer: str | None, forwarded_for: str | None, trusted_proxies: frozenset[str]) -> str | None:
+    """The client's address: the peer's, or, behind a trusted proxy, the last hop it did not add.
+
+    X-Forwarded-For is believed only from proxies the operator listed (ARENA_TRUSTED_PROXIES);
+    from anyone else it is a client's claim and ignored.
+    """
+    if peer is None or peer not in trusted_proxies or not forwarded_for:
+        return peer
+    hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
+    for hop in reversed(hops):
+        if hop not in trusted_proxies:
+            return hop
+    return peer
+
+
+@dataclass(frozen=True)
+class Client:
+    """Who sent a live request: a voter id and the salted hash of their address."""
+
+    voter_id: str
+    ip_hash: str | None = None
+
+
 @dataclass(frozen=True)
 class Profile:
     """A voter's optional demographics; all None when nothing was given."""
@@ -74,18 +98,33 @@ class Voters:
     Every method runs its database work on the store's gateway threads.
     """
 
-    def __init__(self, store: Store, secret: str):
+    def __init__(self, store: Store, secret: str, gate: Gate | None = None):
         self.store = store
         self.secret = secret
+        self.gate = gate
         self._known: set[str] = set()
 
-    async def ensure(self, voter_id: str, ip: str | None = None) -> None:
-        """Record a voter id the first time it is seen. Raises InvalidInput for a malformed id."""
+    def client(self, voter_id: str, address: str | None) -> Client:
+        return Client(voter_id, hash_ip(address, self.secret))
+
+    async def gate_request(self, ip_hash: str | None) -> None:
+        if self.gate is not None:
+            await self.gate.request(ip_hash)
+
+    async def ensure(self, voter_id: str, ip_hash: str | None = None) -> None:
+        """Store a voter id the first time something of theirs is stored (never on a mere read).
+
+        Raises InvalidInput for a malformed id, TooManyRequests when the address mints
+        new voter ids too fast.
+        """
         if voter_id in self._known:
             return
         if not valid_voter_id(voter_id):
             raise InvalidInput("voter id must be 8-64 characters: letters, digits, '-' or '_'")
-        await self.store.run_write(self._insert, voter_id, ip)
+        if not await self.store.run(self._exists, voter_id):
+            if self.gate is not None:
+                await self.gate.new_voter(ip_hash)
+            await self.store.run_write(self._insert, voter_id, ip_hash)
         if len(self._known) > 1_000_000:
             self._known.clear()
         self._known.add(voter_id)
@@ -93,11 +132,11 @@ class Voters:
     async def profile(self, voter_id: str) -> Profile:
         return await self.store.run(self._profile, voter_id)
 
-    async def save_profile(self, voter_id: str, **fields: str | None) -> Profile:
+    async def save_profile(self, voter_id: str, *, ip_hash: str | None = None, **fields: str | None) -> Profile:
         """Store the optional demographics; consent is recorded with the save. Raises InvalidInput."""
         values: dict[str, object] = {name: _check_field(name, value) for name, value in fields.items()}
         values["consent_at"] = datetime.now(UTC)
-        await self.ensure(voter_id)
+        await self.ensure(voter_id, ip_hash)
         await self.store.run_write(self._update, voter_id, values)
         return await self.profile(voter_id)
 
@@ -109,11 +148,15 @@ class Voters:
         with self.store.write() as session:
             session.execute(sqlalchemy_insert(Voter), rows)
 
-    def _insert(self, voter_id: str, ip: str | None) -> None:
+    def _exists(self, voter_id: str) -> bool:
+        with self.store.read() as session:
+            return session.get(Voter, voter_id) is not None
+
+    def _insert(self, voter_id: str, ip_hash: str | None) -> None:
         dialect = self.store.engine.dialect.name
         insert = pg_insert if dialect == "postgresql" else sqlite_insert
         statement = insert(Voter).values(
-            id=voter_id, created_at=datetime.now(UTC), ip_hash=hash_ip(ip, self.secret)
+            id=voter_id, created_at=datetime.now(UTC), ip_hash=ip_hash
         ).on_conflict_do_nothing(index_elements=["id"])
         with self.store.write() as session:
             session.execute(statement)

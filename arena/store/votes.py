@@ -34,7 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.types import TypeEngine
 
-from arena.errors import Conflict, Forbidden, InvalidInput, NotFound
+from arena.errors import Conflict, InvalidInput, NotFound
 from arena.store.engine import Store
 from arena.store.events import BoardSlice, VotesInvalidated, VotesRecorded
 from arena.store.schema import Battle, Output, Vote
@@ -109,22 +109,39 @@ _VOTE_CONTEXT = select(
             func.lower(Output.text).contains(func.lower(Battle.model_b), autoescape=False),
         ),
     ).label("leak"),
+    # the shorter answer's length, for the reading time a live vote must allow (0 for images and 3D)
+    select(func.coalesce(func.min(func.length(Output.text)), 0))
+    .where(Output.battle_id == Battle.id).correlate(Battle).scalar_subquery().label("shorter"),
 ).where(Battle.id == bindparam("battle_id"))
 
 
-def record_votes(store: Store, ballots: Sequence[Ballot], source: VoteSource) -> list[RecordedVote]:
+@dataclass(frozen=True)
+class DwellPolicy:
+    """How long after both outputs are complete a live vote may come: a base, plus reading time."""
+
+    min_ms: int
+    per_char_ms: float = 0.0
+    max_ms: int = 0
+
+    def required_ms(self, shorter_chars: int) -> float:
+        return min(self.min_ms + self.per_char_ms * shorter_chars, max(self.max_ms, self.min_ms))
+
+
+def record_votes(store: Store, ballots: Sequence[Ballot], source: VoteSource,
+                 dwell: DwellPolicy | None = None) -> list[RecordedVote]:
     """Write `ballots` in one transaction, then announce them; all or nothing.
 
     Raises InvalidInput (a bad winner, dimension or battle id in a batch), NotFound (no
-    such battle), Forbidden (another voter's battle), Conflict (the battle is not ready,
-    or already has a vote on that dimension). On any error nothing is written.
+    such battle, or another voter's: the two answer alike), Conflict (the battle is not ready,
+    or already has a vote on that dimension). On any error nothing is written. Live votes
+    cast sooner than `dwell` allows are stored but do not count (reason too_fast).
     """
     if not ballots:
         return []
     try:
         with store.write_connection() as connection:
             if source in CHECKED_SOURCES:
-                recorded = [_record_checked(connection, ballot, source) for ballot in ballots]
+                recorded = [_record_checked(connection, ballot, source, dwell) for ballot in ballots]
             else:
                 recorded = _record_batch(connection, ballots, source)
     except IntegrityError:
@@ -144,14 +161,15 @@ def restore_votes(store: Store, voter_ids: Collection[str], reason: InvalidReaso
     return _set_validity(store, voter_ids, reason, valid=True)
 
 
-def _record_checked(connection: Connection, ballot: Ballot, source: VoteSource) -> RecordedVote:
+def _record_checked(connection: Connection, ballot: Ballot, source: VoteSource,
+                    dwell: DwellPolicy | None) -> RecordedVote:
     """This is the hot path: one SELECT and one guarded INSERT."""
     _check_ballot(ballot)
     battle = connection.execute(_VOTE_CONTEXT, {"battle_id": ballot.battle_id}).one_or_none()
     if battle is None:
         raise NotFound("no such battle")
     if battle.voter_id != ballot.voter_id:
-        raise Forbidden("this battle belongs to another voter")
+        raise NotFound("no such battle")  # another voter's battle: not even its existence is told
     modality = Modality(battle.modality)
     _check_dimension(modality, ballot.dimension)
     if battle.status != BattleStatus.READY:
@@ -161,11 +179,16 @@ def _record_checked(connection: Connection, ballot: Ballot, source: VoteSource) 
         )
     now = datetime.now(UTC)
     anonymous = battle.mode == BattleMode.ANONYMOUS
-    reason = InvalidReason.IDENTITY_LEAK if anonymous and battle.leak else None
+    dwell_ms = _ms_between(battle.ready_at, now)
+    reason: InvalidReason | None = None
+    if anonymous and battle.leak:  # LMArena's rule: an answer naming either model spoils anonymity
+        reason = InvalidReason.IDENTITY_LEAK
+    elif dwell is not None and dwell_ms is not None and dwell_ms < dwell.required_ms(battle.shorter):
+        reason = InvalidReason.TOO_FAST
     written = connection.execute(_INSERT_CHECKED, {
         "battle_id": ballot.battle_id, "voter_id": ballot.voter_id, "dimension": ballot.dimension.value,
         "winner": ballot.winner.value, "anonymous": anonymous, "created_at": now,
-        "dwell_ms": _ms_between(battle.ready_at, now), "valid": reason is None,
+        "dwell_ms": dwell_ms, "valid": reason is None,
         "invalid_reason": reason, "source": source.value,
     }).first()
     if written is None:  # a follow-up message took the battle back to generating

@@ -83,8 +83,8 @@ def build_ui(arena: Arena) -> gr.Blocks:
                 board, board_inputs, render = build_leaderboard_tab(arena)
             with gr.Tab("About", id="about", elem_id="tab-about"):
                 build_about_tab(arena)
-        leaderboard_tab.select(render, board_inputs, board, queue=False, show_progress="hidden")
-        page.load(load_profile, None, profile_fields, queue=False, show_progress="hidden")
+        leaderboard_tab.select(render, board_inputs, board, queue=False, show_progress="hidden", api_visibility="private")
+        page.load(load_profile, None, profile_fields, queue=False, show_progress="hidden", api_visibility="private")
     page.queue(default_concurrency_limit=None)
     return page
 

@@ -16,7 +16,7 @@ from arena.runtime import Arena
 from arena.services.battles import BattleView, Chunk, Finished, SideOutput, Started
 from arena.services.catalog import active_models
 from arena.services.prompts import example_prompts
-from arena.ui.voter import known_voter
+from arena.ui.voter import client_of
 from arena.vocabulary import DIMENSIONS, Dimension, Modality, Winner
 
 VOTES = (("A is better", Winner.MODEL_A), ("B is better", Winner.MODEL_B), ("Tie", Winner.TIE),
@@ -141,23 +141,23 @@ def _wire(arena: Arena, panel: Panel) -> None:
     inputs = {panel.prompt, panel.state, panel.out_a, panel.out_b, *panel.picks}  # a set: handlers get a dict
     run = _runner(arena, panel)
     events = [
-        trigger(handler, inputs, panel.outputs, concurrency_limit=None, show_progress="hidden")
+        trigger(handler, inputs, panel.outputs, concurrency_limit=None, show_progress="hidden", api_visibility="private")
         for trigger, handler in ((panel.prompt.submit, run), (panel.send.click, run),
                                  (panel.regenerate.click, _regenerator(panel, run)))
     ]
     if panel.modality == "3d":
         for event in events:
             event.then(lambda state: _show_models(panel, state), panel.state, panel.outputs, queue=False,
-                       show_progress="hidden")
+                       show_progress="hidden", api_visibility="private")
     panel.dice.click(lambda: random_prompt(panel.modality), None, panel.prompt, queue=False,
-                     show_progress="hidden")
+                     show_progress="hidden", api_visibility="private")
     # New battle first stops a generation still running (the service then marks that battle failed),
     # then clears the panel, so no late chunk of the old stream lands on the new one.
     panel.new_battle.click(None, cancels=events).then(lambda: _reset(panel), None, panel.outputs, queue=False,
-                                                      show_progress="hidden")
+                                                      show_progress="hidden", api_visibility="private")
     for button, (_, winner) in zip(panel.vote_buttons, VOTES):
         button.click(_voter(arena, panel, winner), {panel.state, *panel.dimensions.values()}, panel.outputs,
-                     concurrency_limit=None, show_progress="hidden")
+                     concurrency_limit=None, show_progress="hidden", api_visibility="private")
 
 
 def _runner(arena: Arena, panel: Panel):
@@ -169,16 +169,17 @@ def _runner(arena: Arena, panel: Panel):
         if not prompt:
             yield {panel.status: _status("Type a prompt first, or press Random prompt.", "info")}
             return
-        voter = await known_voter(arena, request)
+        who = client_of(arena, request)
         follow_up = (panel.modality == "text" and state.get("status") == "ready"
                      and not state.get("voted") and state.get("id"))
         if follow_up:
-            events = arena.battles.continue_stream(state["id"], voter, prompt)
+            events = arena.battles.continue_stream(state["id"], who.voter_id, prompt, ip_hash=who.ip_hash)
             state = {**state, "status": "generating"}
             history = [list(values[panel.out_a] or []), list(values[panel.out_b] or [])]
         else:
             models = tuple(values[pick] for pick in panel.picks) if panel.named else None
-            events = arena.battles.start_stream(panel.modality, prompt, voter, models=models)
+            events = arena.battles.start_stream(panel.modality, prompt, who.voter_id, models=models,
+                                                ip_hash=who.ip_hash)
             state = {"status": "generating", "prompt": prompt, "voted": False}
             history = [[], []]
         for chat in history:
@@ -292,16 +293,17 @@ def _voter(arena: Arena, panel: Panel, winner: Winner):
         state = values[panel.state]
         if state.get("status") != "ready" or state.get("voted") or not state.get("id"):
             return {panel.status: _status("There is nothing to vote on yet.", "info")}
-        voter = await known_voter(arena, request)
+        who = client_of(arena, request)
         try:
-            result = await arena.battles.vote(state["id"], voter, winner, Dimension.OVERALL)
+            result = await arena.battles.vote(state["id"], who.voter_id, winner, Dimension.OVERALL,
+                                              ip_hash=who.ip_hash)
         except ArenaError as exc:
             return {panel.status: _status(str(exc), "error")}
         problems = []  # the overall vote stands even if an optional one is refused
         for dimension, radio in panel.dimensions.items():
             if choice := values[radio]:
                 try:
-                    await arena.battles.vote(state["id"], voter, choice, dimension)
+                    await arena.battles.vote(state["id"], who.voter_id, choice, dimension, ip_hash=who.ip_hash)
                 except ArenaError as exc:
                     problems.append(f"{DIMENSION_LABELS[dimension]}: {exc}")
         counted = "" if result.valid or panel.named else f" (not counted: {result.invalid_reason})"

@@ -48,13 +48,13 @@ def build_leaderboard_tab(arena: Arena) -> tuple[gr.HTML, list, Callable[..., st
 
     modality.change(
         lambda m, g: (gr.Dropdown(choices=_dimension_choices(m), value="overall"), _value_dropdown(m, g)),
-        [modality, group], [dimension, value], queue=False, show_progress="hidden",
-    ).then(render, inputs, board, queue=False, show_progress="hidden")
-    group.change(_value_dropdown, [modality, group], value, queue=False, show_progress="hidden").then(
-        render, inputs, board, queue=False, show_progress="hidden"
+        [modality, group], [dimension, value], queue=False, show_progress="hidden", api_visibility="private",
+    ).then(render, inputs, board, queue=False, show_progress="hidden", api_visibility="private")
+    group.change(_value_dropdown, [modality, group], value, queue=False, show_progress="hidden", api_visibility="private").then(
+        render, inputs, board, queue=False, show_progress="hidden", api_visibility="private"
     )
     for trigger in (dimension.input, value.input, refresh.click):
-        trigger(render, inputs, board, queue=False, show_progress="hidden")
+        trigger(render, inputs, board, queue=False, show_progress="hidden", api_visibility="private")
     return board, inputs, render
 
 

@@ -11,7 +11,7 @@ import gradio as gr
 from arena.errors import ArenaError
 from arena.runtime import Arena
 from arena.services.voters import FIELDS, PROFILE_FIELDS
-from arena.ui.voter import voter_of
+from arena.ui.voter import client_of, voter_of
 
 CONSENT = (
     "By pressing Save you agree that Open Arena stores these answers with your votes, uses them for "
@@ -50,8 +50,9 @@ def build_profile_form(arena: Arena) -> tuple[list[gr.components.Component], Cal
 
     async def store(values: dict, request: gr.Request):
         try:
+            who = client_of(arena, request)
             saved = await arena.voters.save_profile(
-                voter_of(request), **{name: values[f] for name, f in zip(FIELDS, fields, strict=True)}
+                who.voter_id, ip_hash=who.ip_hash, **{name: values[f] for name, f in zip(FIELDS, fields, strict=True)}
             )
         except ArenaError as exc:
             return [gr.skip()] * len(fields) + [_message(str(exc), "error")]
@@ -61,8 +62,8 @@ def build_profile_form(arena: Arena) -> tuple[list[gr.components.Component], Cal
         await arena.voters.delete_profile(voter_of(request))
         return [""] * len(fields) + [_message("Deleted: nothing about you is stored any more.", "ok")]
 
-    save.click(store, set(fields), [*fields, message], show_progress="hidden")
-    delete.click(remove, None, [*fields, message], show_progress="hidden")
+    save.click(store, set(fields), [*fields, message], show_progress="hidden", api_visibility="private")
+    delete.click(remove, None, [*fields, message], show_progress="hidden", api_visibility="private")
     return fields, load
 
 

@@ -12,7 +12,7 @@ import re
 import gradio as gr
 
 from arena.runtime import Arena
-from arena.services.voters import COOKIE, COOKIE_MAX_AGE, new_voter_id, valid_voter_id
+from arena.services.voters import COOKIE, COOKIE_MAX_AGE, Client, client_address, new_voter_id, valid_voter_id
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
@@ -29,12 +29,12 @@ def voter_of(request: gr.Request | None) -> str:
     return new_voter_id()
 
 
-async def known_voter(arena: Arena, request: gr.Request | None) -> str:
-    """The voter id, recorded (with the salted IP hash) the first time it is seen."""
-    voter = voter_of(request)
-    client = getattr(request, "client", None) if request is not None else None
-    await arena.voters.ensure(voter, getattr(client, "host", None))
-    return voter
+def client_of(arena: Arena, request: gr.Request | None) -> Client:
+    """Who sent a page event: the voter id and the salted hash of their address (as the API sees it)."""
+    peer = getattr(getattr(request, "client", None), "host", None) if request is not None else None
+    headers = getattr(request, "headers", None) or {}
+    address = client_address(peer, headers.get("x-forwarded-for"), arena.settings.proxies)
+    return arena.voters.client(voter_of(request), address)
 
 
 class VoterCookieMiddleware:

@@ -40,7 +40,7 @@ def stop_server(process):
 
 
 def test_restart_keeps_every_vote(tmp_path, models_file, database_url):
-    env = {"ARENA_DATABASE_URL": database_url or "", "ARENA_SECRET_KEY": "s"}
+    env = {"ARENA_DATABASE_URL": database_url or "", "ARENA_SECRET_KEY": "s", "ARENA_MIN_DWELL_MS": "0"}
     process, url = start_server(tmp_path / "data", models_file, env)
     voted = {}
     try:
