@@ -91,7 +91,7 @@ def build_ui(arena: Arena) -> gr.Blocks:
 
 def mount(app: FastAPI, arena: Arena) -> FastAPI:
     """Serve the page at / beside the API; Gradio may hand out stored artifacts (and nothing else)."""
-    app.add_middleware(VoterCookieMiddleware)
+    app.add_middleware(VoterCookieMiddleware, secure=arena.settings.secure_cookies)
     theme = gr.themes.Soft(font=SYSTEM_FONTS, font_mono=MONO_FONTS)
     return gr.mount_gradio_app(
         app, build_ui(arena), path="/", allowed_paths=[str(arena.settings.artifacts_dir.resolve())],

@@ -44,15 +44,17 @@ class VoterCookieMiddleware:
     responses in a buffering layer, and touches nothing but the page.
     """
 
-    def __init__(self, app, path: str = "/"):
+    def __init__(self, app, path: str = "/", secure: bool = False):
         self.app = app
         self.path = path
+        self.secure = secure  # Secure when the arena is served over https (ARENA_PUBLIC_URL)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope.get("path") != self.path or _has_cookie(scope):
             return await self.app(scope, receive, send)
         cookie = (
             f"{COOKIE}={new_voter_id()}; Max-Age={COOKIE_MAX_AGE}; Path=/; HttpOnly; SameSite=Lax"
+            + ("; Secure" if self.secure else "")
         ).encode()
 
         async def send_with_cookie(message):
