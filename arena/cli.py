@@ -1,4 +1,4 @@
-"""The `arena` command: serve, db upgrade, simulate, rank, worker.
+"""The `arena` command: serve, db upgrade, simulate, rank, audit, worker.
 
 Every failure a user can cause ends in one readable `error: ...` line and exit
 status 2, never a traceback.
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import sys
 from pathlib import Path
@@ -19,6 +20,7 @@ from arena.vocabulary import Modality
 from generators import ConfigError, load_models
 from generators.worker import add_worker_parser
 from ranking.cli import add_rank_parser
+from ranking.fraud.cli import add_audit_parser
 
 if TYPE_CHECKING:
     from arena import simulate
@@ -75,6 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.set_defaults(func=_simulate)
 
     add_rank_parser(commands)
+    audit = add_audit_parser(commands)
+    audit.add_argument("--db", action="store_true",
+                       help="audit this arena's database (ARENA_DATABASE_URL, or SQLite under --data-dir) "
+                       "instead of a file: each board slice on its own, voter = our voter id")
+    audit.add_argument("--data-dir", type=Path, default=None, help="with --db: default ./arena-data or ARENA_DATA_DIR")
+    audit.set_defaults(func=_audit)
     add_worker_parser(commands)
     return parser
 
@@ -105,6 +113,58 @@ def _db_upgrade(args: argparse.Namespace) -> int:
     upgrade(engine)
     print(f"database {engine.url.render_as_string(hide_password=True)} is at revision {current_revision(engine)}")
     engine.dispose()
+    return 0
+
+
+def _audit(args: argparse.Namespace) -> int:
+    """`arena audit FILE` (ranking.fraud's command) or `arena audit --db` (our votes, read as
+    arena/services/integrity.py reads them for its background scans)."""
+    from ranking.fraud.cli import run_audit
+
+    if not args.db:
+        return run_audit(args)
+    if args.file:
+        raise ValueError("give a vote file or --db, not both")
+    if args.voter or args.group:
+        raise ValueError("--voter and --group are for vote files; the database's columns are voter and ip_hash")
+    from arena.services.integrity import detect
+    from arena.store.engine import Store, current_revision, head_revision, make_engine
+    from arena.store.flags import flag_states
+    from arena.store.history import audit_votes
+
+    settings = _settings(args)
+    engine = make_engine(settings.sqlalchemy_url)
+    try:
+        if current_revision(engine) != head_revision():
+            raise RuntimeError("the database schema is not up to date: run `arena db upgrade` first")
+        store = Store(engine)
+        votes, states = audit_votes(store), flag_states(store)
+    finally:
+        engine.dispose()
+    if votes.empty:
+        raise ValueError("no votes to audit in this database")
+    detection = detect(votes, args.alpha)
+    for note in detection.notes:
+        print(f"note: {note}", file=sys.stderr)
+    records = [{
+        "voter": flag.voter, "score": flag.score, "reasons": flag.reasons, "votes": flag.votes,
+        "boards": {board: entry["score"] for board, entry in flag.evidence["boards"].items()},
+        "state": states[flag.voter][0].value if flag.voter in states else None,
+    } for flag in detection.flags]
+    if args.format == "json":
+        print(json.dumps(records, indent=1, allow_nan=False))
+        return 0
+    width = max([5, *(len(flag.voter) for flag in detection.flags)])
+    lines = [f"{'voter':<{width}}  {'score':>7}  {'votes':>6}  {'state':<11}  reasons"] if records else []
+    for flag in detection.flags:
+        first, *rest = flag.reasons or [""]
+        state = states[flag.voter][0].value if flag.voter in states else "-"
+        lines.append(f"{flag.voter:<{width}}  {flag.score:>7.2f}  {flag.votes:>6}  {state:<11}  {first}")
+        lines.extend(" " * (width + 32) + line for line in rest)
+    lines.append(f"{len(records):,} of {detection.voters:,} voters flagged at alpha={args.alpha:g} "
+                 f"(score >= {detection.threshold:.2f}, log10 e-value) in {detection.votes:,} votes; "
+                 f"boards audited: {', '.join(detection.boards) or 'none'}")
+    print("\n".join(lines))
     return 0
 
 

@@ -170,13 +170,17 @@ class LeaderboardOut(BaseModel):
     rows: list[BoardRowOut]
     win_rate_matrix: dict[str, dict[str, float]]
     battle_counts: dict[str, dict[str, float]]
+    excluded: dict[str, int] = Field(
+        default_factory=dict,
+        description="anonymous votes of this board that are not counted, by reason (e.g. quarantined, too_fast)",
+    )
 
     @classmethod
     def of(cls, board: Board) -> LeaderboardOut:
         data: dict[str, Any] = {
             name: getattr(board, name)
             for name in ("modality", "dimension", "status", "message", "votes", "computed_at", "ci", "level",
-                         "rows", "win_rate_matrix", "battle_counts")
+                         "rows", "win_rate_matrix", "battle_counts", "excluded")
         }
         group = BoardGroupOut(field=board.group.field, value=board.group.value) if board.group else None
         return cls(**data, group=group)

@@ -1,18 +1,36 @@
-"""The models table: seeded from the models file; public names, display metadata, status."""
+"""The models table: seeded from the models file; public names, display metadata, status.
+
+Who disabled a model is recorded (vocabulary.DisabledBy). The file governs only its own
+entries' configuration and the states it set itself: a model an operator, a health
+check or the trust layer disabled stays disabled across restarts whatever the file
+says, and only an operator (or whoever disabled it) enables it again. A model the file
+disabled (its status, or its entry removed) is the file's to enable: an operator edits
+the file.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from arena.errors import Conflict, NotFound
+from arena.store.admin_log import log_action
 from arena.store.engine import Store
 from arena.store.schema import Model
-from arena.vocabulary import Modality, ModelStatus
+from arena.vocabulary import AdminAction, DisabledBy, Modality, ModelStatus
 from generators import ModelEntry
+
+LEFT_THE_FILE = "no longer in the models file"
+DISABLED_IN_FILE = "disabled in the models file"
 
 
 def sync_models(store: Store, entries: list[ModelEntry]) -> None:
-    """Upsert every entry; models that left the file are disabled, never deleted (votes keep them)."""
+    """Upsert every entry; models that left the file are disabled, never deleted (votes keep them).
+
+    A status set by anyone but the file (an operator, a health check, the trust layer)
+    is kept; the entry's configuration is updated all the same.
+    """
     by_name = {entry.name: entry for entry in entries}
     with store.write() as session:
         existing = {model.name: model for model in session.scalars(select(Model))}
@@ -28,11 +46,70 @@ def sync_models(store: Store, entries: list[ModelEntry]) -> None:
             model.parameters = entry.display.parameters
             model.output_format = entry.display.output_format
             model.weight = entry.weight
-            model.status = entry.status
+            if model.status != ModelStatus.DISABLED or model.disabled_by in (None, DisabledBy.FILE):
+                _set_status(model, ModelStatus(entry.status), DisabledBy.FILE, DISABLED_IN_FILE)
             session.add(model)
         for name, model in existing.items():
             if name not in by_name and model.status == ModelStatus.ACTIVE:
-                model.status = ModelStatus.DISABLED
+                _set_status(model, ModelStatus.DISABLED, DisabledBy.FILE, LEFT_THE_FILE)
+
+
+def _set_status(model: Model, status: ModelStatus, by: DisabledBy, reason: str) -> None:
+    model.status = status
+    disabled = status == ModelStatus.DISABLED
+    model.disabled_by = by if disabled else None
+    model.disabled_reason = reason if disabled else None
+
+
+@dataclass(frozen=True)
+class ModelState:
+    """A model as an operator sees it: its status and, when disabled, who disabled it and why."""
+
+    name: str
+    modality: Modality
+    status: ModelStatus
+    disabled_reason: str | None
+    disabled_by: DisabledBy | None
+
+    @classmethod
+    def of(cls, model: Model) -> ModelState:
+        return cls(model.name, Modality(model.modality), ModelStatus(model.status), model.disabled_reason,
+                   DisabledBy(model.disabled_by) if model.disabled_by else None)
+
+
+def disable_model(store: Store, name: str, reason: str, by: DisabledBy, actor: str) -> ModelState:
+    """Take a model out of new battles at once (the sampler reads the table per battle);
+    its votes stay on the boards. Logged. Raises NotFound."""
+    with store.atomic(), store.write() as session:
+        model = _locked(session, name)
+        before = ModelStatus(model.status)
+        _set_status(model, ModelStatus.DISABLED, by, reason)
+        log_action(session, actor, AdminAction.DISABLE_MODEL, name,
+                   {"reason": reason, "by": str(by), "from": str(before)})
+        session.flush()
+        return ModelState.of(model)
+
+
+def enable_model(store: Store, name: str, actor: str) -> ModelState:
+    """Put a disabled model back into new battles. Logged. Raises NotFound, or Conflict
+    when the models file disabled it (the file decides its own entries: edit it)."""
+    with store.atomic(), store.write() as session:
+        model = _locked(session, name)
+        if model.status == ModelStatus.DISABLED and model.disabled_by == DisabledBy.FILE:
+            raise Conflict(f"{name} is {model.disabled_reason or DISABLED_IN_FILE}: change the models file")
+        before = ModelStatus(model.status)
+        details = {"from": str(before), "was_disabled_by": model.disabled_by, "reason": model.disabled_reason}
+        _set_status(model, ModelStatus.ACTIVE, DisabledBy.OPERATOR, "")
+        log_action(session, actor, AdminAction.ENABLE_MODEL, name, details)
+        session.flush()
+        return ModelState.of(model)
+
+
+def _locked(session: Session, name: str) -> Model:
+    model = session.scalars(select(Model).where(Model.name == name).with_for_update()).one_or_none()
+    if model is None:
+        raise NotFound("no such model")
+    return model
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,10 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import pandas as pd
-from sqlalchemy import SQLColumnExpression, func, select
+from sqlalchemy import Select, SQLColumnExpression, func, select
 
 from arena.errors import InvalidInput
 from arena.services.catalog import display_metadata
@@ -36,6 +36,7 @@ GROUP_COLUMNS = {
     GroupField.EXPERTISE: Voter.expertise,
 }
 MAX_GROUP_VALUE = 64
+_Query = TypeVar("_Query", bound=Select)  # a select of votes, whatever its columns
 
 
 class BoardKey(NamedTuple):
@@ -67,6 +68,7 @@ class Board:
     rows: list[dict[str, Any]] = field(default_factory=list)
     win_rate_matrix: dict[str, dict[str, float]] = field(default_factory=dict)
     battle_counts: dict[str, dict[str, float]] = field(default_factory=dict)
+    excluded: dict[str, int] = field(default_factory=dict)  # invalid reason -> anonymous votes not counted
 
 
 def board_key(modality: str, dimension: str = "overall", group: tuple[str, str] | None = None) -> BoardKey:
@@ -100,20 +102,31 @@ def vote_counts(store: Store, key: BoardKey, per_voter: bool = False) -> pd.Data
     columns: list[SQLColumnExpression[Any]] = [Battle.model_a, Battle.model_b, Vote.winner]
     if per_voter:
         columns.append(Vote.voter_id.label("voter"))
-    query = (
-        select(*columns, func.count().label("count"))
-        .join(Battle, Battle.id == Vote.battle_id)
-        .where(Battle.modality == key.modality, Vote.dimension == key.dimension, Vote.anonymous, Vote.valid)
-        .group_by(*columns)
+    query = _board_votes(select(*columns, func.count().label("count")), key).where(Vote.valid).group_by(*columns)
+    with store.read() as session:
+        rows = session.execute(query).all()
+    names = ["model_a", "model_b", "winner"] + (["voter"] if per_voter else []) + ["count"]
+    return pd.DataFrame(rows, columns=names)
+
+
+def excluded_counts(store: Store, key: BoardKey) -> dict[str, int]:
+    """Anonymous votes of this board that do not count, per invalid reason."""
+    query = _board_votes(select(Vote.invalid_reason, func.count()), key).where(~Vote.valid)
+    with store.read() as session:
+        rows = session.execute(query.group_by(Vote.invalid_reason)).all()
+    return {str(reason or "unknown"): int(count) for reason, count in sorted(rows, key=lambda row: -row[1])}
+
+
+def _board_votes(query: _Query, key: BoardKey) -> _Query:
+    """Restrict a query on votes to the anonymous votes of one board slice (and group)."""
+    query = query.join(Battle, Battle.id == Vote.battle_id).where(
+        Battle.modality == key.modality, Vote.dimension == key.dimension, Vote.anonymous
     )
     if key.group is not None:
         if key.group != GroupField.CATEGORY:
             query = query.join(Voter, Voter.id == Vote.voter_id)
         query = query.where(GROUP_COLUMNS[key.group] == key.value)
-    with store.read() as session:
-        rows = session.execute(query).all()
-    names = ["model_a", "model_b", "winner"] + (["voter"] if per_voter else []) + ["count"]
-    return pd.DataFrame(rows, columns=names)
+    return query
 
 
 def votes_fingerprint(store: Store) -> tuple[int, ...]:
@@ -199,7 +212,7 @@ class Leaderboards:
         counts = vote_counts(self.store, key, per_voter)
         n_votes = int(counts["count"].sum()) if len(counts) else 0
         board = Board(key.modality, key.dimension, _group(key), "ok", n_votes, datetime.now(UTC),
-                      self.settings.leaderboard_ci, 0.95)
+                      self.settings.leaderboard_ci, 0.95, excluded=excluded_counts(self.store, key))
         minimum = self.settings.min_group_votes if key.group else 1
         if n_votes < minimum:
             board.status, board.message = "too_few_votes", f"too few votes: {n_votes} (at least {minimum} needed)"

@@ -17,7 +17,7 @@ from arena.services.leaderboards import board_key
 from arena.services.voters import PROFILE_FIELDS
 from arena.ui.battle import DIMENSION_LABELS, MODALITY_LABELS
 from arena.ui.charts import rating_chart, win_rate_heatmap
-from arena.vocabulary import DIMENSIONS, GroupField, Modality
+from arena.vocabulary import DIMENSIONS, GroupField, InvalidReason, Modality
 
 MODALITY_CHOICES = [(label, modality.value) for modality, label in MODALITY_LABELS.items()]
 EVERYONE = "all"
@@ -27,6 +27,10 @@ GROUP_LABELS = {
 }
 GROUP_CHOICES = [("Everyone, all prompts", EVERYONE), *((GROUP_LABELS[g], g.value) for g in GroupField)]
 COLUMNS = ("Rank (UB)", "Model", "Rating", "95% CI", "Votes", "Win rate", "Organisation", "License")
+EXCLUDED_LABELS: dict[str, str] = {  # why a vote is not counted, as the line under the table says it
+    InvalidReason.IDENTITY_LEAK: "named a model", InvalidReason.TOO_FAST: "too fast",
+    InvalidReason.QUARANTINED: "quarantined", InvalidReason.BANNED: "banned", InvalidReason.WITHDRAWN: "withdrawn",
+}
 
 
 def build_leaderboard_tab(arena: Arena) -> tuple[gr.HTML, list, Callable[..., str]]:
@@ -82,7 +86,7 @@ def board_html(arena: Arena, modality: str, dimension: str, group: str, value: s
               f'{arena.settings.provisional_votes} votes: the rating may still move a lot. Rank (UB): 1 + the '
               "number of models that are better beyond statistical doubt.</p>")
     return (
-        updated + _table(rows) + legend + "<h3>Ratings with 95% confidence intervals</h3>"
+        updated + _table(rows) + _excluded(board.excluded) + legend + "<h3>Ratings with 95% confidence intervals</h3>"
         + rating_chart(rows) + "<h3>Win rates</h3>" + win_rate_heatmap(board.win_rate_matrix, order)
     )
 
@@ -103,6 +107,15 @@ def _table(rows: list[dict]) -> str:
         '<div class="arena-table-wrap" tabindex="0" role="region" aria-label="Leaderboard table">'
         f'<table class="arena-board"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
     )
+
+
+def _excluded(excluded: dict[str, int]) -> str:
+    """'15 votes not counted: 12 quarantined, 3 too fast', or nothing when every vote counts."""
+    total = sum(excluded.values())
+    if not total:
+        return ""
+    parts = ", ".join(f"{count:,} {EXCLUDED_LABELS.get(reason, reason)}" for reason, count in excluded.items())
+    return f'<p class="arena-excluded">{total:,} {"vote" if total == 1 else "votes"} not counted: {escape(parts)}</p>'
 
 
 def _dimension_choices(modality: str) -> list[tuple[str, str]]:

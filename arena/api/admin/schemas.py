@@ -1,0 +1,62 @@
+"""The admin API's request and response bodies."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from arena.services.catalog import ModelState
+from arena.store.admin_log import ActionRecord
+from arena.store.flags import FlagRecord
+from arena.vocabulary import DisabledBy, FlagState, Modality, ModelStatus
+
+
+class DisableModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=500, description="why, for the audit log and the operators")
+
+
+class FlagOut(BaseModel):
+    voter_id: str
+    state: FlagState = Field(description="flagged (quarantine off), quarantined, released or banned")
+    score: float = Field(description="log10 of the voter's anytime-valid e-value; flagged at log10(1/alpha)")
+    reasons: list[str]
+    evidence: dict[str, Any] = Field(description="per board: score, votes, tests and coordinated groups")
+    votes: int = Field(description="the voter's votes the flagging audit saw")
+    votes_affected: int = Field(description="votes the current state keeps off the boards")
+    created_at: datetime
+    updated_at: datetime
+    decided_at: datetime | None
+    decided_by: str | None
+
+    @classmethod
+    def of(cls, record: FlagRecord) -> FlagOut:
+        return cls.model_validate(record, from_attributes=True)
+
+
+class ModelStateOut(BaseModel):
+    name: str
+    modality: Modality
+    status: ModelStatus
+    disabled_reason: str | None
+    disabled_by: DisabledBy | None
+
+    @classmethod
+    def of(cls, state: ModelState) -> ModelStateOut:
+        return cls.model_validate(state, from_attributes=True)
+
+
+class AdminActionOut(BaseModel):
+    id: int
+    at: datetime
+    actor: str = Field(description='"admin" or "detector"')
+    action: str
+    target: str
+    details: dict[str, Any]
+
+    @classmethod
+    def of(cls, record: ActionRecord) -> AdminActionOut:
+        return cls.model_validate(record, from_attributes=True)
