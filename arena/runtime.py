@@ -20,7 +20,7 @@ from arena.services.gate import Gate
 from arena.services.integrity import Integrity
 from arena.services.leaderboards import Leaderboards
 from arena.services.voters import Voters
-from arena.settings import Settings
+from arena.settings import Settings, ensure_secret
 from arena.store.artifacts import ArtifactStore
 from arena.store.engine import Store, current_revision, head_revision, make_engine, upgrade
 from arena.store.limits import make_limiter
@@ -39,9 +39,11 @@ def prepare(settings: Settings, entries: list[ModelEntry] | None = None) -> list
 
     SQLite databases upgrade themselves; a server database must be upgraded by the
     operator (`arena db upgrade`), so replicas never race on a migration. Returns the
-    models file's entries. Raises SchemaOutOfDate.
+    models file's entries. Raises SchemaOutOfDate, or ValueError for a server database
+    without ARENA_SECRET_KEY (the secret is settled here: see settings.ensure_secret).
     """
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    ensure_secret(settings)
     entries = entries if entries is not None else load_models(settings.models_file)
     engine = make_engine(settings.sqlalchemy_url)
     try:
@@ -60,6 +62,8 @@ class Arena:
 
     def __init__(self, settings: Settings, *, entries: list[ModelEntry] | None = None,
                  rng: random.Random | None = None):
+        if not settings.secret_key:
+            raise ValueError("no secret key: run prepare(settings) first, or set ARENA_SECRET_KEY")
         self.settings = settings
         self.entries = entries if entries is not None else load_models(settings.models_file)
         self.engine = make_engine(settings.sqlalchemy_url)
@@ -70,7 +74,7 @@ class Arena:
             entry.name: build_generator(entry) for entry in self.entries if entry.status == ModelStatus.ACTIVE
         }
         self.limiter = make_limiter(settings.redis_url)
-        self.voters = Voters(self.store, settings.secret_key, Gate(self.limiter, settings))
+        self.voters = Voters(self.store, settings.subkey("ip-hash"), Gate(self.limiter, settings))
         self.battles = BattleService(self.store, self.artifacts, self.generators, settings, self.voters, rng)
         self.leaderboards = Leaderboards(self.store, settings)
         self.board_job = BoardJob(self.leaderboards, settings)

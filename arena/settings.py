@@ -19,6 +19,7 @@ DATA_DIR = REPO_ROOT / "data"
 DEMO_MODELS_FILE = DATA_DIR / "models.demo.yaml"
 
 log = logging.getLogger("arena")
+SECRET_FILE = "secret.key"
 
 
 @dataclass
@@ -64,6 +65,17 @@ class Settings:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'arena.db').resolve()}"
+
+    def subkey(self, purpose: str) -> bytes:
+        """A key for one use (IP-hash salt, dump salt, endpoint-key encryption), derived with HKDF.
+
+        One secret, many keys: a key leaked from one use says nothing about another.
+        """
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+        hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=f"open-arena/{purpose}".encode())
+        return hkdf.derive(self.secret_key.encode())
 
     @property
     def proxies(self) -> frozenset[str]:
@@ -125,10 +137,31 @@ def from_environment(**overrides) -> Settings:
             except ValueError:
                 raise ValueError(f"ARENA_{name.upper()} must be {cast.__name__}-valued, not {raw!r}") from None
     values.update({key: value for key, value in overrides.items() if value is not None})
-    settings = Settings(**values)
-    if not settings.secret_key:
-        # A per-process salt keeps IP hashes unlinkable rather than unsalted; hashes
-        # from different runs then do not match, which is the safe failure.
-        log.warning("ARENA_SECRET_KEY is not set: using a random per-process salt for IP hashes")
-        settings.secret_key = secrets.token_hex(32)
-    return settings
+    return Settings(**values)
+
+
+def ensure_secret(settings: Settings) -> None:
+    """Give `settings` its secret: ARENA_SECRET_KEY, or on SQLite one kept in the data dir.
+
+    Raises ValueError for a server database without ARENA_SECRET_KEY: replicas must share one.
+    """
+    if settings.secret_key:
+        return
+    if not settings.sqlalchemy_url.startswith("sqlite"):
+        raise ValueError("ARENA_SECRET_KEY must be set with a server database: every replica needs the same one")
+    settings.secret_key = kept_secret(settings.data_dir)
+
+
+def kept_secret(data_dir: Path) -> str:
+    """The single-machine default: a secret generated once and kept in the data dir (mode 0600),
+    so salted hashes stay comparable across restarts."""
+    path = data_dir / SECRET_FILE
+    if path.exists():
+        return path.read_text(encoding="ascii").strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_hex(32)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+        handle.write(secret)
+    log.info("generated a secret key in %s (set ARENA_SECRET_KEY to choose one)", path)
+    return secret

@@ -32,7 +32,7 @@ def address_of(request: Request) -> str | None:
 async def throttle(request: Request) -> None:
     """Every API request counts against its address's per-minute limit (TooManyRequests)."""
     arena = arena_of(request)
-    await arena.voters.gate_request(hash_ip(address_of(request), arena.settings.secret_key))
+    await arena.voters.gate_request(hash_ip(address_of(request), arena.voters.salt))
 
 
 async def client(request: Request, response: Response) -> Client:

@@ -48,10 +48,10 @@ def valid_voter_id(value: str | None) -> TypeGuard[str]:
     return VOTER_ID.match(value) is not None
 
 
-def hash_ip(ip: str | None, secret: str) -> str | None:
+def hash_ip(ip: str | None, salt: bytes) -> str | None:
     if not ip:
         return None
-    return hmac.new(secret.encode(), ip.encode(), hashlib.sha256).hexdigest()
+    return hmac.new(salt, ip.encode(), hashlib.sha256).hexdigest()
 
 
 def client_address(peer: str | None, forwarded_for: str | None, trusted_proxies: frozenset[str]) -> str | None:
@@ -98,14 +98,14 @@ class Voters:
     Every method runs its database work on the store's gateway threads.
     """
 
-    def __init__(self, store: Store, secret: str, gate: Gate | None = None):
+    def __init__(self, store: Store, salt: bytes, gate: Gate | None = None):
         self.store = store
-        self.secret = secret
+        self.salt = salt  # the IP-hash subkey: hashes compare, but never reverse, and change with the secret
         self.gate = gate
         self._known: set[str] = set()
 
     def client(self, voter_id: str, address: str | None) -> Client:
-        return Client(voter_id, hash_ip(address, self.secret))
+        return Client(voter_id, hash_ip(address, self.salt))
 
     async def gate_request(self, ip_hash: str | None) -> None:
         if self.gate is not None:

@@ -92,6 +92,10 @@ def test_serve_refuses_an_unmigrated_postgresql_database(postgres_template, tmp_
     try:
         url = POSTGRES_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + f"/{name}"
         result = arena_command("serve", "--data-dir", str(tmp_path), env={"ARENA_DATABASE_URL": url})
+        assert result.returncode == 2  # a server database needs a shared secret first
+        assert "ARENA_SECRET_KEY must be set" in result.stderr and "Traceback" not in result.stderr
+        result = arena_command("serve", "--data-dir", str(tmp_path),
+                               env={"ARENA_DATABASE_URL": url, "ARENA_SECRET_KEY": "s"})
         assert result.returncode == 2
         assert "arena db upgrade" in result.stderr and "Traceback" not in result.stderr
     finally:
@@ -142,3 +146,18 @@ def test_a_bad_models_file_names_the_entry_and_field(tmp_path):
     result = arena_command("serve", "--data-dir", str(tmp_path), "--models", str(bad))
     assert result.returncode == 2
     assert "entry 2 ('remote')" in result.stderr and "base_url" in result.stderr
+
+
+def test_the_single_machine_secret_is_generated_once_and_kept_private(tmp_path, monkeypatch):
+    from arena.settings import ensure_secret, from_environment
+
+    monkeypatch.delenv("ARENA_SECRET_KEY", raising=False)
+    monkeypatch.delenv("ARENA_DATABASE_URL", raising=False)
+    first = from_environment(data_dir=tmp_path)
+    ensure_secret(first)
+    kept = tmp_path / "secret.key"
+    assert kept.stat().st_mode & 0o777 == 0o600
+    again = from_environment(data_dir=tmp_path)
+    ensure_secret(again)
+    assert again.secret_key == first.secret_key  # a restart keeps the salts
+    assert first.subkey("ip-hash") != first.subkey("dumps")  # one subkey per use
