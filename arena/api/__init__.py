@@ -40,8 +40,10 @@ def install(app: FastAPI) -> None:
         return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code)
 
     @app.exception_handler(Exception)
-    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unexpected error")
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # A traceback's values may carry voter ids or prompts: the full one only at DEBUG.
+        log.error("unexpected %s on %s %s", exc.__class__.__name__, request.method, request.url.path,
+                  exc_info=log.isEnabledFor(logging.DEBUG))
         return JSONResponse({"error": "internal error; nothing was saved"}, status_code=500)
 
 

@@ -342,7 +342,8 @@ class BattleService:
                 result = await generator.generate(request)
         except GeneratorError as exc:
             # Never reveal the model's name in the message a voter sees; the detail is for operators.
-            log.warning("model %s failed: %s", name, exc.detail)
+            log.warning("model %s failed: %s", name, exc)  # the voter-safe message; detail only at DEBUG
+            log.debug("model %s failed: %s", name, exc.detail)
             message = str(exc).replace(name, label) or f"{label} failed"
             return SideOutput(side, latency_ms=_elapsed_ms(started), error=message), None
         return SideOutput(side, latency_ms=_elapsed_ms(started)), result
