@@ -76,7 +76,7 @@ def board_html(arena: Arena, modality: str, dimension: str, group: str, value: s
     if board.status == "pending":
         return _note(_sentence(board.message or "this leaderboard is being computed"))
     if board.status != "ok":
-        return updated + _note(
+        return updated + _excluded(board.excluded) + _note(
             _sentence(board.message or "too few votes") + " "
             "A table from so few votes would mislead, so none is shown yet."
         )
