@@ -75,7 +75,8 @@ class Arena:
         }
         self.limiter = make_limiter(settings.redis_url)
         self.voters = Voters(self.store, settings.subkey("ip-hash"), Gate(self.limiter, settings))
-        self.battles = BattleService(self.store, self.artifacts, self.generators, settings, self.voters, rng)
+        self.battles = BattleService(self.store, self.artifacts, self.generators, settings, self.voters, rng,
+                                     is_banned=self.integrity.is_banned)
         self.leaderboards = Leaderboards(self.store, settings)
         self.board_job = BoardJob(self.leaderboards, settings)
         self.integrity_job = IntegrityJob(self.integrity, settings)

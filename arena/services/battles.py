@@ -11,14 +11,14 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from arena.errors import Conflict, InvalidInput, NotFound, Unavailable
+from arena.errors import Conflict, Forbidden, InvalidInput, NotFound, Unavailable
 from arena.services.catalog import active_models
 from arena.services.categories import categorise
 from arena.services.sampling import draw_pair
@@ -119,12 +119,14 @@ class BattleService:
         settings: Settings,
         voters: Voters,
         rng: random.Random | None = None,
+        is_banned: Callable[[str], bool] = lambda _voter: False,
     ):
         self.store = store
         self.artifacts = artifacts
         self.generators = generators
         self.settings = settings
         self.voters = voters
+        self.is_banned = is_banned
         self.rng = rng or random.Random()
         # ARENA_MIN_DWELL_MS=0 turns the reading-time check off
         self.dwell = (DwellPolicy(settings.min_dwell_ms, settings.dwell_ms_per_char, settings.max_dwell_ms)
@@ -226,7 +228,12 @@ class BattleService:
         return recorded[0]
 
     async def _admit(self, voter_id: str, ip_hash: str | None, *, vote: bool) -> None:
-        """The live request's abuse limits (TooManyRequests); nothing is written before this."""
+        """A live request's admission: Forbidden for a banned voter, TooManyRequests over a limit.
+
+        Nothing is written before this.
+        """
+        if self.is_banned(voter_id):
+            raise Forbidden("this voter id may no longer vote or start battles")
         gate = self.voters.gate
         if gate is not None:
             await (gate.vote if vote else gate.battle)(voter_id, ip_hash)

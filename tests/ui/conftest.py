@@ -61,7 +61,9 @@ def start_server(directory: Path, models: list[dict] | None = None, **settings) 
 
     config = Settings(
         data_dir=directory / "data", models_file=models_file, secret_key="test-secret",
-        leaderboard_refresh_s=3600, leaderboard_debounce_s=0.1, min_dwell_ms=0, **settings,
+        leaderboard_refresh_s=3600, leaderboard_debounce_s=0.1, min_dwell_ms=0,
+        audit_every_s=3600,  # long-lived servers: no background fraud scan quarantines a test voter
+        **settings,
     )
     return LiveServer(create_app(ready_arena(config)))
 

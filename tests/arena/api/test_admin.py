@@ -180,3 +180,17 @@ def test_the_models_file_governs_only_what_it_disabled(server, settings, tmp_pat
     with server.arena.store.read() as session:
         model = session.scalars(select(Model).where(Model.name == "quill-extra-0")).one()
         assert (model.status, model.disabled_by) == ("active", None)
+
+
+def test_a_banned_voter_can_neither_start_a_battle_nor_vote(server):
+    voter = {"X-Arena-Voter": "banned-voter-0001"}
+    battle = request(server, "POST", "/api/v1/battles", {"modality": "text", "prompt": "hello"}, voter).json()
+    assert request(server, "POST", "/api/v1/admin/voters/banned-voter-0001/ban", headers=ADMIN).status_code == 200
+    refused = request(server, "POST", f"/api/v1/battles/{battle['id']}/votes", {"winner": "tie"}, voter)
+    assert refused.status_code == 403 and "may no longer" in refused.json()["error"]
+    refused = request(server, "POST", "/api/v1/battles", {"modality": "text", "prompt": "again"}, voter)
+    assert refused.status_code == 403
+    with server.arena.store.read() as session:
+        assert session.scalar(select(func.count(Battle.id))) == 1
+    assert request(server, "POST", "/api/v1/admin/voters/banned-voter-0001/release", headers=ADMIN).status_code == 200
+    assert request(server, "POST", f"/api/v1/battles/{battle['id']}/votes", {"winner": "tie"}, voter).status_code == 201
