@@ -20,9 +20,9 @@ import pytest
 import uvicorn
 import yaml
 
-from arena.store.engine import make_engine, upgrade
 from arena.runtime import Arena, prepare
 from arena.settings import DEMO_MODELS_FILE, Settings
+from arena.store.engine import make_engine, upgrade
 
 POSTGRES_ADMIN = os.environ.get("ARENA_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 ON_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -133,7 +133,7 @@ class LiveServer:
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
-    def __enter__(self) -> "LiveServer":
+    def __enter__(self) -> LiveServer:
         self.thread.start()
         deadline = time.monotonic() + 30
         while not self.server.started:

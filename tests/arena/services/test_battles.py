@@ -4,8 +4,8 @@ from math import comb
 import pytest
 from sqlalchemy import func, select
 
-from arena.services.battles import Chunk, Finished, Started
 from arena.errors import Conflict, InvalidInput, NotFound, Unavailable
+from arena.services.battles import Chunk, Finished, Started
 from arena.store.schema import Battle, Vote
 
 VOTER = "voter-aaaa-0001"

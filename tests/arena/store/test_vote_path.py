@@ -8,7 +8,7 @@ the valid anonymous votes in the table. On SQLite and PostgreSQL.
 import ast
 import asyncio
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -94,7 +94,7 @@ def test_a_batch_with_one_bad_ballot_writes_nothing(server):
     arena = server.arena
     asyncio.run(arena.voters.ensure("voter-one-0001"))
     ids = [str(uuid.uuid4()) for _ in range(3)]
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     arena.battles.write_ready([
         {"id": battle_id, "modality": "text", "mode": "anonymous", "prompt": "p", "conversation": ["p"],
          "category": "other", "model_a": pair[0], "model_b": pair[1], "status": "ready",
