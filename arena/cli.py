@@ -3,6 +3,7 @@
 Every failure a user can cause ends in one readable `error: ...` line and exit
 status 2, never a traceback.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,8 +41,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except SQLAlchemyError as exc:
-        print(f"error: database: {exc.__class__.__name__}: {str(exc.orig if hasattr(exc, 'orig') else exc).splitlines()[0]}",
-              file=sys.stderr)
+        print(
+            f"error: database: {exc.__class__.__name__}: {str(exc.orig if hasattr(exc, 'orig') else exc).splitlines()[0]}",
+            file=sys.stderr,
+        )
         return 2
     except RuntimeError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -72,15 +75,19 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--modality", default="all", help="text, image, 3d or all (default)")
     simulate.add_argument("--seed", type=int, default=0)
     simulate.add_argument("--concurrency", type=int, default=16)
-    simulate.add_argument("--bulk", action="store_true",
-                          help="write battles and votes directly (no generation), for millions of votes")
+    simulate.add_argument(
+        "--bulk", action="store_true", help="write battles and votes directly (no generation), for millions of votes"
+    )
     simulate.set_defaults(func=_simulate)
 
     add_rank_parser(commands)
     audit = add_audit_parser(commands)
-    audit.add_argument("--db", action="store_true",
-                       help="audit this arena's database (ARENA_DATABASE_URL, or SQLite under --data-dir) "
-                       "instead of a file: each board slice on its own, voter = our voter id")
+    audit.add_argument(
+        "--db",
+        action="store_true",
+        help="audit this arena's database (ARENA_DATABASE_URL, or SQLite under --data-dir) "
+        "instead of a file: each board slice on its own, voter = our voter id",
+    )
     audit.add_argument("--data-dir", type=Path, default=None, help="with --db: default ./arena-data or ARENA_DATA_DIR")
     audit.set_defaults(func=_audit)
     add_worker_parser(commands)
@@ -146,11 +153,17 @@ def _audit(args: argparse.Namespace) -> int:
     detection = detect(votes, args.alpha)
     for note in detection.notes:
         print(f"note: {note}", file=sys.stderr)
-    records = [{
-        "voter": flag.voter, "score": flag.score, "reasons": flag.reasons, "votes": flag.votes,
-        "boards": {board: entry["score"] for board, entry in flag.evidence["boards"].items()},
-        "state": states[flag.voter][0].value if flag.voter in states else None,
-    } for flag in detection.flags]
+    records = [
+        {
+            "voter": flag.voter,
+            "score": flag.score,
+            "reasons": flag.reasons,
+            "votes": flag.votes,
+            "boards": {board: entry["score"] for board, entry in flag.evidence["boards"].items()},
+            "state": states[flag.voter][0].value if flag.voter in states else None,
+        }
+        for flag in detection.flags
+    ]
     if args.format == "json":
         print(json.dumps(records, indent=1, allow_nan=False))
         return 0
@@ -161,9 +174,11 @@ def _audit(args: argparse.Namespace) -> int:
         state = states[flag.voter][0].value if flag.voter in states else "-"
         lines.append(f"{flag.voter:<{width}}  {flag.score:>7.2f}  {flag.votes:>6}  {state:<11}  {first}")
         lines.extend(" " * (width + 32) + line for line in rest)
-    lines.append(f"{len(records):,} of {detection.voters:,} voters flagged at alpha={args.alpha:g} "
-                 f"(score >= {detection.threshold:.2f}, log10 e-value) in {detection.votes:,} votes; "
-                 f"boards audited: {', '.join(detection.boards) or 'none'}")
+    lines.append(
+        f"{len(records):,} of {detection.voters:,} voters flagged at alpha={args.alpha:g} "
+        f"(score >= {detection.threshold:.2f}, log10 e-value) in {detection.votes:,} votes; "
+        f"boards audited: {', '.join(detection.boards) or 'none'}"
+    )
     print("\n".join(lines))
     return 0
 
@@ -182,8 +197,9 @@ def _simulate(args: argparse.Namespace) -> int:
             entry.options.token_delay_ms = 0
     arena = Arena(settings, entries=prepare(settings, entries))
     report = asyncio.run(_simulate_async(arena, args, modalities))
-    print(simulate.describe(report, modalities, arena.engine.url.render_as_string(hide_password=True),
-                            settings.data_dir))
+    print(
+        simulate.describe(report, modalities, arena.engine.url.render_as_string(hide_password=True), settings.data_dir)
+    )
     return 0
 
 

@@ -6,6 +6,7 @@ models table from the models file, once, by whoever starts the arena (`arena
 serve`, `arena simulate`); `start` and `stop` own the gateway's threads, the
 generators and the background jobs.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -60,8 +61,9 @@ def prepare(settings: Settings, entries: list[ModelEntry] | None = None) -> list
 class Arena:
     """Everything a server, the CLI or a test needs, built from one Settings."""
 
-    def __init__(self, settings: Settings, *, entries: list[ModelEntry] | None = None,
-                 rng: random.Random | None = None):
+    def __init__(
+        self, settings: Settings, *, entries: list[ModelEntry] | None = None, rng: random.Random | None = None
+    ):
         if not settings.secret_key:
             raise ValueError("no secret key: run prepare(settings) first, or set ARENA_SECRET_KEY")
         self.settings = settings
@@ -75,8 +77,9 @@ class Arena:
         }
         self.limiter = make_limiter(settings.redis_url)
         self.voters = Voters(self.store, settings.subkey("ip-hash"), Gate(self.limiter, settings))
-        self.battles = BattleService(self.store, self.artifacts, self.generators, settings, self.voters, rng,
-                                     is_banned=self.integrity.is_banned)
+        self.battles = BattleService(
+            self.store, self.artifacts, self.generators, settings, self.voters, rng, is_banned=self.integrity.is_banned
+        )
         self.leaderboards = Leaderboards(self.store, settings)
         self.board_job = BoardJob(self.leaderboards, settings)
         self.integrity_job = IntegrityJob(self.integrity, settings)

@@ -1,4 +1,5 @@
 """One process serves the web page at / and the REST API at /api/v1."""
+
 from __future__ import annotations
 
 from contextlib import asynccontextmanager

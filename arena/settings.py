@@ -3,6 +3,7 @@
 Secrets (the IP-hash salt, the admin token, endpoint keys) are read from the
 environment only; nothing here writes them anywhere.
 """
+
 from __future__ import annotations
 
 import logging
@@ -110,13 +111,31 @@ _flag.__name__ = "boolean (1/0, true/false)"
 
 # Settings read from ARENA_<NAME> (upper case), each with its parser.
 ENVIRONMENT: dict[str, Callable[[str], object]] = {
-    "max_prompt_chars": int, "generation_timeout_s": float, "leaderboard_refresh_s": float,
-    "provisional_votes": int, "db_threads": int, "redis_url": str,
-    "battles_per_minute": int, "battles_per_day": int, "votes_per_minute": int, "votes_per_day": int,
-    "ip_battles_per_minute": int, "ip_votes_per_minute": int, "ip_requests_per_minute": int, "new_voters_per_hour": int,
-    "min_dwell_ms": int, "dwell_ms_per_char": float, "max_dwell_ms": int, "max_body_bytes": int,
-    "public_url": str, "allowed_origins": str, "trusted_proxies": str,
-    "quarantine": _flag, "audit_alpha": float, "audit_every_s": float, "admin_token": str,
+    "max_prompt_chars": int,
+    "generation_timeout_s": float,
+    "leaderboard_refresh_s": float,
+    "provisional_votes": int,
+    "db_threads": int,
+    "redis_url": str,
+    "battles_per_minute": int,
+    "battles_per_day": int,
+    "votes_per_minute": int,
+    "votes_per_day": int,
+    "ip_battles_per_minute": int,
+    "ip_votes_per_minute": int,
+    "ip_requests_per_minute": int,
+    "new_voters_per_hour": int,
+    "min_dwell_ms": int,
+    "dwell_ms_per_char": float,
+    "max_dwell_ms": int,
+    "max_body_bytes": int,
+    "public_url": str,
+    "allowed_origins": str,
+    "trusted_proxies": str,
+    "quarantine": _flag,
+    "audit_alpha": float,
+    "audit_every_s": float,
+    "admin_token": str,
 }
 
 

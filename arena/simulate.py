@@ -6,6 +6,7 @@ Bradley-Terry probability of their strengths, says tie now and then, and casts
 the vote through the same battle service as a real voter. `bulk` skips generation
 and writes battles and votes directly, for databases of millions of votes.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -67,16 +68,18 @@ def make_voters(arena: Arena, count: int, rng: random.Random) -> list[str]:
     rows: list[dict[str, object]] = []
     for _ in range(count):
         profile = rng.random() < 0.7
-        rows.append({
-            "id": f"sim-{uuid.UUID(int=rng.getrandbits(128)).hex[:20]}",
-            "created_at": now,
-            "age_band": rng.choice(PROFILE_FIELDS["age_band"]) if profile else None,
-            "gender": rng.choice(PROFILE_FIELDS["gender"]) if profile else None,
-            "country": rng.choice(COUNTRIES) if profile else None,
-            "first_language": rng.choice(LANGUAGES) if profile else None,
-            "expertise": rng.choice(PROFILE_FIELDS["expertise"]) if profile else None,
-            "consent_at": now if profile else None,
-        })
+        rows.append(
+            {
+                "id": f"sim-{uuid.UUID(int=rng.getrandbits(128)).hex[:20]}",
+                "created_at": now,
+                "age_band": rng.choice(PROFILE_FIELDS["age_band"]) if profile else None,
+                "gender": rng.choice(PROFILE_FIELDS["gender"]) if profile else None,
+                "country": rng.choice(COUNTRIES) if profile else None,
+                "first_language": rng.choice(LANGUAGES) if profile else None,
+                "expertise": rng.choice(PROFILE_FIELDS["expertise"]) if profile else None,
+                "consent_at": now if profile else None,
+            }
+        )
     arena.voters.create_many(rows)
     return [str(row["id"]) for row in rows]
 
@@ -97,8 +100,9 @@ async def simulate(arena: Arena, votes: int, modalities: list[Modality], seed: i
         local = random.Random(rng.random())
         while not queue.empty():
             modality, voter, _ = queue.get_nowait()
-            view = await arena.battles.start(modality, local.choice(prompts[modality]), voter,
-                                             source=VoteSource.SIMULATE)
+            view = await arena.battles.start(
+                modality, local.choice(prompts[modality]), voter, source=VoteSource.SIMULATE
+            )
             report.battles += 1
             if view.status != "ready":
                 report.failed += 1
@@ -140,14 +144,34 @@ def bulk(arena: Arena, votes: int, modalities: list[Modality], seed: int, chunk:
             battle_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
             voter = rng.choice(voters)
             at = now + timedelta(seconds=i)
-            battles.append({
-                "id": battle_id, "modality": modality.value, "mode": BattleMode.ANONYMOUS.value, "prompt": prompt,
-                "conversation": [prompt], "category": categories[modality][prompt], "model_a": a,
-                "model_b": b, "pair_probability": probability, "status": BattleStatus.READY.value,
-                "voter_id": voter, "created_at": at, "ready_at": at, "updated_at": at,
-            })
-            ballots.append(Ballot(battle_id, voter, preferred(report.strengths, a, b, rng), Dimension.OVERALL,
-                                  cast_at=at + timedelta(seconds=5), dwell_ms=5000))
+            battles.append(
+                {
+                    "id": battle_id,
+                    "modality": modality.value,
+                    "mode": BattleMode.ANONYMOUS.value,
+                    "prompt": prompt,
+                    "conversation": [prompt],
+                    "category": categories[modality][prompt],
+                    "model_a": a,
+                    "model_b": b,
+                    "pair_probability": probability,
+                    "status": BattleStatus.READY.value,
+                    "voter_id": voter,
+                    "created_at": at,
+                    "ready_at": at,
+                    "updated_at": at,
+                }
+            )
+            ballots.append(
+                Ballot(
+                    battle_id,
+                    voter,
+                    preferred(report.strengths, a, b, rng),
+                    Dimension.OVERALL,
+                    cast_at=at + timedelta(seconds=5),
+                    dwell_ms=5000,
+                )
+            )
         arena.battles.write_ready(battles)
         record_votes(arena.store, ballots, VoteSource.BULK)
         done += len(battles)

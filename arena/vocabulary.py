@@ -132,6 +132,20 @@ def sql_in(column: str, enum: type[StrEnum]) -> str:
 
 
 __all__ = [
-    "DIMENSIONS", "AdminAction", "BattleMode", "BattleStatus", "Dimension", "DisabledBy", "FlagState", "GroupField",
-    "InvalidReason", "Modality", "ModelStatus", "Side", "VoteSource", "Winner", "one_of", "sql_in",
+    "DIMENSIONS",
+    "AdminAction",
+    "BattleMode",
+    "BattleStatus",
+    "Dimension",
+    "DisabledBy",
+    "FlagState",
+    "GroupField",
+    "InvalidReason",
+    "Modality",
+    "ModelStatus",
+    "Side",
+    "VoteSource",
+    "Winner",
+    "one_of",
+    "sql_in",
 ]

@@ -6,6 +6,7 @@ Text models are measured with token_delay_ms set to 0: the delay is deliberate
 pacing for the UI (it is added on top, per token), not work. Each model is warmed
 up once first so the one-off corpus indexing and imports are not counted.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,8 +41,10 @@ async def measure(models_file: Path, count: int) -> None:
             start = time.perf_counter()
             await generator.generate(request)
             samples.append((time.perf_counter() - start) * 1000)
-        print(f"{entry.name:<14} {entry.modality:<8} {entry.options.quality:>1} "
-              f"{statistics.fmean(samples):8.1f} {_p99(samples):8.1f} {max(samples):8.1f}")
+        print(
+            f"{entry.name:<14} {entry.modality:<8} {entry.options.quality:>1} "
+            f"{statistics.fmean(samples):8.1f} {_p99(samples):8.1f} {max(samples):8.1f}"
+        )
 
 
 def main() -> None:

@@ -72,16 +72,29 @@ def main() -> None:
     base = ArenaOptions(models=args.models, honest=args.honest, seed=args.seed)
     honest = simulate_arena(base)
     clean = ranks(honest.frame)
-    print(f"honest arena: {args.honest:,} voters, {len(honest.frame):,} votes, {args.models} models, "
-          f"alpha={args.alpha:g}; {args.attackers} attackers per kind (30-100 votes each), "
-          f"{args.sybils} sybil ids (2-5 votes each, 3 ip hashes)\n")
-    head = ("kind", "attackers", "atk votes", "flagged", "flagged 30+", "outcome tests", "honest flagged",
-            "rank before", "attacked", "defended", "cut", "audit s")
+    print(
+        f"honest arena: {args.honest:,} voters, {len(honest.frame):,} votes, {args.models} models, "
+        f"alpha={args.alpha:g}; {args.attackers} attackers per kind (30-100 votes each), "
+        f"{args.sybils} sybil ids (2-5 votes each, 3 ip hashes)\n"
+    )
+    head = (
+        "kind",
+        "attackers",
+        "atk votes",
+        "flagged",
+        "flagged 30+",
+        "outcome tests",
+        "honest flagged",
+        "rank before",
+        "attacked",
+        "defended",
+        "cut",
+        "audit s",
+    )
     rows = []
     bands: dict[str, str] = {}
     for kind, attack in scenarios(args.attackers, args.sybils):
-        sim = simulate_arena(ArenaOptions(models=args.models, honest=args.honest, seed=args.seed,
-                                          attacks=(attack,)))
+        sim = simulate_arena(ArenaOptions(models=args.models, honest=args.honest, seed=args.seed, attacks=(attack,)))
         t0 = time.perf_counter()
         report = audit(sim.frame, opts)
         seconds = time.perf_counter() - t0
@@ -91,8 +104,11 @@ def main() -> None:
         attackers = [v for v, lab in sim.labels.items() if lab != "honest"]
         honest_ids = [v for v, lab in sim.labels.items() if lab == "honest"]
         big = [v for v in attackers if votes.get(v, 0) >= 30]
-        outcome = [v for v in attackers if v in by_voter
-                   and max(by_voter[v].tests.get(t, -99.0) for t in OUTCOME_TESTS) >= report.threshold]
+        outcome = [
+            v
+            for v in attackers
+            if v in by_voter and max(by_voter[v].tests.get(t, -99.0) for t in OUTCOME_TESTS) >= report.threshold
+        ]
         attacked = ranks(sim.frame)
         defended = ranks(sim.frame[~sim.frame["voter"].isin(flagged)])
         target = sim.targets[0]
@@ -112,12 +128,20 @@ def main() -> None:
                 if ids:
                     parts.append(f"{lo}-{hi} votes: {sum(v in flagged for v in ids)}/{len(ids)}")
             bands[kind] = ", ".join(parts) or "all above 100 votes"
-        rows.append((kind, f"{len(attackers)}", f"{int(votes[attackers].sum()):,}",
-                     f"{sum(v in flagged for v in attackers) / len(attackers):.0%}",
-                     f"{sum(v in flagged for v in big) / len(big):.0%}" if big else "-",
-                     f"{len(outcome) / len(attackers):.0%}",
-                     f"{sum(v in flagged for v in honest_ids) / len(honest_ids):.2%}",
-                     *cells, cut, f"{seconds:.1f}"))
+        rows.append(
+            (
+                kind,
+                f"{len(attackers)}",
+                f"{int(votes[attackers].sum()):,}",
+                f"{sum(v in flagged for v in attackers) / len(attackers):.0%}",
+                f"{sum(v in flagged for v in big) / len(big):.0%}" if big else "-",
+                f"{len(outcome) / len(attackers):.0%}",
+                f"{sum(v in flagged for v in honest_ids) / len(honest_ids):.2%}",
+                *cells,
+                cut,
+                f"{seconds:.1f}",
+            )
+        )
     widths = [max(len(str(r[k])) for r in [head, *rows]) for k in range(len(head))]
     line = "| " + " | ".join(h.ljust(w) for h, w in zip(head, widths)) + " |"
     print(line)
@@ -135,9 +159,11 @@ def main() -> None:
             part = frame.iloc[: len(frame) * k // args.checkpoints]
             ever |= audit(part, opts).flagged
         n = frame["voter"].nunique()
-        print(f"\ncontinuous monitoring, honest voters only: audited after every 1/{args.checkpoints} of the "
-              f"{len(frame):,} votes; {len(ever)} of {n:,} honest voters ever flagged = {len(ever) / n:.3%} "
-              f"(alpha {args.alpha:g}); {time.perf_counter() - t0:.0f} s")
+        print(
+            f"\ncontinuous monitoring, honest voters only: audited after every 1/{args.checkpoints} of the "
+            f"{len(frame):,} votes; {len(ever)} of {n:,} honest voters ever flagged = {len(ever) / n:.3%} "
+            f"(alpha {args.alpha:g}); {time.perf_counter() - t0:.0f} s"
+        )
 
 
 if __name__ == "__main__":

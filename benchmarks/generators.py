@@ -11,6 +11,7 @@ the answer the same request gets alone (same seed).
 
 Random weights make no sense, but they cost exactly what trained ones cost.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,6 +38,7 @@ CONCURRENCY = (1, 8, 32)
 
 # ---- model builders ------------------------------------------------------------------
 
+
 def word_tokenizer(vocab_size: int, model_max_length: int):
     """A word-level tokenizer whose every id decodes to a word, so random samples stay text."""
     from tokenizers import Tokenizer, models, pre_tokenizers
@@ -46,15 +48,29 @@ def word_tokenizer(vocab_size: int, model_max_length: int):
     vocab = {token: i for i, token in enumerate(specials + [f"w{i}" for i in range(vocab_size - len(specials))])}
     tokenizer = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
     tokenizer.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    return PreTrainedTokenizerFast(tokenizer_object=tokenizer, pad_token="<pad>", bos_token="<s>", eos_token="</s>",
-                                   unk_token="<unk>", model_max_length=model_max_length)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer,
+        pad_token="<pad>",
+        bos_token="<s>",
+        eos_token="</s>",
+        unk_token="<unk>",
+        model_max_length=model_max_length,
+    )
 
 
 def build_gpt2_small(path: Path) -> Path:
     from transformers import GPT2Config, GPT2LMHeadModel
 
-    config = GPT2Config(vocab_size=50257, n_positions=1024, n_embd=768, n_layer=12, n_head=12,
-                        bos_token_id=1, eos_token_id=2, pad_token_id=0)
+    config = GPT2Config(
+        vocab_size=50257,
+        n_positions=1024,
+        n_embd=768,
+        n_layer=12,
+        n_head=12,
+        bos_token_id=1,
+        eos_token_id=2,
+        pad_token_id=0,
+    )
     with torch.device("cuda" if torch.cuda.is_available() else "cpu"):
         model = GPT2LMHeadModel(config)
     model.save_pretrained(path)
@@ -69,21 +85,49 @@ def build_sd15(path: Path, quick: bool) -> Path:
     width = (32, 64, 64, 64) if quick else (320, 640, 1280, 1280)
     with torch.device("cuda" if torch.cuda.is_available() else "cpu"):
         unet = UNet2DConditionModel(
-            sample_size=64, in_channels=4, out_channels=4, layers_per_block=2, block_out_channels=width,
+            sample_size=64,
+            in_channels=4,
+            out_channels=4,
+            layers_per_block=2,
+            block_out_channels=width,
             down_block_types=("CrossAttnDownBlock2D",) * 3 + ("DownBlock2D",),
             up_block_types=("UpBlock2D",) + ("CrossAttnUpBlock2D",) * 3,
-            cross_attention_dim=768, attention_head_dim=8, norm_num_groups=32,
+            cross_attention_dim=768,
+            attention_head_dim=8,
+            norm_num_groups=32,
         )
-        vae = AutoencoderKL(in_channels=3, out_channels=3, latent_channels=4, layers_per_block=2,
-                            block_out_channels=[32, 32, 32, 32] if quick else [128, 256, 512, 512],
-                            down_block_types=["DownEncoderBlock2D"] * 4, up_block_types=["UpDecoderBlock2D"] * 4,
-                            sample_size=512, norm_num_groups=32)
-        text = CLIPTextModel(CLIPTextConfig(vocab_size=49408, hidden_size=768, intermediate_size=3072,
-                                            num_hidden_layers=12, num_attention_heads=12,
-                                            max_position_embeddings=77, eos_token_id=2))
-    pipe = StableDiffusionPipeline(vae=vae, text_encoder=text, tokenizer=word_tokenizer(49408, 77), unet=unet,
-                                   scheduler=DDIMScheduler(clip_sample=False, steps_offset=1), safety_checker=None,
-                                   feature_extractor=None, requires_safety_checker=False)
+        vae = AutoencoderKL(
+            in_channels=3,
+            out_channels=3,
+            latent_channels=4,
+            layers_per_block=2,
+            block_out_channels=[32, 32, 32, 32] if quick else [128, 256, 512, 512],
+            down_block_types=["DownEncoderBlock2D"] * 4,
+            up_block_types=["UpDecoderBlock2D"] * 4,
+            sample_size=512,
+            norm_num_groups=32,
+        )
+        text = CLIPTextModel(
+            CLIPTextConfig(
+                vocab_size=49408,
+                hidden_size=768,
+                intermediate_size=3072,
+                num_hidden_layers=12,
+                num_attention_heads=12,
+                max_position_embeddings=77,
+                eos_token_id=2,
+            )
+        )
+    pipe = StableDiffusionPipeline(
+        vae=vae,
+        text_encoder=text,
+        tokenizer=word_tokenizer(49408, 77),
+        unet=unet,
+        scheduler=DDIMScheduler(clip_sample=False, steps_offset=1),
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
     pipe.to(torch.float16).save_pretrained(path)
     return path
 
@@ -95,24 +139,55 @@ def build_shap_e(path: Path) -> Path:
     from transformers import CLIPTextConfig, CLIPTextModelWithProjection
 
     with torch.device("cuda" if torch.cuda.is_available() else "cpu"):
-        prior = PriorTransformer(num_attention_heads=16, attention_head_dim=64, num_layers=24, embedding_dim=1024,
-                                 num_embeddings=1024, additional_embeddings=0, time_embed_act_fn="gelu",
-                                 norm_in_type="layer", embedding_proj_norm_type="layer", embedding_proj_dim=768,
-                                 encoder_hid_proj_type=None, added_emb_type=None, clip_embed_dim=2048)
+        prior = PriorTransformer(
+            num_attention_heads=16,
+            attention_head_dim=64,
+            num_layers=24,
+            embedding_dim=1024,
+            num_embeddings=1024,
+            additional_embeddings=0,
+            time_embed_act_fn="gelu",
+            norm_in_type="layer",
+            embedding_proj_norm_type="layer",
+            embedding_proj_dim=768,
+            encoder_hid_proj_type=None,
+            added_emb_type=None,
+            clip_embed_dim=2048,
+        )
         renderer = ShapERenderer()
-        text = CLIPTextModelWithProjection(CLIPTextConfig(vocab_size=49408, hidden_size=768, intermediate_size=3072,
-                                                          num_hidden_layers=12, num_attention_heads=12,
-                                                          max_position_embeddings=77, projection_dim=768,
-                                                          eos_token_id=2))
+        text = CLIPTextModelWithProjection(
+            CLIPTextConfig(
+                vocab_size=49408,
+                hidden_size=768,
+                intermediate_size=3072,
+                num_hidden_layers=12,
+                num_attention_heads=12,
+                max_position_embeddings=77,
+                projection_dim=768,
+                eos_token_id=2,
+            )
+        )
     crude_marching_cubes(renderer)
-    scheduler = HeunDiscreteScheduler(beta_schedule="exp", num_train_timesteps=1024, prediction_type="sample",
-                                      use_karras_sigmas=True, clip_sample=True, clip_sample_range=1.0)
-    ShapEPipeline(prior=prior, text_encoder=text, tokenizer=word_tokenizer(49408, 77), shap_e_renderer=renderer,
-                  scheduler=scheduler).save_pretrained(path)
+    scheduler = HeunDiscreteScheduler(
+        beta_schedule="exp",
+        num_train_timesteps=1024,
+        prediction_type="sample",
+        use_karras_sigmas=True,
+        clip_sample=True,
+        clip_sample_range=1.0,
+    )
+    ShapEPipeline(
+        prior=prior,
+        text_encoder=text,
+        tokenizer=word_tokenizer(49408, 77),
+        shap_e_renderer=renderer,
+        scheduler=scheduler,
+    ).save_pretrained(path)
     return path
 
 
 # ---- measuring -----------------------------------------------------------------------
+
 
 async def load(name: str, modality: str, backend: str, path: Path, **options):
     entry = {"name": name, "modality": modality, "backend": backend, "options": {"path": str(path), **options}}
@@ -124,8 +199,10 @@ async def load(name: str, modality: str, backend: str, path: Path, **options):
 def memory() -> dict:
     if not torch.cuda.is_available():
         return {}
-    return {"allocated_gib": round(torch.cuda.memory_allocated() / 1024**3, 2),
-            "peak_gib": round(torch.cuda.max_memory_allocated() / 1024**3, 2)}
+    return {
+        "allocated_gib": round(torch.cuda.memory_allocated() / 1024**3, 2),
+        "peak_gib": round(torch.cuda.max_memory_allocated() / 1024**3, 2),
+    }
 
 
 async def timed(requests, generator):
@@ -137,10 +214,17 @@ async def timed(requests, generator):
 
 def text_requests(count: int, max_tokens: int, offset: int = 0) -> list[GenerationRequest]:
     rng = np.random.default_rng(offset)
-    return [GenerationRequest.from_prompt("text", " ".join(f"w{w}" for w in rng.integers(0, 50000, 8 + i % 9)),
-                                          seed=offset + i, max_tokens=max_tokens, timeout_s=3600,
-                                          options={"temperature": 0.8, "top_p": 0.95})
-            for i in range(count)]
+    return [
+        GenerationRequest.from_prompt(
+            "text",
+            " ".join(f"w{w}" for w in rng.integers(0, 50000, 8 + i % 9)),
+            seed=offset + i,
+            max_tokens=max_tokens,
+            timeout_s=3600,
+            options={"temperature": 0.8, "top_p": 0.95},
+        )
+        for i in range(count)
+    ]
 
 
 async def bench_text(path: Path, max_tokens: int, dtype: str) -> dict:
@@ -156,10 +240,17 @@ async def bench_text(path: Path, max_tokens: int, dtype: str) -> dict:
             before = dict(lm.stats)
             outputs, seconds = await timed(requests, lm)
             tokens = sum(output.completion_tokens for output in outputs)
-            results["runs"].append({
-                "mode": mode, "concurrency": concurrency, "seconds": round(seconds, 3), "tokens": tokens,
-                "tokens_per_s": round(tokens / seconds, 1),
-                "forward_passes": lm.stats["forward_passes"] - before["forward_passes"], **memory()})
+            results["runs"].append(
+                {
+                    "mode": mode,
+                    "concurrency": concurrency,
+                    "seconds": round(seconds, 3),
+                    "tokens": tokens,
+                    "tokens_per_s": round(tokens / seconds, 1),
+                    "forward_passes": lm.stats["forward_passes"] - before["forward_passes"],
+                    **memory(),
+                }
+            )
             print(f"text {mode:14} x{concurrency:<3} {tokens / seconds:9.1f} tokens/s", flush=True)
             outputs_by_mode[(mode, concurrency)] = [output.text for output in outputs]
         await lm.close()
@@ -178,14 +269,26 @@ def pixels(png: bytes) -> np.ndarray:
 
 
 def image_requests(count: int, steps: int, side: int) -> list[GenerationRequest]:
-    return [GenerationRequest.from_prompt("image", f"w{i} w{i * 7} w{i * 13}", seed=i, timeout_s=3600,
-                                          options={"steps": steps, "guidance": 7.5, "width": side, "height": side})
-            for i in range(count)]
+    return [
+        GenerationRequest.from_prompt(
+            "image",
+            f"w{i} w{i * 7} w{i * 13}",
+            seed=i,
+            timeout_s=3600,
+            options={"steps": steps, "guidance": 7.5, "width": side, "height": side},
+        )
+        for i in range(count)
+    ]
 
 
 async def bench_image(path: Path, steps: int, side: int) -> dict:
-    results: dict = {"model": "sd-1.5-sized (random)", "dtype": "float16", "steps": steps,
-                     "size": f"{side}x{side}", "runs": []}
+    results: dict = {
+        "model": "sd-1.5-sized (random)",
+        "dtype": "float16",
+        "steps": steps,
+        "size": f"{side}x{side}",
+        "runs": [],
+    }
     outputs_by_mode = {}
     for mode, batch, levels in (("batched", 32, CONCURRENCY), ("one-at-a-time", 1, (1, 8))):
         torch.cuda.reset_peak_memory_stats() if torch.cuda.is_available() else None
@@ -195,8 +298,15 @@ async def bench_image(path: Path, steps: int, side: int) -> dict:
             await asyncio.gather(*(sd.generate(request) for request in image_requests(concurrency, 2, side)))
         for concurrency in levels:
             outputs, seconds = await timed(image_requests(concurrency, steps, side), sd)
-            results["runs"].append({"mode": mode, "concurrency": concurrency, "seconds": round(seconds, 3),
-                                    "images_per_s": round(concurrency / seconds, 2), **memory()})
+            results["runs"].append(
+                {
+                    "mode": mode,
+                    "concurrency": concurrency,
+                    "seconds": round(seconds, 3),
+                    "images_per_s": round(concurrency / seconds, 2),
+                    **memory(),
+                }
+            )
             print(f"image {mode:14} x{concurrency:<3} {concurrency / seconds:7.2f} images/s", flush=True)
             outputs_by_mode[(mode, concurrency)] = [output.png for output in outputs]
         await sd.close()
@@ -213,10 +323,21 @@ async def bench_image(path: Path, steps: int, side: int) -> dict:
 
 async def bench_3d(path: Path, steps: int, grid: int) -> dict:
     torch.cuda.reset_peak_memory_stats() if torch.cuda.is_available() else None
-    shap_e = await load("shap-e", "3d", "hf-3d", path, dtype="float16" if torch.cuda.is_available() else "float32",
-                        defaults={"steps": steps, "grid_size": grid})
-    results: dict = {"model": "shap-e-sized (random)", "steps": steps, "grid_size": grid,
-                     "memory_after_load": memory(), "runs": []}
+    shap_e = await load(
+        "shap-e",
+        "3d",
+        "hf-3d",
+        path,
+        dtype="float16" if torch.cuda.is_available() else "float32",
+        defaults={"steps": steps, "grid_size": grid},
+    )
+    results: dict = {
+        "model": "shap-e-sized (random)",
+        "steps": steps,
+        "grid_size": grid,
+        "memory_after_load": memory(),
+        "runs": [],
+    }
     for seed in range(3):
         started = time.perf_counter()
         try:
@@ -231,8 +352,10 @@ async def bench_3d(path: Path, steps: int, grid: int) -> dict:
 
 
 async def main(args: argparse.Namespace) -> dict:
-    report: dict = {"device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
-                    "torch": torch.__version__}
+    report: dict = {
+        "device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
+        "torch": torch.__version__,
+    }
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         if "text" in args.only:
@@ -254,8 +377,7 @@ async def identity_float32(path: Path) -> dict:
     for label, temperature in (("sampled", 0.8), ("greedy", 0.0)):
         texts = {}
         for batch in (16, 1):
-            lm = await load("gpt2", "text", "hf-text", path, dtype="float32", max_batch_size=batch,
-                            batch_wait_ms=10)
+            lm = await load("gpt2", "text", "hf-text", path, dtype="float32", max_batch_size=batch, batch_wait_ms=10)
             requests = text_requests(16, 32, offset=500)
             for request in requests:
                 request.options["temperature"] = temperature

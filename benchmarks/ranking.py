@@ -43,9 +43,16 @@ def generate(path: Path, n_votes: int, n_models: int, seed: int = 0, chunk: int 
     names = pa.array([f"model-{k:03d}" for k in range(n_models)])
     winners = pa.array(["model_a", "model_b", "tie", "both_bad"])
     tmp = path.with_suffix(".tmp")
-    with pq.ParquetWriter(tmp, pa.schema([("model_a", pa.dictionary(pa.int32(), pa.string())),
-                                          ("model_b", pa.dictionary(pa.int32(), pa.string())),
-                                          ("winner", pa.dictionary(pa.int32(), pa.string()))])) as w:
+    with pq.ParquetWriter(
+        tmp,
+        pa.schema(
+            [
+                ("model_a", pa.dictionary(pa.int32(), pa.string())),
+                ("model_b", pa.dictionary(pa.int32(), pa.string())),
+                ("winner", pa.dictionary(pa.int32(), pa.string())),
+            ]
+        ),
+    ) as w:
         for start in range(0, n_votes, chunk):
             n = min(chunk, n_votes - start)
             a = np.searchsorted(cdf, rng.random(n)).clip(max=n_models - 1)
@@ -58,8 +65,16 @@ def generate(path: Path, n_votes: int, n_models: int, seed: int = 0, chunk: int 
             u = rng.random(n)
             win = np.where(u < p - t / 2, 0, np.where(u < p + t / 2, 2, 1))
             win[(win == 2) & (rng.random(n) < 1 / 3)] = 3
-            w.write_table(pa.table({"model_a": _dictionary(a, names), "model_b": _dictionary(b, names),
-                                    "winner": _dictionary(win, winners)}), row_group_size=1 << 20)
+            w.write_table(
+                pa.table(
+                    {
+                        "model_a": _dictionary(a, names),
+                        "model_b": _dictionary(b, names),
+                        "winner": _dictionary(win, winners),
+                    }
+                ),
+                row_group_size=1 << 20,
+            )
     tmp.rename(path)
 
 
@@ -109,11 +124,20 @@ def child(path: str, rounds: int, device: str) -> dict:
     t3 = time.perf_counter()
     lo, hi = normal_ci(f.theta, sandwich_cov(pairs, f), 0.95)
     t4 = time.perf_counter()
-    out.update(fit=t2 - t1, bootstrap=t3 - t2b, sandwich=t4 - t3,
-               total=(t1 - t0) + (t2 - t1) + (t3 - t2b) + (t4 - t3),
-               converged=f.converged, grad_norm=f.grad_norm, iterations=f.iterations,
-               boot_unconverged=rep.unconverged, n_votes=counts.n_votes, cells=int(pairs.counts.size),
-               rss_start_mb=rss_start, peak_rss_mb=peak_rss_mb())
+    out.update(
+        fit=t2 - t1,
+        bootstrap=t3 - t2b,
+        sandwich=t4 - t3,
+        total=(t1 - t0) + (t2 - t1) + (t3 - t2b) + (t4 - t3),
+        converged=f.converged,
+        grad_norm=f.grad_norm,
+        iterations=f.iterations,
+        boot_unconverged=rep.unconverged,
+        n_votes=counts.n_votes,
+        cells=int(pairs.counts.size),
+        rss_start_mb=rss_start,
+        peak_rss_mb=peak_rss_mb(),
+    )
     return out
 
 
@@ -137,27 +161,44 @@ def main() -> None:
         if not path.exists():
             t = time.perf_counter()
             generate(path, size, args.models)
-            print(f"generated {path} ({path.stat().st_size / 2**20:.0f} MiB) in "
-                  f"{time.perf_counter() - t:.1f} s", file=sys.stderr)
+            print(
+                f"generated {path} ({path.stat().st_size / 2**20:.0f} MiB) in {time.perf_counter() - t:.1f} s",
+                file=sys.stderr,
+            )
         runs = []
         for _ in range(max(1, args.repeat if size <= 10**7 else 1)):
-            proc = subprocess.run([sys.executable, __file__, "--child", str(path), "--rounds",
-                                   str(args.rounds), "--device", args.device],
-                                  capture_output=True, text=True, check=False)
+            proc = subprocess.run(
+                [sys.executable, __file__, "--child", str(path), "--rounds", str(args.rounds), "--device", args.device],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
             if proc.returncode:
                 sys.exit(proc.stderr)
             runs.append(json.loads(proc.stdout))
         best = min(runs, key=lambda r: r["total"])
         best["size"], best["peak_rss_max_mb"] = size, max(r["peak_rss_mb"] for r in runs)
         rows.append(best)
-    print(f"ranking benchmark: {args.models} models, {args.rounds} bootstrap rounds, device={args.device}, "
-          f"{os.cpu_count()} CPUs, best of {args.repeat}")
-    head = ["votes", "read", "aggregate", "fit", f"boot x{args.rounds}", "sandwich", "total",
-            "peak RSS", "RSS after imports"]
+    print(
+        f"ranking benchmark: {args.models} models, {args.rounds} bootstrap rounds, device={args.device}, "
+        f"{os.cpu_count()} CPUs, best of {args.repeat}"
+    )
+    head = [
+        "votes",
+        "read",
+        "aggregate",
+        "fit",
+        f"boot x{args.rounds}",
+        "sandwich",
+        "total",
+        "peak RSS",
+        "RSS after imports",
+    ]
     print("  ".join(f"{h:>12}" for h in head))
     for r in rows:
-        cells = [f"{r['size']:,}"] + [f"{r[k]:.3f} s" for k in ("read", "aggregate", "fit", "bootstrap",
-                                                                   "sandwich", "total")]
+        cells = [f"{r['size']:,}"] + [
+            f"{r[k]:.3f} s" for k in ("read", "aggregate", "fit", "bootstrap", "sandwich", "total")
+        ]
         cells += [f"{r['peak_rss_max_mb']:.0f} MB", f"{r['rss_start_mb']:.0f} MB"]
         print("  ".join(f"{c:>12}" for c in cells))
     if any(not r["converged"] or r["boot_unconverged"] for r in rows):

@@ -13,6 +13,7 @@ the first animation frame that shows the result, and repeated; the medians are p
     python benchmarks/ui.py                      # 1M votes in a temporary data dir
     python benchmarks/ui.py --votes 200000 --data-dir /tmp/bench-ui   # reuse a dir
 """
+
 from __future__ import annotations
 
 import argparse
@@ -70,9 +71,22 @@ def simulate(data_dir: Path, votes: int) -> None:
         return
     started = time.perf_counter()
     subprocess.run(
-        [sys.executable, "-m", "arena", "simulate", "--votes", str(votes), "--bulk", "--modality", "text",
-         "--data-dir", str(data_dir)],
-        check=True, cwd=ROOT, capture_output=True,
+        [
+            sys.executable,
+            "-m",
+            "arena",
+            "simulate",
+            "--votes",
+            str(votes),
+            "--bulk",
+            "--modality",
+            "text",
+            "--data-dir",
+            str(data_dir),
+        ],
+        check=True,
+        cwd=ROOT,
+        capture_output=True,
     )
     print(f"simulated {votes:,} text votes in {time.perf_counter() - started:.0f} s")
 
@@ -119,8 +133,10 @@ def leaderboard(browser, url: str, repeat: int) -> list[float]:
 def describe(name: str, times: list[float], budget_ms: float) -> str:
     median = statistics.median(times)
     verdict = "within" if median <= budget_ms else "OVER"
-    return (f"{name}: median {median:.0f} ms, min {min(times):.0f} ms, max {max(times):.0f} ms "
-            f"over {len(times)} runs ({verdict} the {budget_ms:.0f} ms target)")
+    return (
+        f"{name}: median {median:.0f} ms, min {min(times):.0f} ms, max {max(times):.0f} ms "
+        f"over {len(times)} runs ({verdict} the {budget_ms:.0f} ms target)"
+    )
 
 
 def main() -> None:
@@ -136,8 +152,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         with serve(Path(scratch) / "fresh") as live:
-            print(describe("first tokens of both text sides after Enter (demo models, 20 ms/token)",
-                           first_tokens(browser, live.url, args.repeat), 300))
+            print(
+                describe(
+                    "first tokens of both text sides after Enter (demo models, 20 ms/token)",
+                    first_tokens(browser, live.url, args.repeat),
+                    300,
+                )
+            )
 
         data_dir = args.data_dir or Path(scratch) / "million"
         simulate(data_dir, args.votes)
@@ -147,10 +168,15 @@ def main() -> None:
                 time.sleep(0.1)  # the first fit runs in the background after start
             started = time.perf_counter()
             board = live.arena.leaderboards.refit(key)  # one more, timed
-            print(f"database: {board.votes:,} counted text votes; one refit of the board took "
-                  f"{time.perf_counter() - started:.2f} s (background work, never on a page view)")
-            print(describe(f"leaderboard tab with {board.votes:,} votes",
-                           leaderboard(browser, live.url, args.repeat), 500))
+            print(
+                f"database: {board.votes:,} counted text votes; one refit of the board took "
+                f"{time.perf_counter() - started:.2f} s (background work, never on a page view)"
+            )
+            print(
+                describe(
+                    f"leaderboard tab with {board.votes:,} votes", leaderboard(browser, live.url, args.repeat), 500
+                )
+            )
         browser.close()
 
 

@@ -9,6 +9,7 @@ a fresh SQLite file or a fresh PostgreSQL database, then:
     python benchmarks/votes.py --clients 32 --battles 3000 --database sqlite
     python benchmarks/votes.py --clients 32 --battles 3000 --database postgresql
 """
+
 from __future__ import annotations
 
 import argparse
@@ -114,7 +115,9 @@ async def run_phase(url: str, clients: int, jobs: list, make_request) -> tuple[l
 
 def summary(name: str, latencies: list[float], seconds: float, count: int) -> str:
     p50, p99 = np.percentile(latencies, [50, 99])
-    return f"{name:8s} {count:7d} in {seconds:6.2f} s = {count / seconds:7.1f}/s   p50 {p50:6.1f} ms   p99 {p99:6.1f} ms"
+    return (
+        f"{name:8s} {count:7d} in {seconds:6.2f} s = {count / seconds:7.1f}/s   p50 {p50:6.1f} ms   p99 {p99:6.1f} ms"
+    )
 
 
 async def bench(url: str, clients: int, battles: int, modality: str) -> tuple[int, list[str]]:
@@ -122,8 +125,12 @@ async def bench(url: str, clients: int, battles: int, modality: str) -> tuple[in
     lines = []
 
     async def start_battle(connection, i):
-        status, body = await connection.request("POST", "/api/v1/battles", {"modality": modality, "prompt": f"prompt {i}"},
-                                                {"X-Arena-Voter": voters[i % clients]})
+        status, body = await connection.request(
+            "POST",
+            "/api/v1/battles",
+            {"modality": modality, "prompt": f"prompt {i}"},
+            {"X-Arena-Voter": voters[i % clients]},
+        )
         return (body["id"], voters[i % clients]) if status == 201 else None
 
     started = time.perf_counter()
@@ -133,8 +140,9 @@ async def bench(url: str, clients: int, battles: int, modality: str) -> tuple[in
 
     async def cast_vote(connection, battle):
         battle_id, voter = battle
-        status, _ = await connection.request("POST", f"/api/v1/battles/{battle_id}/votes", {"winner": "model_a"},
-                                             {"X-Arena-Voter": voter})
+        status, _ = await connection.request(
+            "POST", f"/api/v1/battles/{battle_id}/votes", {"winner": "model_a"}, {"X-Arena-Voter": voter}
+        )
         return status == 201
 
     started = time.perf_counter()
@@ -155,21 +163,46 @@ def main() -> int:
     env = {**os.environ, "ARENA_SECRET_KEY": "bench", "ARENA_LEADERBOARD_REFRESH_S": "3600"}
     # Every vote-time check stays on (limits, dwell: these instant votes are stored as too_fast), with
     # the limits raised to fit this many clients on one address in one burst.
-    env.update({f"ARENA_{name}": "1000000" for name in (
-        "BATTLES_PER_MINUTE", "BATTLES_PER_DAY", "VOTES_PER_MINUTE", "VOTES_PER_DAY", "IP_BATTLES_PER_MINUTE",
-        "IP_VOTES_PER_MINUTE", "IP_REQUESTS_PER_MINUTE", "NEW_VOTERS_PER_HOUR")})
+    env.update(
+        {
+            f"ARENA_{name}": "1000000"
+            for name in (
+                "BATTLES_PER_MINUTE",
+                "BATTLES_PER_DAY",
+                "VOTES_PER_MINUTE",
+                "VOTES_PER_DAY",
+                "IP_BATTLES_PER_MINUTE",
+                "IP_VOTES_PER_MINUTE",
+                "IP_REQUESTS_PER_MINUTE",
+                "NEW_VOTERS_PER_HOUR",
+            )
+        }
+    )
     database_name = None
     if args.database == "postgresql":
         database_name = f"arena_bench_{uuid.uuid4().hex[:10]}"
         admin(f'CREATE DATABASE "{database_name}"')
-        env["ARENA_DATABASE_URL"] = POSTGRES_ADMIN.rsplit("/", 1)[0].replace(
-            "postgresql://", "postgresql+psycopg://") + f"/{database_name}"
+        env["ARENA_DATABASE_URL"] = (
+            POSTGRES_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + f"/{database_name}"
+        )
         subprocess.run([sys.executable, "-m", "arena", "db", "upgrade"], env=env, check=True, capture_output=True)
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "arena", "serve", "--port", str(port), "--data-dir", str(workdir / "data"),
-         "--models", str(fast_models(workdir / "models.yaml", args.modality))],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "arena",
+            "serve",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(workdir / "data"),
+            "--models",
+            str(fast_models(workdir / "models.yaml", args.modality)),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -190,8 +223,10 @@ def main() -> int:
         server.wait(timeout=30)
         if database_name:
             admin(f'DROP DATABASE IF EXISTS "{database_name}" WITH (FORCE)')
-    print(f"{args.database}, {args.clients} clients, {args.modality} demo models, {os.cpu_count()} cores "
-          "(load generator on the same machine)")
+    print(
+        f"{args.database}, {args.clients} clients, {args.modality} demo models, {os.cpu_count()} cores "
+        "(load generator on the same machine)"
+    )
     print("\n".join(lines))
     print(f"acknowledged votes {acknowledged}, stored votes {stored}, lost {acknowledged - stored}")
     return 0 if acknowledged == stored else 1

@@ -9,6 +9,7 @@ batch runs, newcomers gather for the next one.
 The batch function runs in that thread and answers each job through `Job.put`, which
 is safe to call from any thread; the waiting coroutine reads with `Job.get`.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -49,8 +50,13 @@ class Job(Generic[P]):
 class DynamicBatcher(Generic[P]):
     """Gathers jobs for one model and hands them to `run_batch` in batches."""
 
-    def __init__(self, run_batch: Callable[[list[Job[P]]], None], executor: ThreadPoolExecutor,
-                 max_batch_size: int, batch_wait_ms: float):
+    def __init__(
+        self,
+        run_batch: Callable[[list[Job[P]]], None],
+        executor: ThreadPoolExecutor,
+        max_batch_size: int,
+        batch_wait_ms: float,
+    ):
         self._run_batch = run_batch
         self._executor = executor
         self.max_batch_size = max_batch_size

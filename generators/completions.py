@@ -14,6 +14,7 @@ batching later, a demo model, a remote endpoint):
   seed (so n=1 and the first of n agree), the others a hash of (seed, i).
 - `merge` interleaves the choices' chunks for one SSE stream.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -50,7 +51,7 @@ class StopCutter:
             self._held = ""
             return text[: min(found)]
         hold = self._partial_stop_at_end(text)
-        self._held = text[len(text) - hold:] if hold else ""
+        self._held = text[len(text) - hold :] if hold else ""
         return text[: len(text) - hold]
 
     def flush(self) -> str:
@@ -103,8 +104,7 @@ class Choice:
     yields the text; `result` is set once it has ended.
     """
 
-    def __init__(self, generator: Generator, request: GenerationRequest, stops: Sequence[str] = (),
-                 index: int = 0):
+    def __init__(self, generator: Generator, request: GenerationRequest, stops: Sequence[str] = (), index: int = 0):
         self.index = index
         self._stream: TextStream = generator.stream(request)
         self._cutter = StopCutter(stops)
@@ -165,13 +165,16 @@ class Choice:
     def _finish(self, reason: FinishReason | None, early: bool) -> None:
         output = self._stream.output
         if not early and output is not None:
-            self.result = ChoiceResult(self.index, "", reason or output.finish_reason, output.prompt_tokens,
-                                       output.completion_tokens)
+            self.result = ChoiceResult(
+                self.index, "", reason or output.finish_reason, output.prompt_tokens, output.completion_tokens
+            )
             return
         usage = self._stream.usage  # the engine's running count, when it keeps one
         consumed = "".join(self._consumed)
         self.result = ChoiceResult(
-            self.index, "", reason or FinishReason.STOP,
+            self.index,
+            "",
+            reason or FinishReason.STOP,
             usage.prompt_tokens if usage else 0,
             usage.completion_tokens if usage else len(consumed.split()),
         )

@@ -4,6 +4,7 @@ One YAML format for demo models, local GPU models and remote endpoints, validate
 up front so a typo fails at start with the entry and field named, not at the first
 battle.
 """
+
 from __future__ import annotations
 
 import re
@@ -166,11 +167,14 @@ def _check_backends(models: object, source: str) -> None:
             continue
         backend = raw.get("backend")
         if backend is None:
-            raise ConfigError(f"{source}: {_entry_label(index, raw)}: backend: missing; "
-                              f"known backends: {known_backends()}")
+            raise ConfigError(
+                f"{source}: {_entry_label(index, raw)}: backend: missing; known backends: {known_backends()}"
+            )
         if not isinstance(backend, str) or backend not in BACKENDS:
-            raise ConfigError(f"{source}: {_entry_label(index, raw)}: backend: unknown backend {backend!r}; "
-                              f"known backends: {known_backends()}")
+            raise ConfigError(
+                f"{source}: {_entry_label(index, raw)}: backend: unknown backend {backend!r}; "
+                f"known backends: {known_backends()}"
+            )
 
 
 def _check_entries(entries: list[ModelEntry], source: str) -> None:

@@ -3,6 +3,7 @@
 Decided once at load so that a model that cannot run (no weights on disk, not enough
 GPU memory) fails when the operator starts the worker, not at a voter's first battle.
 """
+
 from __future__ import annotations
 
 import json
@@ -15,7 +16,18 @@ import torch
 from generators.protocol import ConfigError
 
 _DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
-_SAFETENSORS_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1}
+_SAFETENSORS_BYTES = {
+    "F64": 8,
+    "F32": 4,
+    "F16": 2,
+    "BF16": 2,
+    "I64": 8,
+    "I32": 4,
+    "I16": 2,
+    "I8": 1,
+    "U8": 1,
+    "BOOL": 1,
+}
 # activations, CUDA context and allocator slack on top of the weights
 _HEADROOM_BYTES = 512 * 1024**2
 _HEADROOM_FACTOR = 1.2
@@ -107,8 +119,9 @@ def _safetensors_bytes(file: Path, target_size: int) -> int:
     return total
 
 
-def check_fits(name: str, model_dir: Path, dtype: torch.dtype, device: torch.device,
-               free_bytes: int | None = None) -> None:
+def check_fits(
+    name: str, model_dir: Path, dtype: torch.dtype, device: torch.device, free_bytes: int | None = None
+) -> None:
     """Refuse a model whose weights cannot fit in the GPU's free memory, with the numbers."""
     if device.type != "cuda":
         return
@@ -128,7 +141,6 @@ def load_error(name: str, exc: BaseException) -> ConfigError:
     if isinstance(exc, torch.OutOfMemoryError):
         return ConfigError(f"model {name!r} ran out of GPU memory while loading")
     return ConfigError(f"model {name!r} could not be loaded: {type(exc).__name__}: {str(exc)[:300]}")
-
 
 
 def prepare_local(entry) -> tuple[Path, torch.device, torch.dtype]:

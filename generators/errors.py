@@ -14,6 +14,7 @@ the documented ones (payloads replayed in tests/generators/fixtures/upstream_err
   and /generate_stream events; its OpenAI route's in-stream event is
   `{"error": {"message": "...", "http_status_code": 422}}`
 """
+
 from __future__ import annotations
 
 import re
@@ -73,11 +74,13 @@ def error_type_for(status: int) -> ErrorType:
 
 def error_body(message: str, type: str, code: str | None = None, param: str | None = None) -> dict[str, Any]:
     """The one error shape, for HTTP error bodies and SSE error events alike."""
-    return {"error": {"message": message, "type": str(type), "param": param,
-                      "code": None if code is None else str(code)}}
+    return {
+        "error": {"message": message, "type": str(type), "param": param, "code": None if code is None else str(code)}
+    }
 
 
 # ---- reading other servers' errors -------------------------------------------------
+
 
 @dataclass(frozen=True)
 class UpstreamError:
@@ -98,13 +101,22 @@ class UpstreamError:
 
 
 # TGI's error_type values, and the OpenAI-style codes they amount to
-_TGI_TYPES = {"validation": 400, "template_error": 400, "missing_template_variable": 400, "tool_error": 400,
-              "overloaded": 429, "generation": 500, "incomplete_generation": 500,
-              "incomplete_generation_stream": 500}
+_TGI_TYPES = {
+    "validation": 400,
+    "template_error": 400,
+    "missing_template_variable": 400,
+    "tool_error": 400,
+    "overloaded": 429,
+    "generation": 500,
+    "incomplete_generation": 500,
+    "incomplete_generation_stream": 500,
+}
 
 _CONTEXT_WORDS = re.compile(
     r"maximum context length|context[ _]length|context window|tokens \+ `max_new_tokens` must be"
-    r"|`inputs` must have less than|prompt is too long|too many tokens", re.IGNORECASE)
+    r"|`inputs` must have less than|prompt is too long|too many tokens",
+    re.IGNORECASE,
+)
 
 
 def parse_error(payload: object, status: int | None = None) -> UpstreamError | None:
@@ -126,8 +138,13 @@ def parse_error(payload: object, status: int | None = None) -> UpstreamError | N
         )
     if isinstance(error, str) and error:  # TGI
         error_type = _text(payload.get("error_type"))
-        return UpstreamError(status=status if status is not None else _TGI_TYPES.get(error_type or ""),
-                             type=error_type, code=None, param=None, message=error)
+        return UpstreamError(
+            status=status if status is not None else _TGI_TYPES.get(error_type or ""),
+            type=error_type,
+            code=None,
+            param=None,
+            message=error,
+        )
     if payload.get("object") == "error" and isinstance(payload.get("message"), str):  # older vLLM
         code = payload.get("code")
         return UpstreamError(
@@ -150,15 +167,26 @@ def classify(error: UpstreamError) -> str:
         return "model_not_found"
     if status in (401, 403) or code == "invalid_api_key" or kind in ("authentication_error", "permission_error"):
         return "invalid_api_key"
-    if status == 429 or kind in ("overloaded", "rate_limit_error", "requests", "tokens") or code in (
-            "rate_limit_exceeded", "insufficient_quota"):
+    if (
+        status == 429
+        or kind in ("overloaded", "rate_limit_error", "requests", "tokens")
+        or code in ("rate_limit_exceeded", "insufficient_quota")
+    ):
         return "rate_limited"
-    if kind in ("generation", "incomplete_generation", "incomplete_generation_stream", "server_error",
-                "internalservererror"):
+    if kind in (
+        "generation",
+        "incomplete_generation",
+        "incomplete_generation_stream",
+        "server_error",
+        "internalservererror",
+    ):
         return "generation_failed"
     # 422 and 424 are how TGI and this project's worker say that generation itself failed
     if (status is not None and 400 <= status < 500 and status not in (422, 424)) or kind in (
-            "invalid_request_error", "badrequesterror", "validation"):
+        "invalid_request_error",
+        "badrequesterror",
+        "validation",
+    ):
         return "invalid_request"
     return "generation_failed"
 

@@ -4,6 +4,7 @@ The pipeline denoises a latent; the renderer turns it into a signed distance fie
 runs marching cubes and colours the vertices; trimesh writes the result as GLB.
 Requests run one at a time on the model's thread: a 3D decode already fills the GPU.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -53,8 +54,9 @@ class HF3DGenerator(LocalGenerator):
         if self.takes_image and request.image is None:
             raise InvalidRequestError(f"{self.name} is an image-to-3D model and needs an input image", param="image")
         if not self.takes_image and request.image is not None:
-            raise InvalidRequestError(f"{self.name} is a text-to-3D model and does not take an input image",
-                                      param="image")
+            raise InvalidRequestError(
+                f"{self.name} is a text-to-3D model and does not take an input image", param="image"
+            )
         if not self.takes_image and not request.prompt.strip():
             raise InvalidRequestError("the prompt is empty", param="prompt")
         self.stats["requests"] += 1

@@ -4,6 +4,7 @@ Concurrent requests with the same steps, guidance and size run as one pipeline c
 with a list of per-request generators, so each image's starting noise comes from its
 own seed and matches what the request would get alone.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -76,8 +77,9 @@ class HFImageGenerator(LocalGenerator[ImageSpec]):
         width, height = options.get("width"), options.get("height")
         for side in (width, height):
             if side is not None and (not isinstance(side, int) or not 64 <= side <= MAX_SIDE or side % 8):
-                raise InvalidRequestError(f"width and height must be multiples of 8 between 64 and {MAX_SIDE}",
-                                          param="size")
+                raise InvalidRequestError(
+                    f"width and height must be multiples of 8 between 64 and {MAX_SIDE}", param="size"
+                )
         steps = int(options.get("steps", 25))
         if not 1 <= steps <= 200:
             raise InvalidRequestError("steps must be between 1 and 200", param="steps")

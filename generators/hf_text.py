@@ -5,6 +5,7 @@ streams each row's text as it grows. Sampling is seeded per request: each row dr
 its uniform numbers from its own generator, so a request gets the same answer alone
 or in a batch of 32, and one request's seed never depends on who else is waiting.
 """
+
 from __future__ import annotations
 
 import random
@@ -82,13 +83,17 @@ class HFTextGenerator(LocalGenerator[TextSpec]):
             raise InvalidRequestError(
                 f"the prompt is too long for {self.name}: {len(prompt_ids)} tokens, and its context window "
                 f"is {limit} tokens (prompt and answer together)",
-                param="messages", code=ErrorCode.CONTEXT_LENGTH_EXCEEDED)
-        max_new = min(request.max_tokens, int(defaults.get("max_tokens", request.max_tokens)),
-                      limit - len(prompt_ids))
+                param="messages",
+                code=ErrorCode.CONTEXT_LENGTH_EXCEEDED,
+            )
+        max_new = min(request.max_tokens, int(defaults.get("max_tokens", request.max_tokens)), limit - len(prompt_ids))
         temperature = float(options.get("temperature", defaults.get("temperature", 0.7)))
         top_p = float(options.get("top_p", defaults.get("top_p", 1.0)))
-        for param, ok, rule in (("max_tokens", max_new >= 1, "at least 1"), ("temperature", temperature >= 0, ">= 0"),
-                                ("top_p", 0 < top_p <= 1, "in (0, 1]")):
+        for param, ok, rule in (
+            ("max_tokens", max_new >= 1, "at least 1"),
+            ("temperature", temperature >= 0, ">= 0"),
+            ("top_p", 0 < top_p <= 1, "in (0, 1]"),
+        ):
             if not ok:
                 raise InvalidRequestError(f"{param} must be {rule}", param=param)
         seed = request.seed if request.seed is not None else random.getrandbits(63)
@@ -130,8 +135,8 @@ def generate_batch(model, tokenizer, jobs: list[Job[TextSpec]], device: torch.de
     input_ids = torch.full((rows, width), pad, dtype=torch.long)
     mask = torch.zeros((rows, width), dtype=torch.long)
     for row, spec in enumerate(specs):
-        input_ids[row, width - len(spec.prompt_ids):] = torch.tensor(spec.prompt_ids)
-        mask[row, width - len(spec.prompt_ids):] = 1
+        input_ids[row, width - len(spec.prompt_ids) :] = torch.tensor(spec.prompt_ids)
+        mask[row, width - len(spec.prompt_ids) :] = 1
     input_ids, mask = input_ids.to(device), mask.to(device)
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
     temperature = torch.tensor([spec.temperature for spec in specs], device=device)
@@ -167,13 +172,19 @@ def generate_batch(model, tokenizer, jobs: list[Job[TextSpec]], device: torch.de
             break
         mask = torch.cat([mask, mask.new_ones((rows, 1))], dim=1)
         positions = positions[:, -1:] + 1
-        out = model(input_ids=tokens[:, None], attention_mask=mask, position_ids=positions,
-                    past_key_values=out.past_key_values, use_cache=True)
+        out = model(
+            input_ids=tokens[:, None],
+            attention_mask=mask,
+            position_ids=positions,
+            past_key_values=out.past_key_values,
+            use_cache=True,
+        )
         stats["forward_passes"] += 1
 
 
-def _finish(job: Job[TextSpec], detok: Detokenizer, spec: TextSpec, completion_tokens: int,
-            reason: FinishReason) -> None:
+def _finish(
+    job: Job[TextSpec], detok: Detokenizer, spec: TextSpec, completion_tokens: int, reason: FinishReason
+) -> None:
     tail = detok.flush()
     if tail:
         job.put(tail)
@@ -181,8 +192,9 @@ def _finish(job: Job[TextSpec], detok: Detokenizer, spec: TextSpec, completion_t
     job.put(DONE)
 
 
-def sample(logits: torch.Tensor, temperature: torch.Tensor, top_p: torch.Tensor,
-           uniforms: torch.Tensor) -> torch.Tensor:
+def sample(
+    logits: torch.Tensor, temperature: torch.Tensor, top_p: torch.Tensor, uniforms: torch.Tensor
+) -> torch.Tensor:
     """Next token per row: greedy where temperature is 0, else top-p sampling by inverse CDF.
 
     The randomness is one uniform number per row, drawn from that row's own generator,
@@ -222,9 +234,9 @@ class Detokenizer:
 
     def _delta(self, final: bool) -> str:
         decode = self.tokenizer.decode
-        before = decode(self.ids[self.prefix:self.read], skip_special_tokens=True)
-        text = decode(self.ids[self.prefix:], skip_special_tokens=True)
+        before = decode(self.ids[self.prefix : self.read], skip_special_tokens=True)
+        text = decode(self.ids[self.prefix :], skip_special_tokens=True)
         if len(text) <= len(before) or (text.endswith("\ufffd") and not final):
             return ""
         self.prefix, self.read = self.read, len(self.ids)
-        return text[len(before):]
+        return text[len(before) :]

@@ -5,6 +5,7 @@ runs in order and off the event loop; batched backends also put a DynamicBatcher
 front of that thread. A backend supplies only what is its own: how it loads its
 weights, how it drops them, and how it runs a batch (or a request).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -49,8 +50,9 @@ class LocalGenerator(Generator, ABC, Generic[P]):
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{self.thread_prefix}-{self.name}")
         if self.batched:
             options = self.entry.options
-            self._batcher = DynamicBatcher(self._run_batch, self._executor, options.max_batch_size,
-                                           options.batch_wait_ms)
+            self._batcher = DynamicBatcher(
+                self._run_batch, self._executor, options.max_batch_size, options.batch_wait_ms
+            )
 
     def _load_locked(self) -> None:
         with LOAD_LOCK:

@@ -6,6 +6,7 @@ port on loopback (server-side request forgery). Every address a host name resolv
 is checked, so a name with one public and one private address is refused too.
 Operator-configured workers on a private network opt out with `allow_private: true`.
 """
+
 from __future__ import annotations
 
 import asyncio

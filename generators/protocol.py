@@ -4,6 +4,7 @@ The battle service and `arena worker` only ever see these types, so a backend ca
 move from an in-process demo model to a GPU host or an author's endpoint without
 the callers changing.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -50,8 +51,9 @@ class InvalidRequestError(GeneratorError):
     """The request, not the model, is at fault (a prompt over the context window, a size the
     model cannot make): the worker answers 400 naming `param` with this `code`."""
 
-    def __init__(self, message: str, *, param: str | None = None, code: str = ErrorCode.INVALID_VALUE,
-                 detail: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, param: str | None = None, code: str = ErrorCode.INVALID_VALUE, detail: str | None = None
+    ) -> None:
         super().__init__(message, detail=detail)
         self.param = param
         self.code = code
@@ -173,8 +175,12 @@ class TextStream:
             except StopAsyncIteration:
                 text = "".join(self._parts)
                 usage = self._usage or Usage(0, len(text.split()))
-                self.output = TextOutput(text, usage.prompt_tokens, usage.completion_tokens,
-                                         finish_reason=usage.finish_reason or FinishReason.STOP)
+                self.output = TextOutput(
+                    text,
+                    usage.prompt_tokens,
+                    usage.completion_tokens,
+                    finish_reason=usage.finish_reason or FinishReason.STOP,
+                )
                 raise
             except TimeoutError:
                 await self.aclose()
@@ -232,8 +238,9 @@ class Generator:
         except TimeoutError:
             raise GeneratorError(f"{self.name} timed out after {request.timeout_s:g} s") from None
         except Exception as exc:  # a backend bug must not crash a battle
-            raise GeneratorError(f"{self.name} failed: {type(exc).__name__}",
-                                 detail=f"{self.name} failed: {exc!r}") from exc
+            raise GeneratorError(
+                f"{self.name} failed: {type(exc).__name__}", detail=f"{self.name} failed: {exc!r}"
+            ) from exc
 
     async def _guard_stream(self, request: GenerationRequest) -> AsyncIterator[str | Usage]:
         chunks = self._stream_text(request)
@@ -243,8 +250,9 @@ class Generator:
         except GeneratorError:
             raise
         except Exception as exc:
-            raise GeneratorError(f"{self.name} failed: {type(exc).__name__}",
-                                 detail=f"{self.name} failed: {exc!r}") from exc
+            raise GeneratorError(
+                f"{self.name} failed: {type(exc).__name__}", detail=f"{self.name} failed: {exc!r}"
+            ) from exc
         finally:
             # close the backend's generator now, not when it is garbage-collected: a consumer
             # that stops early (a stop string, a client gone) stops its row of the batch at once

@@ -5,6 +5,7 @@ backend, or a modality the backend cannot make, fails at start naming the entry)
 `build_generator` only looks the backend up. Builders are imported lazily so the
 default install (no torch) can run demo and remote models.
 """
+
 from __future__ import annotations
 
 import importlib

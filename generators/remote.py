@@ -13,6 +13,7 @@ new, TGI; see generators/errors.py), as HTTP bodies and as events inside a strea
 endpoint's "context length exceeded" becomes an InvalidRequestError with OpenAI's code,
 so an `arena worker` in front of it answers 400 as OpenAI would.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -86,14 +87,21 @@ class OpenAIGenerator(Generator):
 
     def _upstream_failure(self, error: UpstreamError) -> GeneratorError:
         """What the endpoint reported, as a GeneratorError: neutral message, its own words in `detail`."""
-        said = " ".join(part for part in (f"HTTP {error.status}" if error.status else "an error event",
-                                          f"type={error.type}" if error.type else "",
-                                          f"code={error.code}" if error.code else "",
-                                          f"param={error.param}" if error.param else "") if part)
+        said = " ".join(
+            part
+            for part in (
+                f"HTTP {error.status}" if error.status else "an error event",
+                f"type={error.type}" if error.type else "",
+                f"code={error.code}" if error.code else "",
+                f"param={error.param}" if error.param else "",
+            )
+            if part
+        )
         detail = self._detail(f"the endpoint answered {said}: {error.message}")
         if error.category == "context_length_exceeded":
-            return InvalidRequestError(neutral_message(error), param="messages",
-                                       code=ErrorCode.CONTEXT_LENGTH_EXCEEDED, detail=detail)
+            return InvalidRequestError(
+                neutral_message(error), param="messages", code=ErrorCode.CONTEXT_LENGTH_EXCEEDED, detail=detail
+            )
         return GeneratorError(neutral_message(error), detail=detail)
 
     async def _stream_text(self, request: GenerationRequest) -> AsyncIterator[str | Usage]:
@@ -119,8 +127,10 @@ class OpenAIGenerator(Generator):
                     yield usage
                 return
             if media != "text/event-stream":
-                raise self._fail("the model's endpoint answered an unexpected content type",
-                                 f"the endpoint answered {media or 'no content type'}, expected text/event-stream")
+                raise self._fail(
+                    "the model's endpoint answered an unexpected content type",
+                    f"the endpoint answered {media or 'no content type'}, expected text/event-stream",
+                )
             finish: FinishReason | None = None
             usage_seen = False
             words = 0
@@ -154,8 +164,13 @@ class OpenAIGenerator(Generator):
 
     async def _generate_image(self, request: GenerationRequest) -> ImageOutput:
         options = {**self.options.defaults, **request.options}
-        payload = {"model": self.model_id, "prompt": request.prompt, "n": 1, "response_format": "b64_json",
-                   **_pick(options, "steps", "guidance", "negative_prompt", "quality", "style")}
+        payload = {
+            "model": self.model_id,
+            "prompt": request.prompt,
+            "n": 1,
+            "response_format": "b64_json",
+            **_pick(options, "steps", "guidance", "negative_prompt", "quality", "style"),
+        }
         if options.get("width") and options.get("height"):
             payload["size"] = f"{options['width']}x{options['height']}"
         elif options.get("size"):
@@ -168,8 +183,12 @@ class OpenAIGenerator(Generator):
 
     async def _generate_mesh(self, request: GenerationRequest) -> MeshOutput:
         options = {**self.options.defaults, **request.options}
-        payload = {"model": self.model_id, "prompt": request.prompt, "response_format": "b64_glb",
-                   **_pick(options, "steps", "guidance")}
+        payload = {
+            "model": self.model_id,
+            "prompt": request.prompt,
+            "response_format": "b64_glb",
+            **_pick(options, "steps", "guidance"),
+        }
         if request.image is not None:
             payload["image"] = base64.b64encode(request.image).decode()
         if request.seed is not None:
@@ -183,8 +202,12 @@ class OpenAIGenerator(Generator):
     def _client_or_new(self) -> httpx.AsyncClient:
         if self._client is None:
             options = self.options
-            timeout = httpx.Timeout(connect=options.connect_timeout_s, read=options.read_timeout_s,
-                                    write=options.read_timeout_s, pool=options.connect_timeout_s)
+            timeout = httpx.Timeout(
+                connect=options.connect_timeout_s,
+                read=options.read_timeout_s,
+                write=options.read_timeout_s,
+                pool=options.connect_timeout_s,
+            )
             # no redirects (they could lead past the address check) and no proxies from
             # the environment (a proxy would make the address check meaningless)
             self._client = httpx.AsyncClient(timeout=timeout, follow_redirects=False, trust_env=False)
@@ -200,8 +223,9 @@ class OpenAIGenerator(Generator):
             return None
         key = os.environ.get(env)
         if not key:
-            raise self._fail("the arena has no API key for the model's endpoint",
-                             f"environment variable {env} is not set")
+            raise self._fail(
+                "the arena has no API key for the model's endpoint", f"environment variable {env} is not set"
+            )
         return key
 
     def _scrub(self, text: str, limit: int = _MAX_MESSAGE) -> str:
@@ -220,8 +244,10 @@ class OpenAIGenerator(Generator):
         try:
             await check_url(url, self.options.allow_private)
         except BlockedAddressError as exc:
-            raise BlockedAddressError("the model's endpoint address is refused (it must be a public address that "
-                                      "resolves)", detail=self._detail(str(exc))) from None
+            raise BlockedAddressError(
+                "the model's endpoint address is refused (it must be a public address that resolves)",
+                detail=self._detail(str(exc)),
+            ) from None
         headers = {"Content-Type": "application/json"}
         key = self._api_key()
         if key:
@@ -231,18 +257,23 @@ class OpenAIGenerator(Generator):
         for attempt in range(self.options.max_retries + 1):
             retry_after = None
             try:
-                response = await client.send(client.build_request("POST", url, content=body, headers=headers),
-                                             stream=True)
+                response = await client.send(
+                    client.build_request("POST", url, content=body, headers=headers), stream=True
+                )
             except httpx.ConnectTimeout:
-                problem = self._fail("timed out connecting to the model's endpoint",
-                                     f"timed out connecting to {self._where}")
+                problem = self._fail(
+                    "timed out connecting to the model's endpoint", f"timed out connecting to {self._where}"
+                )
             except httpx.TimeoutException:
                 wait = f"{self.options.read_timeout_s:g} s"
-                raise self._fail(f"the model's endpoint did not answer within {wait}",
-                                 f"{self._where} did not answer within {wait}") from None
+                raise self._fail(
+                    f"the model's endpoint did not answer within {wait}", f"{self._where} did not answer within {wait}"
+                ) from None
             except httpx.TransportError as exc:
-                problem = self._fail("could not connect to the model's endpoint",
-                                     f"could not connect to {self._where} ({type(exc).__name__})")
+                problem = self._fail(
+                    "could not connect to the model's endpoint",
+                    f"could not connect to {self._where} ({type(exc).__name__})",
+                )
             else:
                 status = response.status_code
                 if 200 <= status < 300:
@@ -282,23 +313,30 @@ class OpenAIGenerator(Generator):
         limit = self.options.max_response_bytes
         declared = response.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > limit:
-            raise self._fail(f"the response is larger than the {limit}-byte limit",
-                             f"Content-Length {declared} is over max_response_bytes {limit}")
+            raise self._fail(
+                f"the response is larger than the {limit}-byte limit",
+                f"Content-Length {declared} is over max_response_bytes {limit}",
+            )
         received = 0
         try:
             async for chunk in response.aiter_bytes():
                 received += len(chunk)
                 if received > limit:
-                    raise self._fail(f"the response is larger than the {limit}-byte limit",
-                                     f"more than max_response_bytes {limit} arrived")
+                    raise self._fail(
+                        f"the response is larger than the {limit}-byte limit",
+                        f"more than max_response_bytes {limit} arrived",
+                    )
                 yield chunk
         except httpx.TimeoutException:
             wait = f"{self.options.read_timeout_s:g} s"
-            raise self._fail(f"the model's endpoint stalled for more than {wait}",
-                             f"{self._where} stalled for more than {wait}") from None
+            raise self._fail(
+                f"the model's endpoint stalled for more than {wait}", f"{self._where} stalled for more than {wait}"
+            ) from None
         except httpx.TransportError as exc:
-            raise self._fail("the connection to the model's endpoint broke off",
-                             f"the connection to {self._where} broke off ({type(exc).__name__})") from None
+            raise self._fail(
+                "the connection to the model's endpoint broke off",
+                f"the connection to {self._where} broke off ({type(exc).__name__})",
+            ) from None
 
     async def _json(self, response: httpx.Response) -> dict:
         raw = b"".join([chunk async for chunk in self._limited(response)])
@@ -307,15 +345,18 @@ class OpenAIGenerator(Generator):
         except (ValueError, UnicodeDecodeError):
             raise self._fail("the model's endpoint answered malformed JSON", "malformed JSON") from None
         if not isinstance(data, dict):
-            raise self._fail("the model's endpoint answered JSON that is not an object",
-                             f"JSON {type(data).__name__}, not an object")
+            raise self._fail(
+                "the model's endpoint answered JSON that is not an object", f"JSON {type(data).__name__}, not an object"
+            )
         return data
 
     async def _json_of(self, response: httpx.Response) -> dict:
         media = _media_type(response)
         if media != "application/json":
-            raise self._fail("the model's endpoint answered an unexpected content type",
-                             f"the endpoint answered {media or 'no content type'}, expected application/json")
+            raise self._fail(
+                "the model's endpoint answered an unexpected content type",
+                f"the endpoint answered {media or 'no content type'}, expected application/json",
+            )
         return await self._json(response)
 
 
@@ -385,8 +426,11 @@ def _parse_completion(data: dict) -> tuple[str, Usage | None]:
     usage = _usage(data.get("usage"))
     reason = choice.get("finish_reason")
     if reason in ("stop", "length"):
-        usage = Usage(usage.prompt_tokens if usage else 0,
-                      usage.completion_tokens if usage else len(content.split()), FinishReason(reason))
+        usage = Usage(
+            usage.prompt_tokens if usage else 0,
+            usage.completion_tokens if usage else len(content.split()),
+            FinishReason(reason),
+        )
     return content, usage
 
 

@@ -4,6 +4,7 @@ The parser works on raw byte chunks (not httpx's line iterator) so the caller ca
 count every byte against the response limit, and it bounds a single line so an
 endpoint that never sends a newline cannot grow memory without end.
 """
+
 from __future__ import annotations
 
 import json
@@ -22,7 +23,7 @@ async def iter_sse_data(chunks: AsyncIterator[bytes], max_line_bytes: int) -> As
             newline = buffer.find(b"\n")
             if newline < 0:
                 break
-            line, buffer = buffer[:newline].rstrip(b"\r"), buffer[newline + 1:]
+            line, buffer = buffer[:newline].rstrip(b"\r"), buffer[newline + 1 :]
             if not line:
                 if data_lines:
                     yield "\n".join(data_lines)

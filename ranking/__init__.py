@@ -32,16 +32,49 @@ if TYPE_CHECKING:
     from .io import VoteSource, aggregation_query, read_database
     from .result import BoardRow, BoardRowDict, Diagnostics, Leaderboard, TooSmall
 
-_LAZY = {"rank": "api", "rank_groups": "api", "rank_components": "api", "online_elo": "elo",
-         "VoteSource": "io", "aggregation_query": "io", "read_database": "io",
-         "BoardRow": "result", "BoardRowDict": "result", "Diagnostics": "result",
-         "Leaderboard": "result", "TooSmall": "result", "audit": "fraud", "AuditOptions": "fraud",
-         "AuditReport": "fraud", "VoterFlag": "fraud", "GroupFlag": "fraud"}
+_LAZY = {
+    "rank": "api",
+    "rank_groups": "api",
+    "rank_components": "api",
+    "online_elo": "elo",
+    "VoteSource": "io",
+    "aggregation_query": "io",
+    "read_database": "io",
+    "BoardRow": "result",
+    "BoardRowDict": "result",
+    "Diagnostics": "result",
+    "Leaderboard": "result",
+    "TooSmall": "result",
+    "audit": "fraud",
+    "AuditOptions": "fraud",
+    "AuditReport": "fraud",
+    "VoterFlag": "fraud",
+    "GroupFlag": "fraud",
+}
 
-__all__ = ["rank", "rank_groups", "rank_components", "RankOptions", "RankKwargs", "RankingError",
-           "Leaderboard", "BoardRow", "BoardRowDict", "Diagnostics", "TooSmall", "VoteSource",
-           "online_elo", "parse_anchor", "aggregation_query", "read_database", "audit", "AuditOptions",
-           "AuditReport", "VoterFlag", "GroupFlag"]
+__all__ = [
+    "rank",
+    "rank_groups",
+    "rank_components",
+    "RankOptions",
+    "RankKwargs",
+    "RankingError",
+    "Leaderboard",
+    "BoardRow",
+    "BoardRowDict",
+    "Diagnostics",
+    "TooSmall",
+    "VoteSource",
+    "online_elo",
+    "parse_anchor",
+    "aggregation_query",
+    "read_database",
+    "audit",
+    "AuditOptions",
+    "AuditReport",
+    "VoterFlag",
+    "GroupFlag",
+]
 
 
 def __getattr__(name: str) -> object:

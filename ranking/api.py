@@ -39,12 +39,11 @@ from .io import VoteSource, open_votes
 from .options import MIN_VOTES, RankKwargs, RankOptions, check_integer, with_overrides
 from .result import BoardRow, Diagnostics, Leaderboard, TooSmall
 
-SCALE = 400 / math.log(10)   # Elo points per unit of natural-log strength
+SCALE = 400 / math.log(10)  # Elo points per unit of natural-log strength
 BASE_RATING = 1000.0
 
 
-def rank(data: VoteSource, options: RankOptions | None = None,
-         **overrides: Unpack[RankKwargs]) -> Leaderboard:
+def rank(data: VoteSource, options: RankOptions | None = None, **overrides: Unpack[RankKwargs]) -> Leaderboard:
     """Rank models from pairwise votes: one leaderboard.
 
     ``data``: a DataFrame, an arrow Table or a path (Parquet, CSV, JSONL, FastChat JSON)
@@ -62,9 +61,14 @@ def rank(data: VoteSource, options: RankOptions | None = None,
     return board_from_counts(counts, opts, device=device, timings=timings)
 
 
-def rank_groups(data: VoteSource, by: str, options: RankOptions | None = None, *,
-                min_votes: int = MIN_VOTES,
-                **overrides: Unpack[RankKwargs]) -> dict[str, Leaderboard | TooSmall]:
+def rank_groups(
+    data: VoteSource,
+    by: str,
+    options: RankOptions | None = None,
+    *,
+    min_votes: int = MIN_VOTES,
+    **overrides: Unpack[RankKwargs],
+) -> dict[str, Leaderboard | TooSmall]:
     """One leaderboard per value of column ``by`` (category, language, ...).
 
     Returns group label (the value as a string; "(missing)" for missing values) ->
@@ -80,12 +84,14 @@ def rank_groups(data: VoteSource, by: str, options: RankOptions | None = None, *
     device = _device(opts)
     timings: dict[str, float] = {}
     counts = _aggregate(data, opts, by=by, timings=timings)
-    return grouped(counts, min_votes,
-                   lambda g: board_from_counts(counts, opts, group=g, device=device, timings=timings))
+    return grouped(
+        counts, min_votes, lambda g: board_from_counts(counts, opts, group=g, device=device, timings=timings)
+    )
 
 
-def rank_components(data: VoteSource, options: RankOptions | None = None,
-                    **overrides: Unpack[RankKwargs]) -> dict[str, Leaderboard]:
+def rank_components(
+    data: VoteSource, options: RankOptions | None = None, **overrides: Unpack[RankKwargs]
+) -> dict[str, Leaderboard]:
     """One leaderboard per connected component of the comparison graph.
 
     Ratings in different components are not comparable, so each is fitted on its own.
@@ -96,13 +102,20 @@ def rank_components(data: VoteSource, options: RankOptions | None = None,
     device = _device(opts)
     timings: dict[str, float] = {}
     pairs = _pairs(_aggregate(data, opts, by=None, timings=timings), opts, group=None)
-    return {f"component {k + 1}": fit_board(subset_pairs(pairs, c), opts, device=device,
-                                            timings=dict(timings))
-            for k, c in enumerate(check_connected(pairs))}
+    return {
+        f"component {k + 1}": fit_board(subset_pairs(pairs, c), opts, device=device, timings=dict(timings))
+        for k, c in enumerate(check_connected(pairs))
+    }
 
 
-def board_from_counts(counts: Counts, options: RankOptions, *, group: int | None = None,
-                      device: str = "cpu", timings: dict[str, float] | None = None) -> Leaderboard:
+def board_from_counts(
+    counts: Counts,
+    options: RankOptions,
+    *,
+    group: int | None = None,
+    device: str = "cpu",
+    timings: dict[str, float] | None = None,
+) -> Leaderboard:
     """Fit one leaderboard from aggregated counts (of one group); the comparison graph
     must be connected. ``device`` is a resolved device ("cpu", "cuda", "cuda:N")."""
     pairs = _pairs(counts, options, group=group)
@@ -112,16 +125,21 @@ def board_from_counts(counts: Counts, options: RankOptions, *, group: int | None
     return fit_board(pairs, options, device=device, timings=dict(timings or {}))
 
 
-def _aggregate(data: VoteSource, opts: RankOptions, *, by: str | None,
-               timings: dict[str, float]) -> Counts:
-    src = open_votes(data, voter=opts.voter, need_voter=opts.ci == "cluster", by=by,
-                     weight=opts.weight)
+def _aggregate(data: VoteSource, opts: RankOptions, *, by: str | None, timings: dict[str, float]) -> Counts:
+    src = open_votes(data, voter=opts.voter, need_voter=opts.ci == "cluster", by=by, weight=opts.weight)
     return aggregate(src, progress=opts.progress, timings=timings)
 
 
 def _pairs(counts: Counts, opts: RankOptions, *, group: int | None) -> Pairs:
-    pairs = build_pairs(counts, ties=opts.ties, both_bad=opts.both_bad, position=opts.position,
-                        reweight=opts.reweight, group=group, with_voters=opts.ci == "cluster")
+    pairs = build_pairs(
+        counts,
+        ties=opts.ties,
+        both_bad=opts.both_bad,
+        position=opts.position,
+        reweight=opts.reweight,
+        group=group,
+        with_voters=opts.ci == "cluster",
+    )
     if pairs.n_models < 2:
         raise RankingError(f"only one model ({pairs.models[0]}): nothing to rank")
     return pairs
@@ -133,7 +151,7 @@ def _device(opts: RankOptions) -> str:
 
 
 def resolve_device(device: str) -> str:
-    """"auto" is "cuda" when torch sees a GPU, else "cpu" (numpy). Without an NVIDIA
+    """ "auto" is "cuda" when torch sees a GPU, else "cpu" (numpy). Without an NVIDIA
     driver on the machine torch is not even imported (the import alone takes ~1 s)."""
     if device == "cpu":
         return "cpu"
@@ -155,8 +173,7 @@ def _torch_cuda() -> bool:
     return bool(torch.cuda.is_available())
 
 
-def fit_board(pairs: Pairs, options: RankOptions, *, device: str,
-              timings: dict[str, float]) -> Leaderboard:
+def fit_board(pairs: Pairs, options: RankOptions, *, device: str, timings: dict[str, float]) -> Leaderboard:
     """Fit, intervals, ranks, matrices and diagnostics for one connected board."""
     o = options
     family: Literal["bt", "davidson"] = "davidson" if o.ties == "davidson" else "bt"
@@ -171,9 +188,16 @@ def fit_board(pairs: Pairs, options: RankOptions, *, device: str,
         lo, hi = normal_ci(f.theta, cov, o.level)
         reps = normal_draws(f.theta, cov, o.rounds, o.seed)
     else:
-        boot = bootstrap(pairs, f, rounds=o.rounds, seed=o.seed,
-                         kind="cells" if o.ci == "bootstrap" else "voters",
-                         device=device, progress=o.progress, tol=o.tol)
+        boot = bootstrap(
+            pairs,
+            f,
+            rounds=o.rounds,
+            seed=o.seed,
+            kind="cells" if o.ci == "bootstrap" else "voters",
+            device=device,
+            progress=o.progress,
+            tol=o.tol,
+        )
         reps = boot.theta
         lo, hi = percentile_ci(reps, o.level)
     timings.update(fit=t1 - t0, intervals=time.perf_counter() - t1)
@@ -191,23 +215,50 @@ def fit_board(pairs: Pairs, options: RankOptions, *, device: str,
     m = pairs.n_models
     raw = pairs.counts
     votes = np.bincount(pairs.i, raw.sum(0), m) + np.bincount(pairs.j, raw.sum(0), m)
-    score = (np.bincount(pairs.i, raw[WIN] + 0.5 * raw[DRAW], m)
-             + np.bincount(pairs.j, raw[LOSS] + 0.5 * raw[DRAW], m))
+    score = np.bincount(pairs.i, raw[WIN] + 0.5 * raw[DRAW], m) + np.bincount(pairs.j, raw[LOSS] + 0.5 * raw[DRAW], m)
     win_rate = np.divide(score, votes, out=np.full(len(votes), np.nan), where=votes > 0)
     rk, ub = ranks(rating), rank_ub(ci_low, ci_high)
-    rows = tuple(BoardRow(model=pairs.models[k], rating=float(rating[k]), ci_low=float(ci_low[k]),
-                          ci_high=float(ci_high[k]), rank=int(rk[k]), rank_ub=int(ub[k]),
-                          rank_low=int(rank_lo[k]), rank_high=int(rank_hi[k]),
-                          votes=int(round(votes[k])), win_rate=float(win_rate[k]),
-                          provisional=bool(votes[k] < o.provisional_votes)) for k in order)
+    rows = tuple(
+        BoardRow(
+            model=pairs.models[k],
+            rating=float(rating[k]),
+            ci_low=float(ci_low[k]),
+            ci_high=float(ci_high[k]),
+            rank=int(rk[k]),
+            rank_ub=int(ub[k]),
+            rank_low=int(rank_lo[k]),
+            rank_high=int(rank_hi[k]),
+            votes=int(round(votes[k])),
+            win_rate=float(win_rate[k]),
+            provisional=bool(votes[k] < o.provisional_votes),
+        )
+        for k in order
+    )
 
     pair_ids = np.minimum(pairs.i, pairs.j) * m + np.maximum(pairs.i, pairs.j)
     diagnostics = Diagnostics(
-        converged=f.converged, iterations=f.iterations, grad_norm=f.grad_norm, tol=o.tol,
-        ci=o.ci, level=o.level, rounds=o.rounds if o.ci != "sandwich" else 0, seed=o.seed,
-        n_votes=float(raw.sum()), n_models=m, n_pairs=len(np.unique(pair_ids)), family=family,
-        prior=o.prior, anchor=o.anchor, loglik=f.loglik, ties=o.ties, both_bad=o.both_bad,
-        reweight=o.reweight, position=o.position, device=device, timings=timings)
+        converged=f.converged,
+        iterations=f.iterations,
+        grad_norm=f.grad_norm,
+        tol=o.tol,
+        ci=o.ci,
+        level=o.level,
+        rounds=o.rounds if o.ci != "sandwich" else 0,
+        seed=o.seed,
+        n_votes=float(raw.sum()),
+        n_models=m,
+        n_pairs=len(np.unique(pair_ids)),
+        family=family,
+        prior=o.prior,
+        anchor=o.anchor,
+        loglik=f.loglik,
+        ties=o.ties,
+        both_bad=o.both_bad,
+        reweight=o.reweight,
+        position=o.position,
+        device=device,
+        timings=timings,
+    )
     if boot is not None:
         diagnostics["bootstrap_unconverged"] = boot.unconverged
         diagnostics["bootstrap_max_grad_norm"] = boot.max_grad
@@ -221,13 +272,17 @@ def fit_board(pairs: Pairs, options: RankOptions, *, device: str,
         if f.tie_param is not None:
             diagnostics["tie_param"] = f.tie_param
     observed, predicted, battles = _matrices(pairs, f, order)
-    return Leaderboard(rows=rows, win_rate_matrix=observed, predicted_win_rate=predicted,
-                       battle_counts=battles, diagnostics=diagnostics,
-                       replicas=shift + SCALE * reps[:, order])
+    return Leaderboard(
+        rows=rows,
+        win_rate_matrix=observed,
+        predicted_win_rate=predicted,
+        battle_counts=battles,
+        diagnostics=diagnostics,
+        replicas=shift + SCALE * reps[:, order],
+    )
 
 
-def _matrices(pairs: Pairs, f: bt.Fit,
-              order: npt.NDArray[np.intp]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def _matrices(pairs: Pairs, f: bt.Fit, order: npt.NDArray[np.intp]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Observed score share, predicted score share and battle counts, in row order."""
     m = pairs.n_models
     raw = pairs.counts

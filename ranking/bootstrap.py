@@ -95,8 +95,9 @@ def chord_matrix(pairs: Pairs, f: Fit) -> np.ndarray:
     return np.linalg.inv(regularised(f.hessian, pairs.n_models, f.null_space))
 
 
-def refit(ops: Any, pairs: Pairs, f: Fit, counts: Any, *, tol: float = TOL,
-          hinv: np.ndarray | None = None) -> tuple[np.ndarray, int, float]:
+def refit(
+    ops: Any, pairs: Pairs, f: Fit, counts: Any, *, tol: float = TOL, hinv: np.ndarray | None = None
+) -> tuple[np.ndarray, int, float]:
     """Fit every replica of ``counts`` (B × 3 × R, effective counts) from ``f``.
 
     Returns the parameter matrix (B × K, numpy), the number of replicas that did not
@@ -121,7 +122,7 @@ def refit(ops: Any, pairs: Pairs, f: Fit, counts: Any, *, tol: float = TOL,
         Xa = X if full else X[idx]
         sa = stats if full else tuple(s[idx] for s in stats)
         d = fwd(Xa[:, :P])
-        u = Xa[:, P:P + 1] if fam.tie_param else None
+        u = Xa[:, P : P + 1] if fam.tie_param else None
         gd, gu = fam.grad_suff(xp, sa, d, u)
         g = bwd(gd)
         if fam.tie_param:
@@ -190,14 +191,22 @@ def sample_voters(rng: np.random.Generator, voters: sp.csr_matrix, size: int) ->
     return cells.reshape(size, 3, -1)
 
 
-def bootstrap(pairs: Pairs, f: Fit, *, rounds: int, seed: int, kind: str = "cells",
-              device: str = "cpu", progress: bool = False, tol: float = TOL) -> Replicas:
+def bootstrap(
+    pairs: Pairs,
+    f: Fit,
+    *,
+    rounds: int,
+    seed: int,
+    kind: str = "cells",
+    device: str = "cpu",
+    progress: bool = False,
+    tol: float = TOL,
+) -> Replicas:
     """θ for ``rounds`` bootstrap replicas (cells or voters), numpy or torch."""
     if device != "cpu":
         from .torch_bootstrap import bootstrap_torch
 
-        return bootstrap_torch(pairs, f, rounds=rounds, seed=seed, kind=kind, device=device,
-                               progress=progress, tol=tol)
+        return bootstrap_torch(pairs, f, rounds=rounds, seed=seed, kind=kind, device=device, progress=progress, tol=tol)
     sizes = [min(CHUNK, rounds - s) for s in range(0, rounds, CHUNK)]
     seeds = np.random.SeedSequence(seed).spawn(len(sizes))
     ops = NumpyOps()
@@ -205,20 +214,19 @@ def bootstrap(pairs: Pairs, f: Fit, *, rounds: int, seed: int, kind: str = "cell
 
     def one(k: int) -> tuple[np.ndarray, int, float]:
         rng = np.random.default_rng(seeds[k])
-        raw = (sample_cells(rng, pairs.counts, sizes[k]) if kind == "cells"
-               else sample_voters(rng, pairs.voters, sizes[k]))
+        raw = (
+            sample_cells(rng, pairs.counts, sizes[k]) if kind == "cells" else sample_voters(rng, pairs.voters, sizes[k])
+        )
         eff = raw if pairs.scale is None else raw * pairs.scale
         return refit(ops, pairs, f, eff, tol=tol, hinv=hinv)
 
     workers = max(1, min(4, os.cpu_count() or 1, len(sizes)))
     results = []
-    with Progress(rounds, f"bootstrap ({kind})", progress) as bar, \
-            ThreadPoolExecutor(workers) as pool:
+    with Progress(rounds, f"bootstrap ({kind})", progress) as bar, ThreadPoolExecutor(workers) as pool:
         for k, res in enumerate(pool.map(one, range(len(sizes)))):
             results.append(res)
             bar.update(sizes[k])
     X = np.concatenate([r[0] for r in results])
-    theta = X[:, :pairs.n_models]
+    theta = X[:, : pairs.n_models]
     theta = theta - theta.mean(axis=1, keepdims=True)
-    return Replicas(theta=theta, unconverged=sum(r[1] for r in results),
-                    max_grad=max(r[2] for r in results))
+    return Replicas(theta=theta, unconverged=sum(r[1] for r in results), max_grad=max(r[2] for r in results))

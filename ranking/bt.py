@@ -52,13 +52,14 @@ class Fit:
     grad_norm: float
     iterations: int
     converged: bool
-    hessian: Matrix          # −∇²(ℓ + prior), summed scale (not divided by N)
-    null_space: bool          # True when the Hessian is singular along 𝟙 (prior = 0)
+    hessian: Matrix  # −∇²(ℓ + prior), summed scale (not divided by N)
+    null_space: bool  # True when the Hessian is singular along 𝟙 (prior = 0)
     prior: float
 
 
-def evaluate(pairs: Pairs, family: str, x: Vector, prior: float,
-             counts: Matrix | None = None) -> tuple[float, Vector, Matrix]:
+def evaluate(
+    pairs: Pairs, family: str, x: Vector, prior: float, counts: Matrix | None = None
+) -> tuple[float, Vector, Matrix]:
     """Log posterior ℓ + prior, its gradient and −Hessian at x, summed scale."""
     fam = FAMILIES[family]
     D = pairs.sparse_design()
@@ -97,9 +98,16 @@ def regularised(H: Matrix, m: int, null_space: bool) -> Matrix:
     return H + c * np.outer(e, e)
 
 
-def fit(pairs: Pairs, family: str = "bt", *, prior: float = PRIOR, tol: float = TOL,
-        max_iter: int = MAX_ITER, x0: Vector | None = None,
-        counts: Matrix | None = None) -> Fit:
+def fit(
+    pairs: Pairs,
+    family: str = "bt",
+    *,
+    prior: float = PRIOR,
+    tol: float = TOL,
+    max_iter: int = MAX_ITER,
+    x0: Vector | None = None,
+    counts: Matrix | None = None,
+) -> Fit:
     """Newton with backtracking to max|∇f| ≤ tol on the per-vote mean loss."""
     if family not in FAMILIES:
         raise RankingError(f"unknown model family {family!r}")
@@ -148,11 +156,21 @@ def fit(pairs: Pairs, family: str = "bt", *, prior: float = PRIOR, tol: float = 
         x = x + alpha * step
         ll, g, H = ll_new, g_new, H_new
     theta = x[:m] - x[:m].mean()
-    return Fit(family=family, params=x, theta=theta,
-               position=float(x[m]) if pairs.position else None,
-               tie_param=float(np.exp(x[P])) if fam.tie_param else None,
-               loglik=ll, n=n, grad_norm=gnorm, iterations=it, converged=converged,
-               hessian=H, null_space=null_space, prior=prior)
+    return Fit(
+        family=family,
+        params=x,
+        theta=theta,
+        position=float(x[m]) if pairs.position else None,
+        tie_param=float(np.exp(x[P])) if fam.tie_param else None,
+        loglik=ll,
+        n=n,
+        grad_norm=gnorm,
+        iterations=it,
+        converged=converged,
+        hessian=H,
+        null_space=null_space,
+        prior=prior,
+    )
 
 
 def meat(pairs: Pairs, f: Fit) -> Matrix:
@@ -167,7 +185,7 @@ def meat(pairs: Pairs, f: Fit) -> Matrix:
     d = D @ f.params[:P]
     u = f.params[P] if fam.tie_param else None
     sd, su = fam.scores(np, d, u)
-    omega = pairs.counts * (1.0 if pairs.scale is None else pairs.scale ** 2)
+    omega = pairs.counts * (1.0 if pairs.scale is None else pairs.scale**2)
     K = len(f.params)
     out = np.zeros((K, K))
     for k in range(3):

@@ -28,35 +28,51 @@ COMPONENTS = ("error", "separate")
 
 def configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("file", help="votes: Parquet, CSV, JSONL or FastChat clean_battle JSON")
-    p.add_argument("--ci", choices=CI_METHODS, default="sandwich",
-                   help="interval method (default: sandwich; cluster resamples voters)")
+    p.add_argument(
+        "--ci",
+        choices=CI_METHODS,
+        default="sandwich",
+        help="interval method (default: sandwich; cluster resamples voters)",
+    )
     p.add_argument("--rounds", type=int, default=1000, help="bootstrap rounds (default 1000)")
     p.add_argument("--level", type=float, default=0.95, help="interval level (default 0.95)")
     p.add_argument("--by", metavar="COL", help="one leaderboard per value of this column")
-    p.add_argument("--anchor", metavar="MODEL=RATING", type=_anchor,
-                   help="shift ratings so MODEL has RATING (default: mean 1000)")
-    p.add_argument("--ties", choices=TIES, default="half",
-                   help="a tie is half a win each (default), dropped, or Davidson's model")
-    p.add_argument("--both-bad", choices=BOTH_BAD, default="tie",
-                   help="count both_bad votes as ties (default) or drop them")
+    p.add_argument(
+        "--anchor", metavar="MODEL=RATING", type=_anchor, help="shift ratings so MODEL has RATING (default: mean 1000)"
+    )
+    p.add_argument(
+        "--ties", choices=TIES, default="half", help="a tie is half a win each (default), dropped, or Davidson's model"
+    )
+    p.add_argument(
+        "--both-bad", choices=BOTH_BAD, default="tie", help="count both_bad votes as ties (default) or drop them"
+    )
     p.add_argument("--position", action="store_true", help="fit a first-position advantage")
-    p.add_argument("--reweight", action="store_true",
-                   help="inverse pair-frequency weights, as arena-rank")
-    p.add_argument("--min-votes", type=int, default=MIN_VOTES,
-                   help=f"smallest group to rank with --by (default {MIN_VOTES})")
-    p.add_argument("--provisional-votes", type=int, default=PROVISIONAL_VOTES,
-                   help=f"flag models with fewer votes (default {PROVISIONAL_VOTES})")
-    p.add_argument("--prior", type=float, default=PRIOR,
-                   help=f"virtual ties per model against the mean (default {PRIOR})")
-    p.add_argument("--voter", metavar="COL", help="voter column for --ci cluster "
-                   "(default: judge, judge_hash or voter)")
+    p.add_argument("--reweight", action="store_true", help="inverse pair-frequency weights, as arena-rank")
+    p.add_argument(
+        "--min-votes", type=int, default=MIN_VOTES, help=f"smallest group to rank with --by (default {MIN_VOTES})"
+    )
+    p.add_argument(
+        "--provisional-votes",
+        type=int,
+        default=PROVISIONAL_VOTES,
+        help=f"flag models with fewer votes (default {PROVISIONAL_VOTES})",
+    )
+    p.add_argument(
+        "--prior", type=float, default=PRIOR, help=f"virtual ties per model against the mean (default {PRIOR})"
+    )
+    p.add_argument("--voter", metavar="COL", help="voter column for --ci cluster (default: judge, judge_hash or voter)")
     p.add_argument("--weight", metavar="COL", help="per-vote weight column")
-    p.add_argument("--components", choices=COMPONENTS, default="error",
-                   help="disconnected comparison graph: fail (default) or rank each part")
+    p.add_argument(
+        "--components",
+        choices=COMPONENTS,
+        default="error",
+        help="disconnected comparison graph: fail (default) or rank each part",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="bootstrap device: auto, cpu or cuda")
-    p.add_argument("--elo", type=float, metavar="K",
-                   help="also show online Elo with this K-factor (votes in time order)")
+    p.add_argument(
+        "--elo", type=float, metavar="K", help="also show online Elo with this K-factor (votes in time order)"
+    )
     p.add_argument("--format", choices=FORMATS, default="table")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     return p
@@ -79,12 +95,23 @@ def add_rank_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
 
 def options_from_args(args: argparse.Namespace) -> RankOptions:
     """The :class:`RankOptions` the parsed command line asks for."""
-    return RankOptions(ci=args.ci, rounds=args.rounds, level=args.level, ties=args.ties,
-                       both_bad=args.both_bad, anchor=args.anchor,
-                       provisional_votes=args.provisional_votes, seed=args.seed,
-                       reweight=args.reweight, position=args.position, prior=args.prior,
-                       device=args.device, voter=args.voter,
-                       weight=args.weight, progress=not args.no_progress and sys.stderr.isatty())
+    return RankOptions(
+        ci=args.ci,
+        rounds=args.rounds,
+        level=args.level,
+        ties=args.ties,
+        both_bad=args.both_bad,
+        anchor=args.anchor,
+        provisional_votes=args.provisional_votes,
+        seed=args.seed,
+        reweight=args.reweight,
+        position=args.position,
+        prior=args.prior,
+        device=args.device,
+        voter=args.voter,
+        weight=args.weight,
+        progress=not args.no_progress and sys.stderr.isatty(),
+    )
 
 
 def run_rank(args: argparse.Namespace) -> int:
@@ -109,8 +136,7 @@ def run_rank(args: argparse.Namespace) -> int:
             result = rank(args.file, options)
         elo = None
         if args.elo is not None:
-            elo = {str(k): float(v) for k, v in online_elo(args.file, k=args.elo,
-                                                             both_bad=args.both_bad).items()}
+            elo = {str(k): float(v) for k, v in online_elo(args.file, k=args.elo, both_bad=args.both_bad).items()}
         text, notes = render(result, args.format, elo=elo)
     except RankingError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -47,8 +47,9 @@ class Counts:
         return float(self.n.sum())
 
 
-def reduce_cells(keys: list[np.ndarray], sizes: list[int], n: np.ndarray | None,
-                 w: np.ndarray | None) -> tuple[list[np.ndarray], np.ndarray, np.ndarray | None]:
+def reduce_cells(
+    keys: list[np.ndarray], sizes: list[int], n: np.ndarray | None, w: np.ndarray | None
+) -> tuple[list[np.ndarray], np.ndarray, np.ndarray | None]:
     """Sum ``n`` (and ``w``) over identical key tuples; each key k lies in [0, sizes[k]).
 
     Packs the tuple into one int64 (mixed radix) and uses ``bincount`` when the key
@@ -59,7 +60,7 @@ def reduce_cells(keys: list[np.ndarray], sizes: list[int], n: np.ndarray | None,
     space = prod(max(s, 1) for s in sizes)
     if space < 2**62:
         flat = keys[0].astype(np.int64)
-        for key, size in zip(keys[1:], sizes[1:], strict=True):   # mixed radix, no bounds checks
+        for key, size in zip(keys[1:], sizes[1:], strict=True):  # mixed radix, no bounds checks
             flat *= max(size, 1)
             flat += key
         if space <= max(_DENSE_LIMIT, 2 * rows) and space <= 8 * _DENSE_LIMIT:
@@ -113,8 +114,7 @@ class _Accumulator:
         return merged
 
 
-def aggregate(src: VoteStream, *, progress: bool = False,
-              timings: dict[str, float] | None = None) -> Counts:
+def aggregate(src: VoteStream, *, progress: bool = False, timings: dict[str, float] | None = None) -> Counts:
     """Read every batch of ``src`` and reduce it to :class:`Counts`.
 
     ``timings`` (if given) receives the seconds spent reading (``read``) and counting
@@ -175,8 +175,9 @@ def aggregate(src: VoteStream, *, progress: bool = False,
     return counts
 
 
-def _relabel(src: VoteStream, keys: list[np.ndarray], n: np.ndarray, w: np.ndarray | None,
-             has_group: bool, has_voter: bool) -> Counts:
+def _relabel(
+    src: VoteStream, keys: list[np.ndarray], n: np.ndarray, w: np.ndarray | None, has_group: bool, has_voter: bool
+) -> Counts:
     """Renumber models by sorted name, keeping only models that occur in some vote."""
     a, b, o = keys[:3]
     used = np.unique(np.concatenate([a, b]))
@@ -194,7 +195,15 @@ def _relabel(src: VoteStream, keys: list[np.ndarray], n: np.ndarray, w: np.ndarr
         group, k = keys[k], k + 1
     if has_voter:
         voter = keys[k]
-    return Counts(models=tuple(names[i] for i in order), a=lut[a], b=lut[b],
-                  outcome=o.astype(np.int8), n=n, w=w, voter=voter,
-                  n_voters=len(src.voters.values), group=group,
-                  groups=tuple(src.groups.values))
+    return Counts(
+        models=tuple(names[i] for i in order),
+        a=lut[a],
+        b=lut[b],
+        outcome=o.astype(np.int8),
+        n=n,
+        w=w,
+        voter=voter,
+        n_voters=len(src.voters.values),
+        group=group,
+        groups=tuple(src.groups.values),
+    )

@@ -33,8 +33,8 @@ class Pairs:
     models: tuple[str, ...]
     i: np.ndarray
     j: np.ndarray
-    counts: np.ndarray                 # (3, R) raw votes: i wins, j wins, ties
-    scale: np.ndarray | None = None    # (3, R) weight per vote, None = all ones
+    counts: np.ndarray  # (3, R) raw votes: i wins, j wins, ties
+    scale: np.ndarray | None = None  # (3, R) weight per vote, None = all ones
     position: bool = False
     voters: sp.csr_matrix | None = None  # (voters, 3R) raw votes per voter and cell
     _design: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
@@ -75,9 +75,16 @@ class Pairs:
         return self._design["S"]
 
 
-def build_pairs(counts: Counts, *, ties: Ties = "half", both_bad: BothBad = "tie",
-                position: bool = False, reweight: bool = False, group: int | None = None,
-                with_voters: bool = False) -> Pairs:
+def build_pairs(
+    counts: Counts,
+    *,
+    ties: Ties = "half",
+    both_bad: BothBad = "tie",
+    position: bool = False,
+    reweight: bool = False,
+    group: int | None = None,
+    with_voters: bool = False,
+) -> Pairs:
     """Apply the tie conventions and collapse cells to rows (one per pair, or ordered pair).
 
     ``ties``: "half" or "davidson" keep ties, "drop" removes them. ``both_bad``: "tie"
@@ -125,12 +132,18 @@ def build_pairs(counts: Counts, *, ties: Ties = "half", both_bad: BothBad = "tie
         v, vcode = np.unique(counts.voter[keep], return_inverse=True)
         voters = sp.csr_matrix((n, (vcode.ravel(), cell)), shape=(len(v), 3 * len(rows)))
         voters.sum_duplicates()
-    return Pairs(models=tuple(counts.models[u] for u in used), i=i, j=j, counts=raw,
-                 scale=scale, position=position, voters=voters)
+    return Pairs(
+        models=tuple(counts.models[u] for u in used),
+        i=i,
+        j=j,
+        counts=raw,
+        scale=scale,
+        position=position,
+        voters=voters,
+    )
 
 
-def _inverse_pair_frequency(i: np.ndarray, j: np.ndarray, raw: np.ndarray,
-                            scale: np.ndarray | None) -> np.ndarray:
+def _inverse_pair_frequency(i: np.ndarray, j: np.ndarray, raw: np.ndarray, scale: np.ndarray | None) -> np.ndarray:
     """arena-rank's reweighting: each vote of pair {i, j} weighs 1/max(n_ij, 50).
 
     This approximates inverse-propensity weighting (Chiang et al. 2024, eq. 7) with
@@ -164,11 +177,14 @@ def describe_components(comps: list[list[str]]) -> str:
     def show(c: list[str]) -> str:
         head = ", ".join(c[:4])
         return "{" + head + (f", +{len(c) - 4} more" if len(c) > 4 else "") + "}"
-    return (f"the comparison graph is disconnected ({len(comps)} components: "
-            + " | ".join(show(c) for c in comps[:5])
-            + (" | ..." if len(comps) > 5 else "")
-            + "); ratings across components are not comparable "
-            "(rank_components, or --components separate, fits each one)")
+
+    return (
+        f"the comparison graph is disconnected ({len(comps)} components: "
+        + " | ".join(show(c) for c in comps[:5])
+        + (" | ..." if len(comps) > 5 else "")
+        + "); ratings across components are not comparable "
+        "(rank_components, or --components separate, fits each one)"
+    )
 
 
 def check_mle_exists(pairs: Pairs) -> None:
@@ -176,7 +192,7 @@ def check_mle_exists(pairs: Pairs) -> None:
     some cycle: the directed "beat (or tied)" graph must be strongly connected."""
     m = pairs.n_models
     c = pairs.counts
-    fwd = (c[WIN] + c[DRAW]) > 0   # i scored against j: edge j -> i
+    fwd = (c[WIN] + c[DRAW]) > 0  # i scored against j: edge j -> i
     bwd = (c[LOSS] + c[DRAW]) > 0
     src = np.concatenate([pairs.j[fwd], pairs.i[bwd]])
     dst = np.concatenate([pairs.i[fwd], pairs.j[bwd]])
@@ -185,9 +201,11 @@ def check_mle_exists(pairs: Pairs) -> None:
     if n_comp > 1:
         sizes = np.bincount(label)
         lonely = [pairs.models[k] for k in range(m) if sizes[label[k]] < m][:3]
-        raise RankingError("without a prior the ratings are infinite: some models never "
-                           f"lose (or never win) against the rest, e.g. {', '.join(lonely)}; "
-                           "use prior > 0")
+        raise RankingError(
+            "without a prior the ratings are infinite: some models never "
+            f"lose (or never win) against the rest, e.g. {', '.join(lonely)}; "
+            "use prior > 0"
+        )
 
 
 def subset_pairs(pairs: Pairs, names: list[str]) -> Pairs:
@@ -200,7 +218,12 @@ def subset_pairs(pairs: Pairs, names: list[str]) -> Pairs:
     if pairs.voters is not None:
         cols = np.concatenate([np.flatnonzero(rows) + k * r for k in range(3)])
         voters = pairs.voters[:, cols].tocsr()
-    return Pairs(models=tuple(m for m, k in zip(pairs.models, keep_models, strict=True) if k),
-                 i=lut[pairs.i[rows]], j=lut[pairs.j[rows]], counts=pairs.counts[:, rows],
-                 scale=None if pairs.scale is None else pairs.scale[:, rows],
-                 position=pairs.position, voters=voters)
+    return Pairs(
+        models=tuple(m for m, k in zip(pairs.models, keep_models, strict=True) if k),
+        i=lut[pairs.i[rows]],
+        j=lut[pairs.j[rows]],
+        counts=pairs.counts[:, rows],
+        scale=None if pairs.scale is None else pairs.scale[:, rows],
+        position=pairs.position,
+        voters=voters,
+    )

@@ -17,8 +17,15 @@ from .options import BOTH_BAD as BOTH_BAD_CHOICES
 from .options import BothBad
 
 
-def online_elo(data: VoteSource, *, k: float = 4.0, init: float = 1000.0, scale: float = 400.0,
-               base: float = 10.0, both_bad: BothBad = "tie") -> pd.Series:
+def online_elo(
+    data: VoteSource,
+    *,
+    k: float = 4.0,
+    init: float = 1000.0,
+    scale: float = 400.0,
+    base: float = 10.0,
+    both_bad: BothBad = "tie",
+) -> pd.Series:
     """Elo ratings after one pass over the votes, sorted best first.
 
     Votes are taken in timestamp order when a timestamp column (tstamp, timestamp,

@@ -65,22 +65,18 @@ class Family:
         """What the gradient needs from the counts."""
         raise NotImplementedError
 
-    def grad_suff(self, xp: Module, s: tuple[Array, ...], d: Array,
-                  u: Array) -> tuple[Array, Array]:
+    def grad_suff(self, xp: Module, s: tuple[Array, ...], d: Array, u: Array) -> tuple[Array, Array]:
         """(∂ℓ/∂d per row, ∂ℓ/∂u summed over rows or None) from :meth:`suff`'s statistics."""
         raise NotImplementedError
 
-    def grad(self, xp: Module, W: Array, L: Array, T: Array, d: Array,
-             u: Array) -> tuple[Array, Array]:
+    def grad(self, xp: Module, W: Array, L: Array, T: Array, d: Array, u: Array) -> tuple[Array, Array]:
         return self.grad_suff(xp, self.suff(W, L, T), d, u)
 
-    def curvature(self, xp: Module, n: Array, d: Array,
-                  u: Array) -> tuple[Array, Array, Array]:
+    def curvature(self, xp: Module, n: Array, d: Array, u: Array) -> tuple[Array, Array, Array]:
         """(∂²ℓ/∂d², ∂²ℓ/∂d∂u, ∂²ℓ/∂u²) per row; the last two None without a tie parameter."""
         raise NotImplementedError
 
-    def scores(self, xp: Module, d: Array,
-               u: Array) -> tuple[tuple[Array, Array, Array], Array]:
+    def scores(self, xp: Module, d: Array, u: Array) -> tuple[tuple[Array, Array, Array], Array]:
         """Per-vote ∂ℓ/∂d for a win, a loss and a tie (and ∂ℓ/∂u, or None)."""
         raise NotImplementedError
 
@@ -101,18 +97,15 @@ class BradleyTerry(Family):
         """Score y = W + T/2 and n."""
         return W + 0.5 * T, W + L + T
 
-    def grad_suff(self, xp: Module, s: tuple[Array, ...], d: Array,
-                  u: Array) -> tuple[Array, Array]:
+    def grad_suff(self, xp: Module, s: tuple[Array, ...], d: Array, u: Array) -> tuple[Array, Array]:
         y, n = s
         return y - n * sigmoid(xp, d), None
 
-    def curvature(self, xp: Module, n: Array, d: Array,
-                  u: Array) -> tuple[Array, Array, Array]:
+    def curvature(self, xp: Module, n: Array, d: Array, u: Array) -> tuple[Array, Array, Array]:
         p = sigmoid(xp, d)
         return -n * p * (1 - p), None, None
 
-    def scores(self, xp: Module, d: Array,
-               u: Array) -> tuple[tuple[Array, Array, Array], Array]:
+    def scores(self, xp: Module, d: Array, u: Array) -> tuple[tuple[Array, Array, Array], Array]:
         p = sigmoid(xp, d)
         return (1 - p, -p, 0.5 - p), None
 
@@ -138,21 +131,17 @@ class Davidson(Family):
     def suff(self, W: Array, L: Array, T: Array) -> tuple[Array, ...]:
         return 0.5 * (W - L), T, W + L + T
 
-    def grad_suff(self, xp: Module, s: tuple[Array, ...], d: Array,
-                  u: Array) -> tuple[Array, Array]:
+    def grad_suff(self, xp: Module, s: tuple[Array, ...], d: Array, u: Array) -> tuple[Array, Array]:
         half_diff, T, n = s
         pa, pb, pt, _ = self._probs(xp, d, u)
         return half_diff - 0.5 * n * (pa - pb), (T - n * pt).sum(-1)
 
-    def curvature(self, xp: Module, n: Array, d: Array,
-                  u: Array) -> tuple[Array, Array, Array]:
+    def curvature(self, xp: Module, n: Array, d: Array, u: Array) -> tuple[Array, Array, Array]:
         pa, pb, pt, _ = self._probs(xp, d, u)
         delta = pa - pb
-        return (-0.25 * n * ((pa + pb) - delta * delta), 0.5 * n * pt * delta,
-                -n * pt * (1 - pt))
+        return (-0.25 * n * ((pa + pb) - delta * delta), 0.5 * n * pt * delta, -n * pt * (1 - pt))
 
-    def scores(self, xp: Module, d: Array,
-               u: Array) -> tuple[tuple[Array, Array, Array], Array]:
+    def scores(self, xp: Module, d: Array, u: Array) -> tuple[tuple[Array, Array, Array], Array]:
         pa, pb, pt, _ = self._probs(xp, d, u)
         half = 0.5 * (pa - pb)
         return (0.5 - half, -0.5 - half, -half), (-pt, -pt, 1 - pt)

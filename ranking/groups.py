@@ -18,8 +18,7 @@ from .errors import RankingError
 from .result import Leaderboard, TooSmall
 
 
-def grouped(counts: Counts, min_votes: int,
-            board: Callable[[int], Leaderboard]) -> dict[str, Leaderboard | TooSmall]:
+def grouped(counts: Counts, min_votes: int, board: Callable[[int], Leaderboard]) -> dict[str, Leaderboard | TooSmall]:
     """Map group label -> ``board(group_code)`` or :class:`TooSmall`, largest group first.
 
     Labels are the column's values as strings; raises :class:`RankingError` when two

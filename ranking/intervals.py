@@ -30,7 +30,7 @@ def sandwich_cov(pairs: Pairs, f: Fit) -> Array:
     m = pairs.n_models
     Hinv = np.linalg.inv(regularised(f.hessian, m, f.null_space))
     V = Hinv @ meat(pairs, f) @ Hinv
-    C = np.eye(m) - 1.0 / m          # centring: θ_i − mean(θ)
+    C = np.eye(m) - 1.0 / m  # centring: θ_i − mean(θ)
     out: Array = C @ V[:m, :m] @ C
     return out
 
@@ -52,7 +52,7 @@ def normal_draws(theta: Array, cov: Array, rounds: int, seed: int) -> Array:
 
 
 def normal_ci(theta: Array, cov: Array, level: float) -> tuple[Array, Array]:
-    z = NormalDist().inv_cdf(0.5 + level / 2)   # not scipy.stats: its import takes ~0.4 s
+    z = NormalDist().inv_cdf(0.5 + level / 2)  # not scipy.stats: its import takes ~0.4 s
     se = np.sqrt(np.clip(np.diag(cov), 0, None))
     return theta - z * se, theta + z * se
 
@@ -71,8 +71,7 @@ def ranks(values: Array) -> Ints:
     if values.ndim == 1:
         out = 1 + n - np.searchsorted(s, values, side="right")
         return out
-    out = 1 + n - np.stack([np.searchsorted(s[k], values[k], side="right")
-                           for k in range(len(values))])
+    out = 1 + n - np.stack([np.searchsorted(s[k], values[k], side="right") for k in range(len(values))])
     return out
 
 

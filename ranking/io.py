@@ -35,8 +35,7 @@ Codes = npt.NDArray[np.int64]
 
 A_WINS, B_WINS, TIE, BOTH_BAD = 0, 1, 2, 3
 OUTCOMES = ("model_a", "model_b", "tie", "both_bad")
-WINNER_CODES = {"model_a": A_WINS, "model_b": B_WINS, "tie": TIE,
-                "both_bad": BOTH_BAD, "tie (bothbad)": BOTH_BAD}
+WINNER_CODES = {"model_a": A_WINS, "model_b": B_WINS, "tie": TIE, "both_bad": BOTH_BAD, "tie (bothbad)": BOTH_BAD}
 VOTER_COLUMNS = ("judge", "judge_hash", "voter")
 TIME_COLUMNS = ("tstamp", "timestamp", "time", "created_at")
 BATCH_ROWS = 1 << 20
@@ -103,14 +102,24 @@ class VoteStream:
 
 # --------------------------------------------------------------------------- columns
 
-def resolve_columns(available: Sequence[str], *, voter: str | None, need_voter: bool,
-                    by: str | None, weight: str | None, need_time: bool) -> Columns:
+
+def resolve_columns(
+    available: Sequence[str],
+    *,
+    voter: str | None,
+    need_voter: bool,
+    by: str | None,
+    weight: str | None,
+    need_time: bool,
+) -> Columns:
     """Check the required columns and pick the optional ones; raise a one-line error."""
     have = set(available)
     missing = [c for c in ("model_a", "model_b", "winner") if c not in have]
     if missing:
-        raise RankingError(f"missing column{'s' if len(missing) > 1 else ''} "
-                           f"{', '.join(missing)} (have: {', '.join(map(str, available)) or 'none'})")
+        raise RankingError(
+            f"missing column{'s' if len(missing) > 1 else ''} "
+            f"{', '.join(missing)} (have: {', '.join(map(str, available)) or 'none'})"
+        )
     cols = Columns(count="count" if "count" in have else None)
     for role, name in (("voter", voter), ("group", by), ("weight", weight)):
         if name is not None and name not in have:
@@ -119,8 +128,7 @@ def resolve_columns(available: Sequence[str], *, voter: str | None, need_voter: 
     if need_voter:
         cols.voter = voter or next((c for c in VOTER_COLUMNS if c in have), None)
         if cols.voter is None:
-            raise RankingError("voter-cluster intervals need a voter column "
-                               f"({', '.join(VOTER_COLUMNS)})")
+            raise RankingError(f"voter-cluster intervals need a voter column ({', '.join(VOTER_COLUMNS)})")
     if need_time:
         if cols.count is not None:
             raise RankingError("online Elo needs individual votes, not counted rows")
@@ -157,8 +165,10 @@ def _winner_codes(uniques: Sequence[object], name: str = "winner") -> npt.NDArra
     for k, label in enumerate(uniques):
         code = WINNER_CODES.get(label) if isinstance(label, str) else None
         if code is None:
-            raise RankingError(f"unknown winner label {label!r} in column {name!r} "
-                               "(expected model_a, model_b, tie, both_bad or tie (bothbad))")
+            raise RankingError(
+                f"unknown winner label {label!r} in column {name!r} "
+                "(expected model_a, model_b, tie, both_bad or tie (bothbad))"
+            )
         out[k] = code
     return out
 
@@ -246,6 +256,7 @@ class _Coder:
 
 # --------------------------------------------------------------------------- sources
 
+
 class _Wanted(TypedDict):
     """The keyword arguments of :func:`resolve_columns`: which optional roles to read."""
 
@@ -256,9 +267,15 @@ class _Wanted(TypedDict):
     need_time: bool
 
 
-def open_votes(data: VoteSource, *, voter: str | None = None, need_voter: bool = False,
-               by: str | None = None, weight: str | None = None,
-               need_time: bool = False) -> VoteStream:
+def open_votes(
+    data: VoteSource,
+    *,
+    voter: str | None = None,
+    need_voter: bool = False,
+    by: str | None = None,
+    weight: str | None = None,
+    need_time: bool = False,
+) -> VoteStream:
     """Open a DataFrame, an arrow Table or a file path as a stream of coded batches."""
     opts = _Wanted(voter=voter, need_voter=need_voter, by=by, weight=weight, need_time=need_time)
     if isinstance(data, pd.DataFrame):
@@ -276,7 +293,7 @@ def _from_frame(df: pd.DataFrame, opts: _Wanted) -> VoteStream:
         raise RankingError("no votes: the data is empty")
     src = VoteStream(iter(()), cols, len(df))
     coder = _Coder(src)
-    src.batches = (coder.pandas(df.iloc[k:k + BATCH_ROWS]) for k in range(0, len(df), BATCH_ROWS))
+    src.batches = (coder.pandas(df.iloc[k : k + BATCH_ROWS]) for k in range(0, len(df), BATCH_ROWS))
     return src
 
 
@@ -352,8 +369,11 @@ def _from_parquet(path: Path, opts: _Wanted) -> VoteStream:
 
     schema = pq.read_schema(path)
     cols = resolve_columns(schema.names, **opts)
-    strings = [n for n in cols.names() if pa.types.is_string(schema.field(n).type)
-               or pa.types.is_large_string(schema.field(n).type)]
+    strings = [
+        n
+        for n in cols.names()
+        if pa.types.is_string(schema.field(n).type) or pa.types.is_large_string(schema.field(n).type)
+    ]
     # Row group by row group: ``iter_batches`` pre-buffers column chunks ahead and its
     # peak memory grows with the file (360 MB at 100M votes against 155 MB this way).
     pf = pq.ParquetFile(path, read_dictionary=strings, pre_buffer=False)
@@ -385,10 +405,10 @@ def _from_csv(path: Path, opts: _Wanted) -> VoteStream:
     types = {n: dict_type for n in ("model_a", "model_b", "winner")}
     if cols.voter:
         types[cols.voter] = dict_type
-    convert = pcsv.ConvertOptions(include_columns=cols.names(), column_types=types,
-                                  strings_can_be_null=True)
-    reader = pcsv.open_csv(path, parse_options=parse, convert_options=convert,
-                           read_options=pcsv.ReadOptions(block_size=1 << 24))
+    convert = pcsv.ConvertOptions(include_columns=cols.names(), column_types=types, strings_can_be_null=True)
+    reader = pcsv.open_csv(
+        path, parse_options=parse, convert_options=convert, read_options=pcsv.ReadOptions(block_size=1 << 24)
+    )
     src = VoteStream(iter(()), cols, None)
     coder = _Coder(src)
     src.batches = _guard((coder.arrow(rb) for rb in reader if rb.num_rows), path, "csv")
@@ -429,8 +449,10 @@ def _from_json_list(path: Path, opts: _Wanted) -> VoteStream:
 
 # --------------------------------------------------------------------------- database
 
-def aggregation_query(table: str = "votes", *, voter: str | None = None,
-                      by: str | None = None, where: str | None = None) -> str:
+
+def aggregation_query(
+    table: str = "votes", *, voter: str | None = None, by: str | None = None, where: str | None = None
+) -> str:
     """SQL that aggregates votes in the database to what :func:`ranking.rank` needs.
 
     ``GROUP BY model_a, model_b, winner[, voter][, by]`` with ``COUNT(*) AS count``:
@@ -444,8 +466,9 @@ def aggregation_query(table: str = "votes", *, voter: str | None = None,
     return sql + f" GROUP BY {cols}"
 
 
-def read_database(con: object, table: str = "votes", *, voter: str | None = None,
-                  by: str | None = None, where: str | None = None) -> pd.DataFrame:
+def read_database(
+    con: object, table: str = "votes", *, voter: str | None = None, by: str | None = None, where: str | None = None
+) -> pd.DataFrame:
     """Run :func:`aggregation_query` on a DB-API or SQLAlchemy connection (or engine)."""
     out: pd.DataFrame = pd.read_sql(aggregation_query(table, voter=voter, by=by, where=where), con)
     return out

@@ -31,12 +31,12 @@ CI_METHODS: tuple[CIMethod, ...] = get_args(CIMethod)
 TIES: tuple[Ties, ...] = get_args(Ties)
 BOTH_BAD: tuple[BothBad, ...] = get_args(BothBad)
 FORMATS: tuple[Format, ...] = get_args(Format)
-DEVICES = ("auto", "cpu", "cuda")   # and "cuda:N"
+DEVICES = ("auto", "cpu", "cuda")  # and "cuda:N"
 
-MIN_VOTES = 300              # smallest group that gets its own leaderboard
-PROVISIONAL_VOTES = 300      # models with fewer votes are flagged provisional
-PRIOR = 0.5                  # virtual ties per model against the mean (see ranking.bt)
-TOL = 1e-8                   # max |gradient| of the per-vote mean loss at convergence
+MIN_VOTES = 300  # smallest group that gets its own leaderboard
+PROVISIONAL_VOTES = 300  # models with fewer votes are flagged provisional
+PRIOR = 0.5  # virtual ties per model against the mean (see ranking.bt)
+TOL = 1e-8  # max |gradient| of the per-vote mean loss at convergence
 
 
 @dataclass(frozen=True)
@@ -81,8 +81,7 @@ class RankOptions:
         _choice("ci", self.ci, CI_METHODS)
         _choice("ties", self.ties, TIES)
         _choice("both_bad", self.both_bad, BOTH_BAD)
-        if not isinstance(self.device, str) or (self.device not in DEVICES
-                                                and not _is_cuda_index(self.device)):
+        if not isinstance(self.device, str) or (self.device not in DEVICES and not _is_cuda_index(self.device)):
             raise RankingError(f"device must be one of {', '.join(DEVICES)} or cuda:N, not {self.device!r}")
         self._set("rounds", check_integer("rounds", self.rounds, minimum=1))
         self._set("provisional_votes", check_integer("provisional_votes", self.provisional_votes, minimum=0))
@@ -106,7 +105,7 @@ class RankOptions:
         self._set("anchor", _anchor(self.anchor))
 
     def _set(self, name: str, value: object) -> None:
-        object.__setattr__(self, name, value)   # normalise (e.g. numpy ints) a frozen field
+        object.__setattr__(self, name, value)  # normalise (e.g. numpy ints) a frozen field
 
 
 class RankKwargs(TypedDict, total=False):
@@ -147,7 +146,7 @@ def with_overrides(options: RankOptions | None, overrides: RankKwargs) -> RankOp
 
 
 def parse_anchor(text: str) -> tuple[str, float]:
-    """"model=1114" -> ("model", 1114.0); the model name may itself contain "="."""
+    """ "model=1114" -> ("model", 1114.0); the model name may itself contain "="."""
     name, sep, value = text.rpartition("=")
     try:
         if not sep or not name:
@@ -172,7 +171,7 @@ def _is_cuda_index(device: str) -> bool:
 
 def check_integer(name: str, value: object, *, minimum: int) -> int:
     """``value`` as an int (a numpy integer too, not a bool or 2.5), at least ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, SupportsIndex):   # not 2.5 or "3"
+    if isinstance(value, bool) or not isinstance(value, SupportsIndex):  # not 2.5 or "3"
         raise RankingError(f"{name} must be an integer >= {minimum}, not {value!r}")
     n = operator.index(value)
     if n < minimum:
@@ -194,8 +193,10 @@ def _anchor(value: object) -> tuple[str, float] | None:
     if value is None:
         return None
     if isinstance(value, str):
-        raise RankingError(f"anchor must be a (model, rating) pair, not the string {value!r} "
-                           "(parse_anchor turns 'MODEL=RATING' into one)")
+        raise RankingError(
+            f"anchor must be a (model, rating) pair, not the string {value!r} "
+            "(parse_anchor turns 'MODEL=RATING' into one)"
+        )
     if not isinstance(value, (tuple, list)) or len(value) != 2 or not isinstance(value[0], str):
         raise RankingError(f"anchor must be a (model, rating) pair, not {value!r}")
     return value[0], _number("anchor rating", value[1])

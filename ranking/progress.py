@@ -26,8 +26,7 @@ class Progress:
             except ImportError:
                 self._bar = None
             else:
-                self._bar = tqdm(total=self.total, desc=self.desc, file=sys.stderr,
-                                 leave=False, dynamic_ncols=True)
+                self._bar = tqdm(total=self.total, desc=self.desc, file=sys.stderr, leave=False, dynamic_ncols=True)
         return self
 
     def update(self, n: float = 1) -> None:

@@ -18,9 +18,16 @@ Boards = Mapping[str, Leaderboard | TooSmall]
 def _display_rows(lb: Leaderboard, elo: Mapping[str, float] | None) -> list[list[str]]:
     out = []
     for r in lb.rows:
-        row = [str(r.rank), str(r.rank_ub), r.model, f"{r.rating:.1f}",
-               f"+{r.ci_high - r.rating:.1f}/-{r.rating - r.ci_low:.1f}",
-               f"{r.rank_low}-{r.rank_high}", f"{r.votes:,}", f"{r.win_rate:.3f}"]
+        row = [
+            str(r.rank),
+            str(r.rank_ub),
+            r.model,
+            f"{r.rating:.1f}",
+            f"+{r.ci_high - r.rating:.1f}/-{r.rating - r.ci_low:.1f}",
+            f"{r.rank_low}-{r.rank_high}",
+            f"{r.votes:,}",
+            f"{r.win_rate:.3f}",
+        ]
         if elo is not None:
             row.append(f"{elo.get(r.model, math.nan):.1f}")
         out.append(row + ["provisional" if r.provisional else ""])
@@ -36,23 +43,28 @@ def _header(lb: Leaderboard, elo: Mapping[str, float] | None) -> list[str]:
 def table(lb: Leaderboard, markdown: bool = False, elo: Mapping[str, float] | None = None) -> str:
     head, body = _header(lb, elo), _display_rows(lb, elo)
     if markdown:
-        lines = ["| " + " | ".join(head) + " |",
-                 "|" + "|".join("---:" if h not in ("model", "flags") else "---" for h in head) + "|"]
+        lines = [
+            "| " + " | ".join(head) + " |",
+            "|" + "|".join("---:" if h not in ("model", "flags") else "---" for h in head) + "|",
+        ]
         return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in body])
     widths = [max(len(h), *(len(r[k]) for r in body)) for k, h in enumerate(head)]
 
     def fmt(cells: list[str]) -> str:
-        return "  ".join(c.ljust(w) if h in ("model", "flags") else c.rjust(w)
-                         for c, w, h in zip(cells, widths, head, strict=True)).rstrip()
+        return "  ".join(
+            c.ljust(w) if h in ("model", "flags") else c.rjust(w) for c, w, h in zip(cells, widths, head, strict=True)
+        ).rstrip()
 
     return "\n".join([fmt(head)] + [fmt(r) for r in body])
 
 
 def summary(lb: Leaderboard) -> str:
     d = lb.diagnostics
-    text = (f"{d['n_models']} models, {d['n_votes']:,.0f} votes, ci={d['ci']}"
-            + (f" ({d['rounds']} rounds)" if d["rounds"] else "")
-            + f", ties={d['ties']}, converged={d['converged']} (|grad| {d['grad_norm']:.1e})")
+    text = (
+        f"{d['n_models']} models, {d['n_votes']:,.0f} votes, ci={d['ci']}"
+        + (f" ({d['rounds']} rounds)" if d["rounds"] else "")
+        + f", ties={d['ties']}, converged={d['converged']} (|grad| {d['grad_norm']:.1e})"
+    )
     if "position_advantage" in d and "position_advantage_se" in d:
         text += f", position advantage {d['position_advantage']:+.1f} ± {1.96 * d['position_advantage_se']:.1f}"
     if "tie_param" in d:
@@ -60,17 +72,16 @@ def summary(lb: Leaderboard) -> str:
     return text
 
 
-def render(result: Leaderboard | Boards, fmt: Format,
-           elo: Mapping[str, float] | None = None) -> tuple[str, list[str]]:
+def render(result: Leaderboard | Boards, fmt: Format, elo: Mapping[str, float] | None = None) -> tuple[str, list[str]]:
     """The text for stdout and notes for stderr (too-small groups).
 
     ``result``: one board, or labelled boards (groups, components), each titled by its
     label. ``elo``: online Elo per model, shown as an extra column.
     """
     boards: dict[str | None, Leaderboard | TooSmall] = (
-        {None: result} if isinstance(result, Leaderboard) else {k: v for k, v in result.items()})
-    notes = [f"{label}: not ranked ({item.reason})" for label, item in boards.items()
-             if isinstance(item, TooSmall)]
+        {None: result} if isinstance(result, Leaderboard) else {k: v for k, v in result.items()}
+    )
+    notes = [f"{label}: not ranked ({item.reason})" for label, item in boards.items() if isinstance(item, TooSmall)]
     fitted = {k: v for k, v in boards.items() if isinstance(v, Leaderboard)}
     if fmt in ("json", "csv"):
         rows: list[dict[str, object]] = []
@@ -90,8 +101,11 @@ def render(result: Leaderboard | Boards, fmt: Format,
     parts = []
     for label, lb in fitted.items():
         if fmt == "markdown":
-            parts.append((f"### {label}\n\n" if label is not None else "")
-                         + table(lb, markdown=True, elo=elo) + f"\n\n_{summary(lb)}_")
+            parts.append(
+                (f"### {label}\n\n" if label is not None else "")
+                + table(lb, markdown=True, elo=elo)
+                + f"\n\n_{summary(lb)}_"
+            )
         else:
             parts.append(("" if label is None else f"{label}: ") + f"{summary(lb)}\n{table(lb, elo=elo)}")
     return "\n\n".join(parts), notes

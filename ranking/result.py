@@ -45,10 +45,19 @@ class BoardRow:
 
     def as_dict(self) -> BoardRowDict:
         """The row as a plain dict (Python scalars; the keys of :data:`ROW_KEYS`)."""
-        return BoardRowDict(model=self.model, rating=self.rating, ci_low=self.ci_low,
-                            ci_high=self.ci_high, rank=self.rank, rank_ub=self.rank_ub,
-                            rank_low=self.rank_low, rank_high=self.rank_high, votes=self.votes,
-                            win_rate=self.win_rate, provisional=self.provisional)
+        return BoardRowDict(
+            model=self.model,
+            rating=self.rating,
+            ci_low=self.ci_low,
+            ci_high=self.ci_high,
+            rank=self.rank,
+            rank_ub=self.rank_ub,
+            rank_low=self.rank_low,
+            rank_high=self.rank_high,
+            votes=self.votes,
+            win_rate=self.win_rate,
+            provisional=self.provisional,
+        )
 
 
 class BoardRowDict(TypedDict):
@@ -162,15 +171,20 @@ class Leaderboard:
 
     def to_dict(self) -> dict[str, JSON]:
         """rows, diagnostics and the three matrices ({"models", "values"}) as plain JSON."""
-        return {"rows": _plain(self.records()), "diagnostics": _plain(self.diagnostics),
-                "win_rate_matrix": _matrix(self.win_rate_matrix),
-                "predicted_win_rate": _matrix(self.predicted_win_rate),
-                "battle_counts": _matrix(self.battle_counts)}
+        return {
+            "rows": _plain(self.records()),
+            "diagnostics": _plain(self.diagnostics),
+            "win_rate_matrix": _matrix(self.win_rate_matrix),
+            "predicted_win_rate": _matrix(self.predicted_win_rate),
+            "battle_counts": _matrix(self.battle_counts),
+        }
 
     def __repr__(self) -> str:
         d = self.diagnostics
-        return (f"Leaderboard({len(self.rows)} models, {d['n_votes']:,.0f} votes, "
-                f"ci={d['ci']}, top={self.rows[0].model if self.rows else None})")
+        return (
+            f"Leaderboard({len(self.rows)} models, {d['n_votes']:,.0f} votes, "
+            f"ci={d['ci']}, top={self.rows[0].model if self.rows else None})"
+        )
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ class Arena:
     """Simulated votes as codes (``a``, ``b``, ``winner`` into WINNERS, ``voter``)."""
 
     models: list[str]
-    theta: np.ndarray          # true log-strengths, centred
+    theta: np.ndarray  # true log-strengths, centred
     a: np.ndarray
     b: np.ndarray
     winner: np.ndarray
@@ -36,17 +36,32 @@ class Arena:
 
     def frame(self) -> pd.DataFrame:
         cat = pd.Categorical.from_codes
-        df = pd.DataFrame({"model_a": cat(self.a, self.models), "model_b": cat(self.b, self.models),
-                           "winner": cat(self.winner, WINNERS)})
+        df = pd.DataFrame(
+            {
+                "model_a": cat(self.a, self.models),
+                "model_b": cat(self.b, self.models),
+                "winner": cat(self.winner, WINNERS),
+            }
+        )
         if self.voter is not None:
             df["judge"] = cat(self.voter, [f"voter-{v:06d}" for v in range(int(self.voter.max()) + 1)])
         return df
 
 
-def simulate(n_models: int = 50, n_votes: int = 100_000, *, seed: int = 0, spread: float = 1.0,
-             tie_rate: float = 0.15, both_bad_share: float = 0.3, uneven: float = 0.7,
-             position: float = 0.0, voters: int = 0, voter_bias: float = 0.0,
-             theta: np.ndarray | None = None) -> Arena:
+def simulate(
+    n_models: int = 50,
+    n_votes: int = 100_000,
+    *,
+    seed: int = 0,
+    spread: float = 1.0,
+    tie_rate: float = 0.15,
+    both_bad_share: float = 0.3,
+    uneven: float = 0.7,
+    position: float = 0.0,
+    voters: int = 0,
+    voter_bias: float = 0.0,
+    theta: np.ndarray | None = None,
+) -> Arena:
     """``spread``: s.d. of true log-strengths (1.0 ≈ 174 Elo). ``voter_bias``: s.d. of
     each voter's personal log-strength offset per model (votes of one voter are then
     correlated). ``both_bad_share``: fraction of ties labelled both_bad."""
@@ -78,6 +93,11 @@ def simulate(n_models: int = 50, n_votes: int = 100_000, *, seed: int = 0, sprea
     if both_bad_share > 0:
         winner[(winner == 2) & (rng.random(n_votes) < both_bad_share)] = 3
     width = len(str(n_models - 1))
-    return Arena(models=[f"model-{k:0{width}d}" for k in range(n_models)], theta=theta,
-                 a=a.astype(np.int32), b=b.astype(np.int32), winner=winner,
-                 voter=None if voter is None else voter.astype(np.int32))
+    return Arena(
+        models=[f"model-{k:0{width}d}" for k in range(n_models)],
+        theta=theta,
+        a=a.astype(np.int32),
+        b=b.astype(np.int32),
+        winner=winner,
+        voter=None if voter is None else voter.astype(np.int32),
+    )

@@ -64,7 +64,7 @@ def multinomial(torch: Any, total: float, p: Any, size: int, gen: Any) -> Any:
     """``size`` exact draws of Mult(total, p) (p a 1-d tensor summing to 1)."""
     cells = p.numel()
     levels = max(1, int(np.ceil(np.log2(cells))))
-    leaf = torch.zeros(2 ** levels, dtype=p.dtype, device=p.device)
+    leaf = torch.zeros(2**levels, dtype=p.dtype, device=p.device)
     leaf[:cells] = p
     sums = [leaf]
     while sums[-1].numel() > 1:
@@ -79,8 +79,17 @@ def multinomial(torch: Any, total: float, p: Any, size: int, gen: Any) -> Any:
     return counts[:, :cells]
 
 
-def bootstrap_torch(pairs: Pairs, f: Fit, *, rounds: int, seed: int, kind: str = "cells",
-                    device: str = "cuda", progress: bool = False, tol: float = TOL) -> Replicas:
+def bootstrap_torch(
+    pairs: Pairs,
+    f: Fit,
+    *,
+    rounds: int,
+    seed: int,
+    kind: str = "cells",
+    device: str = "cuda",
+    progress: bool = False,
+    tol: float = TOL,
+) -> Replicas:
     """θ for ``rounds`` replicas with sampling and refits on ``device``."""
     ops = TorchOps(device)
     torch = ops.xp
@@ -100,8 +109,11 @@ def bootstrap_torch(pairs: Pairs, f: Fit, *, rounds: int, seed: int, kind: str =
             raise ValueError("the voter-cluster bootstrap needs per-voter counts")
         vt = pairs.voters.T.tocsr()
         voters_t = torch.sparse_csr_tensor(
-            torch.as_tensor(vt.indptr, dtype=torch.int64), torch.as_tensor(vt.indices, dtype=torch.int64),
-            torch.as_tensor(vt.data, dtype=torch.float64), size=vt.shape).to(ops.device)
+            torch.as_tensor(vt.indptr, dtype=torch.int64),
+            torch.as_tensor(vt.indices, dtype=torch.int64),
+            torch.as_tensor(vt.data, dtype=torch.float64),
+            size=vt.shape,
+        ).to(ops.device)
         n_voters = vt.shape[1]
     hinv = chord_matrix(pairs, f)
     out, left, worst = [], 0, 0.0
@@ -123,5 +135,5 @@ def bootstrap_torch(pairs: Pairs, f: Fit, *, rounds: int, seed: int, kind: str =
             left, worst = left + nl, max(worst, nw)
             bar.update(size)
     X = np.concatenate(out)
-    theta = X[:, :pairs.n_models]
+    theta = X[:, : pairs.n_models]
     return Replicas(theta=theta - theta.mean(axis=1, keepdims=True), unconverged=left, max_grad=worst)

@@ -4,6 +4,7 @@ PostgreSQL tests use the server at ARENA_TEST_POSTGRES (default
 postgresql://postgres@127.0.0.1:5432/postgres). With CI=true they must run; without
 CI they are skipped, with the reason, only when no server answers.
 """
+
 from __future__ import annotations
 
 import os
@@ -99,8 +100,12 @@ def models_file(tmp_path) -> Path:
 @pytest.fixture
 def settings(tmp_path, database_url, models_file) -> Settings:
     return Settings(
-        data_dir=tmp_path / "data", models_file=models_file, database_url=database_url,
-        secret_key="test-secret", leaderboard_refresh_s=3600, min_dwell_ms=0,  # tests vote at once
+        data_dir=tmp_path / "data",
+        models_file=models_file,
+        database_url=database_url,
+        secret_key="test-secret",
+        leaderboard_refresh_s=3600,
+        min_dwell_ms=0,  # tests vote at once
     )
 
 
@@ -174,6 +179,10 @@ def eventually(check, timeout: float = 30.0, interval: float = 0.05):
 def arena_command(*args: str, env: dict | None = None, **kwargs) -> subprocess.CompletedProcess:
     """Run the `arena` CLI as a user would (same interpreter, installed entry point module)."""
     return subprocess.run(
-        [sys.executable, "-m", "arena", *args], capture_output=True, text=True,
-        env={**os.environ, **(env or {})}, timeout=300, **kwargs,
+        [sys.executable, "-m", "arena", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=300,
+        **kwargs,
     )

@@ -6,6 +6,7 @@ f"ARENA_{name.upper()}") can escape: every `ARENA_*` literal in the sources of a
 generators/ and ranking/, and every `ARENA_*` name that `from_environment` looks up when
 run against an environment that records what it is asked for.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -71,12 +72,15 @@ def test_the_recorder_sees_settings_names_literal_and_built(monkeypatch):
 
 
 def test_names_are_built_at_run_time_only_where_the_recorder_sees_them():
-    built_elsewhere = [str(path.relative_to(ROOT)) for path in sources()
-                       if DYNAMIC.search(path.read_text(encoding="utf-8"))
-                       and path != Path(arena.settings.__file__).resolve()]
+    built_elsewhere = [
+        str(path.relative_to(ROOT))
+        for path in sources()
+        if DYNAMIC.search(path.read_text(encoding="utf-8")) and path != Path(arena.settings.__file__).resolve()
+    ]
     assert not built_elsewhere, (
         f"ARENA_* names built from f-strings in {built_elsewhere}: this test cannot list them; "
-        "read them in arena.settings.from_environment or list them in a registry")
+        "read them in arena.settings.from_environment or list them in a registry"
+    )
 
 
 def test_every_environment_variable_is_documented_in_the_readme(monkeypatch):
@@ -99,6 +103,5 @@ def commands(parser: argparse.ArgumentParser, prefix: str = "arena") -> list[str
 def test_every_cli_command_is_mentioned_in_the_readme():
     found = commands(build_parser())
     assert {"arena serve", "arena db", "arena db upgrade", "arena simulate", "arena rank", "arena worker"} <= set(found)
-    missing = [command for command in found
-               if not re.search(rf"{re.escape(command)}(?![\w-])", README)]
+    missing = [command for command in found if not re.search(rf"{re.escape(command)}(?![\w-])", README)]
     assert not missing, f"arena commands missing from README.md: {', '.join(missing)}"

@@ -28,7 +28,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(ArenaError)
     async def _arena_error(_request: Request, exc: ArenaError) -> JSONResponse:
-        headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after_s)))} if isinstance(exc, TooManyRequests) else None
+        headers = (
+            {"Retry-After": str(max(1, math.ceil(exc.retry_after_s)))} if isinstance(exc, TooManyRequests) else None
+        )
         return JSONResponse({"error": str(exc)}, status_code=exc.status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
@@ -42,8 +44,13 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         # A traceback's values may carry voter ids or prompts: the full one only at DEBUG.
-        log.error("unexpected %s on %s %s", exc.__class__.__name__, request.method, request.url.path,
-                  exc_info=log.isEnabledFor(logging.DEBUG))
+        log.error(
+            "unexpected %s on %s %s",
+            exc.__class__.__name__,
+            request.method,
+            request.url.path,
+            exc_info=log.isEnabledFor(logging.DEBUG),
+        )
         return JSONResponse({"error": "internal error; nothing was saved"}, status_code=500)
 
 

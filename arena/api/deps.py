@@ -52,6 +52,12 @@ async def client(request: Request, response: Response) -> Client:
             voter = cookie
         else:
             voter = new_voter_id()
-            response.set_cookie(COOKIE, voter, max_age=COOKIE_MAX_AGE, httponly=True, samesite="lax",
-                                secure=arena_of(request).settings.secure_cookies)
+            response.set_cookie(
+                COOKIE,
+                voter,
+                max_age=COOKIE_MAX_AGE,
+                httponly=True,
+                samesite="lax",
+                secure=arena_of(request).settings.secure_cookies,
+            )
     return arena_of(request).voters.client(voter, address_of(request))

@@ -73,8 +73,11 @@ class Hygiene:
             if message["type"] == "http.response.start":
                 extra = list(SECURITY_HEADERS)
                 if allowed:
-                    extra += [(b"access-control-allow-origin", origin.encode("latin-1")),
-                              (b"access-control-allow-credentials", b"true"), (b"vary", b"Origin")]
+                    extra += [
+                        (b"access-control-allow-origin", origin.encode("latin-1")),
+                        (b"access-control-allow-credentials", b"true"),
+                        (b"vary", b"Origin"),
+                    ]
                 message["headers"] = [*message.get("headers", []), *extra]
             await send(message)
 
@@ -113,16 +116,34 @@ def _replay(body: bytes) -> Receive:
 
 async def _json(send: Send, status: int, error: str) -> None:
     body = json.dumps({"error": error}).encode()
-    await send({"type": "http.response.start", "status": status, "headers": [
-        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *SECURITY_HEADERS,
-    ]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *SECURITY_HEADERS,
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
 async def _preflight(send: Send, origin: str) -> None:
-    await send({"type": "http.response.start", "status": 204, "headers": [
-        (b"access-control-allow-origin", origin.encode("latin-1")), (b"access-control-allow-credentials", b"true"),
-        (b"access-control-allow-methods", CORS_METHODS), (b"access-control-allow-headers", CORS_HEADERS),
-        (b"access-control-max-age", b"600"), (b"vary", b"Origin"), *SECURITY_HEADERS,
-    ]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 204,
+            "headers": [
+                (b"access-control-allow-origin", origin.encode("latin-1")),
+                (b"access-control-allow-credentials", b"true"),
+                (b"access-control-allow-methods", CORS_METHODS),
+                (b"access-control-allow-headers", CORS_HEADERS),
+                (b"access-control-max-age", b"600"),
+                (b"vary", b"Origin"),
+                *SECURITY_HEADERS,
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": b""})

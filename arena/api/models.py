@@ -78,8 +78,13 @@ class SideOut(BaseModel):
     @classmethod
     def of(cls, out: SideOutput) -> SideOut:
         if out.artifact_sha256:
-            return cls(media_type=out.media_type, latency_ms=out.latency_ms, error=out.error,
-                       url=f"/api/v1/artifacts/{out.artifact_sha256}", sha256=out.artifact_sha256)
+            return cls(
+                media_type=out.media_type,
+                latency_ms=out.latency_ms,
+                error=out.error,
+                url=f"/api/v1/artifacts/{out.artifact_sha256}",
+                sha256=out.artifact_sha256,
+            )
         return cls(media_type=out.media_type, latency_ms=out.latency_ms, error=out.error, text=out.text)
 
 
@@ -100,10 +105,17 @@ class BattleOut(BaseModel):
     def of(cls, view: BattleView) -> BattleOut:
         turns = [{side: SideOut.of(out) for side, out in turn.items()} for turn in view.turns]
         return cls(
-            id=view.id, modality=Modality(view.modality), mode=BattleMode(view.mode),
-            status=BattleStatus(view.status), error=view.error, conversation=view.conversation,
-            outputs=turns[-1] if turns else {}, turns=turns, votes={k: Winner(v) for k, v in view.votes.items()},
-            model_a=view.model_a, model_b=view.model_b,
+            id=view.id,
+            modality=Modality(view.modality),
+            mode=BattleMode(view.mode),
+            status=BattleStatus(view.status),
+            error=view.error,
+            conversation=view.conversation,
+            outputs=turns[-1] if turns else {},
+            turns=turns,
+            votes={k: Winner(v) for k, v in view.votes.items()},
+            model_a=view.model_a,
+            model_b=view.model_b,
         )
 
 
@@ -118,8 +130,15 @@ class VoteOut(BaseModel):
 
     @classmethod
     def of(cls, vote: RecordedVote) -> VoteOut:
-        return cls(battle_id=vote.battle_id, dimension=vote.dimension, winner=vote.winner, model_a=vote.model_a,
-                   model_b=vote.model_b, counted=vote.valid, reason=vote.invalid_reason)
+        return cls(
+            battle_id=vote.battle_id,
+            dimension=vote.dimension,
+            winner=vote.winner,
+            model_a=vote.model_a,
+            model_b=vote.model_b,
+            counted=vote.valid,
+            reason=vote.invalid_reason,
+        )
 
 
 class ModelOut(BaseModel):
@@ -179,8 +198,20 @@ class LeaderboardOut(BaseModel):
     def of(cls, board: Board) -> LeaderboardOut:
         data: dict[str, Any] = {
             name: getattr(board, name)
-            for name in ("modality", "dimension", "status", "message", "votes", "computed_at", "ci", "level",
-                         "rows", "win_rate_matrix", "battle_counts", "excluded")
+            for name in (
+                "modality",
+                "dimension",
+                "status",
+                "message",
+                "votes",
+                "computed_at",
+                "ci",
+                "level",
+                "rows",
+                "win_rate_matrix",
+                "battle_counts",
+                "excluded",
+            )
         }
         group = BoardGroupOut(field=board.group.field, value=board.group.value) if board.group else None
         return cls(**data, group=group)

@@ -35,28 +35,42 @@ from arena.vocabulary import Dimension, GroupField, Modality
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorOut, "description": description}
-    for status, description in ((404, "not found"), (409, "conflict"), (422, "invalid input"),
-                                (429, "too many requests: see Retry-After"), (503, "unavailable"))
+    for status, description in (
+        (404, "not found"),
+        (409, "conflict"),
+        (422, "invalid input"),
+        (429, "too many requests: see Retry-After"),
+        (503, "unavailable"),
+    )
 }
 router = APIRouter(responses=ERRORS, dependencies=[Depends(throttle)])
 
 
-@router.post("/battles", status_code=201, summary="Start a battle: two anonymous outputs for a prompt",
-             response_model_exclude_unset=True)  # a side carries text, or url + sha256: never both
+@router.post(
+    "/battles",
+    status_code=201,
+    summary="Start a battle: two anonymous outputs for a prompt",
+    response_model_exclude_unset=True,
+)  # a side carries text, or url + sha256: never both
 async def start_battle(body: StartBattle, request: Request, who: Client = Depends(client)) -> BattleOut:
-    view = await arena_of(request).battles.start(body.modality, body.prompt, who.voter_id, models=body.models,
-                                                 ip_hash=who.ip_hash)
+    view = await arena_of(request).battles.start(
+        body.modality, body.prompt, who.voter_id, models=body.models, ip_hash=who.ip_hash
+    )
     return BattleOut.of(view)
 
 
-@router.get("/battles/{battle_id}", summary="A battle of yours (names only after your vote)",
-             response_model_exclude_unset=True)  # a side carries text, or url + sha256: never both
+@router.get(
+    "/battles/{battle_id}", summary="A battle of yours (names only after your vote)", response_model_exclude_unset=True
+)  # a side carries text, or url + sha256: never both
 async def get_battle(battle_id: str, request: Request, who: Client = Depends(client)) -> BattleOut:
     return BattleOut.of(await arena_of(request).battles.get(battle_id, who.voter_id))
 
 
-@router.post("/battles/{battle_id}/messages", summary="A follow-up message to the same pair (text)",
-             response_model_exclude_unset=True)  # a side carries text, or url + sha256: never both
+@router.post(
+    "/battles/{battle_id}/messages",
+    summary="A follow-up message to the same pair (text)",
+    response_model_exclude_unset=True,
+)  # a side carries text, or url + sha256: never both
 async def follow_up(battle_id: str, body: FollowUp, request: Request, who: Client = Depends(client)) -> BattleOut:
     battles = arena_of(request).battles
     return BattleOut.of(await battles.continue_(battle_id, who.voter_id, body.prompt, ip_hash=who.ip_hash))
@@ -89,7 +103,9 @@ async def leaderboard(
 
 
 @router.get(
-    "/artifacts/{sha256}", summary="An image (PNG) or 3D model (GLB) by its SHA-256", response_class=FileResponse,
+    "/artifacts/{sha256}",
+    summary="An image (PNG) or 3D model (GLB) by its SHA-256",
+    response_class=FileResponse,
     responses={200: {"description": "the file", "content": {"image/png": {}, "model/gltf-binary": {}}}},
 )
 async def artifact(sha256: str, request: Request) -> FileResponse:

@@ -4,6 +4,7 @@ Plain Python with no UI or HTTP code, so the REST API, the web page and
 `arena simulate` all drive the same rules. Generation runs on the event loop;
 database work runs in worker threads.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -52,6 +53,7 @@ from generators import Output as GeneratedOutput  # schema's Output is the store
 log = logging.getLogger("arena.battles")
 
 SIDES = (Side.A, Side.B)
+
 
 @dataclass
 class SideOutput:
@@ -129,8 +131,11 @@ class BattleService:
         self.is_banned = is_banned
         self.rng = rng or random.Random()
         # ARENA_MIN_DWELL_MS=0 turns the reading-time check off
-        self.dwell = (DwellPolicy(settings.min_dwell_ms, settings.dwell_ms_per_char, settings.max_dwell_ms)
-                      if settings.min_dwell_ms > 0 else None)
+        self.dwell = (
+            DwellPolicy(settings.min_dwell_ms, settings.dwell_ms_per_char, settings.max_dwell_ms)
+            if settings.min_dwell_ms > 0
+            else None
+        )
 
     # -- models ---------------------------------------------------------------
 
@@ -141,11 +146,20 @@ class BattleService:
 
     # -- starting and continuing ----------------------------------------------
 
-    async def start(self, modality: str, prompt: str, voter_id: str, *,
-                    models: tuple[str, str] | None = None, seed: int | None = None, ip_hash: str | None = None,
-                    source: VoteSource = VoteSource.LIVE) -> BattleView:
-        return await _last(self.start_stream(modality, prompt, voter_id, models=models, seed=seed, ip_hash=ip_hash,
-                                             source=source))
+    async def start(
+        self,
+        modality: str,
+        prompt: str,
+        voter_id: str,
+        *,
+        models: tuple[str, str] | None = None,
+        seed: int | None = None,
+        ip_hash: str | None = None,
+        source: VoteSource = VoteSource.LIVE,
+    ) -> BattleView:
+        return await _last(
+            self.start_stream(modality, prompt, voter_id, models=models, seed=seed, ip_hash=ip_hash, source=source)
+        )
 
     async def start_stream(
         self,
@@ -181,9 +195,16 @@ class BattleService:
             model_a, model_b = await self._check_named(kind, models)
         battle_id = str(uuid.uuid4())
         battle = Battle(
-            id=battle_id, modality=kind.value, mode=mode.value, prompt=prompt, conversation=[prompt],
-            category=categorise(kind, prompt), model_a=model_a, model_b=model_b,
-            pair_probability=probability, status=BattleStatus.GENERATING.value,
+            id=battle_id,
+            modality=kind.value,
+            mode=mode.value,
+            prompt=prompt,
+            conversation=[prompt],
+            category=categorise(kind, prompt),
+            model_a=model_a,
+            model_b=model_b,
+            pair_probability=probability,
+            status=BattleStatus.GENERATING.value,
             voter_id=voter_id,
         )
         await self.store.run_write(self._insert, battle)
@@ -195,26 +216,36 @@ class BattleService:
         async for event in self._run_turn(battle_id, kind, (model_a, model_b), [[prompt], [], []], 0, seed):
             yield event
 
-    async def continue_(self, battle_id: str, voter_id: str, prompt: str, *,
-                        ip_hash: str | None = None) -> BattleView:
+    async def continue_(self, battle_id: str, voter_id: str, prompt: str, *, ip_hash: str | None = None) -> BattleView:
         return await _last(self.continue_stream(battle_id, voter_id, prompt, ip_hash=ip_hash))
 
-    async def continue_stream(self, battle_id: str, voter_id: str, prompt: str, *,
-                              ip_hash: str | None = None) -> AsyncIterator[Event]:
+    async def continue_stream(
+        self, battle_id: str, voter_id: str, prompt: str, *, ip_hash: str | None = None
+    ) -> AsyncIterator[Event]:
         """Send a follow-up message to the same pair (text battles, before the vote).
 
         A follow-up costs what a battle costs, so it counts against the battle limits.
         """
         prompt = self._check_prompt(prompt)
         await self._admit(voter_id, ip_hash, vote=False)
-        modality, pair, conversation, turn = await self.store.run_write(self._claim_next_turn, battle_id, voter_id, prompt)
+        modality, pair, conversation, turn = await self.store.run_write(
+            self._claim_next_turn, battle_id, voter_id, prompt
+        )
         async for event in self._run_turn(battle_id, modality, pair, conversation, turn, None):
             yield event
 
     # -- voting ---------------------------------------------------------------
 
-    async def vote(self, battle_id: str, voter_id: str, winner: str, dimension: str = Dimension.OVERALL, *,
-                   ip_hash: str | None = None, source: VoteSource = VoteSource.LIVE) -> VoteResult:
+    async def vote(
+        self,
+        battle_id: str,
+        voter_id: str,
+        winner: str,
+        dimension: str = Dimension.OVERALL,
+        *,
+        ip_hash: str | None = None,
+        source: VoteSource = VoteSource.LIVE,
+    ) -> VoteResult:
         """Record one vote through the vote path; a second vote on a dimension is a Conflict.
 
         Raises InvalidInput, NotFound or Conflict (see `record_votes`), TooManyRequests (live).
@@ -359,8 +390,9 @@ class BattleService:
         with self.store.write() as session:
             session.add(battle)
 
-    def _store_turn(self, battle_id: str, turn: int, pair: tuple[str, str],
-                    outputs: Sequence[SideResult]) -> BattleView:
+    def _store_turn(
+        self, battle_id: str, turn: int, pair: tuple[str, str], outputs: Sequence[SideResult]
+    ) -> BattleView:
         rows = []
         for side_output, result in outputs:
             if isinstance(result, TextOutput):
@@ -404,16 +436,16 @@ class BattleService:
                 raise Conflict("this battle is locked after the vote; start a new battle")
             if len(battle.conversation) >= self.settings.max_turns:
                 raise Conflict(f"a battle has at most {self.settings.max_turns} turns; please vote")
-            outputs = session.scalars(
-                select(Output).where(Output.battle_id == battle_id).order_by(Output.turn)
-            ).all()
+            outputs = session.scalars(select(Output).where(Output.battle_id == battle_id).order_by(Output.turn)).all()
             replies = {side: [o.text or "" for o in outputs if o.side == side] for side in SIDES}
             turn = len(battle.conversation)
             battle.conversation = [*battle.conversation, prompt]
             battle.status = BattleStatus.GENERATING
             return (
-                Modality(battle.modality), (battle.model_a, battle.model_b),
-                [battle.conversation, replies[Side.A], replies[Side.B]], turn,
+                Modality(battle.modality),
+                (battle.model_a, battle.model_b),
+                [battle.conversation, replies[Side.A], replies[Side.B]],
+                turn,
             )
 
     def _owned(self, session: Session, battle_id: str, voter_id: str, lock: bool = False) -> Battle:
@@ -433,19 +465,22 @@ class BattleService:
         outputs = session.scalars(
             select(Output).where(Output.battle_id == battle.id).order_by(Output.turn, Output.side)
         ).all()
-        votes = dict(session.execute(
-            select(Vote.dimension, Vote.winner).where(Vote.battle_id == battle.id)
-        ).all())
+        votes = dict(session.execute(select(Vote.dimension, Vote.winner).where(Vote.battle_id == battle.id)).all())
         turns: list[dict[str, SideOutput]] = [{} for _ in range(max((o.turn for o in outputs), default=-1) + 1)]
         for o in outputs:
-            turns[o.turn][o.side] = SideOutput(
-                o.side, o.text, o.artifact_sha256, o.media_type, o.latency_ms, o.error
-            )
+            turns[o.turn][o.side] = SideOutput(o.side, o.text, o.artifact_sha256, o.media_type, o.latency_ms, o.error)
         reveal = bool(votes) or battle.mode == BattleMode.NAMED
         return BattleView(
-            id=battle.id, modality=battle.modality, mode=battle.mode, status=battle.status,
-            conversation=list(battle.conversation), turns=turns, error=battle.error, votes=votes,
-            model_a=battle.model_a if reveal else None, model_b=battle.model_b if reveal else None,
+            id=battle.id,
+            modality=battle.modality,
+            mode=battle.mode,
+            status=battle.status,
+            conversation=list(battle.conversation),
+            turns=turns,
+            error=battle.error,
+            votes=votes,
+            model_a=battle.model_a if reveal else None,
+            model_b=battle.model_b if reveal else None,
         )
 
     def _check_prompt(self, prompt: str) -> str:

@@ -7,6 +7,7 @@ says, and only an operator (or whoever disabled it) enables it again. A model th
 disabled (its status, or its entry removed) is the file's to enable: an operator edits
 the file.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -73,8 +74,13 @@ class ModelState:
 
     @classmethod
     def of(cls, model: Model) -> ModelState:
-        return cls(model.name, Modality(model.modality), ModelStatus(model.status), model.disabled_reason,
-                   DisabledBy(model.disabled_by) if model.disabled_by else None)
+        return cls(
+            model.name,
+            Modality(model.modality),
+            ModelStatus(model.status),
+            model.disabled_reason,
+            DisabledBy(model.disabled_by) if model.disabled_by else None,
+        )
 
 
 def disable_model(store: Store, name: str, reason: str, by: DisabledBy, actor: str) -> ModelState:
@@ -84,8 +90,9 @@ def disable_model(store: Store, name: str, reason: str, by: DisabledBy, actor: s
         model = _locked(session, name)
         before = ModelStatus(model.status)
         _set_status(model, ModelStatus.DISABLED, by, reason)
-        log_action(session, actor, AdminAction.DISABLE_MODEL, name,
-                   {"reason": reason, "by": str(by), "from": str(before)})
+        log_action(
+            session, actor, AdminAction.DISABLE_MODEL, name, {"reason": reason, "by": str(by), "from": str(before)}
+        )
         session.flush()
         return ModelState.of(model)
 
@@ -133,8 +140,14 @@ def list_models(store: Store, modality: Modality | None = None) -> list[PublicMo
     with store.read() as session:
         return [
             PublicModel(
-                model.name, Modality(model.modality), ModelStatus(model.status), model.organisation,
-                model.license, model.open_weights, model.parameters, model.output_format,
+                model.name,
+                Modality(model.modality),
+                ModelStatus(model.status),
+                model.organisation,
+                model.license,
+                model.open_weights,
+                model.parameters,
+                model.output_format,
             )
             for model in session.scalars(query)
         ]

@@ -3,6 +3,7 @@
 LMArena labels categories with an LLM; a self-hosted arena needs something that
 runs offline and that a voter can predict, so: the first rule whose words appear.
 """
+
 from __future__ import annotations
 
 import re

@@ -57,8 +57,7 @@ class Gate:
         if not verdict.allowed:
             raise TooManyRequests("too many new voters from your address; try again later", verdict.retry_after_s)
 
-    async def _check(self, what: str, voter_id: str, limits: list[Limit], ip_hash: str | None,
-                     ip_limit: Limit) -> None:
+    async def _check(self, what: str, voter_id: str, limits: list[Limit], ip_hash: str | None, ip_limit: Limit) -> None:
         checks = [(voter_id, limit) for limit in limits]
         if ip_hash is not None:
             checks.append((ip_hash, ip_limit))

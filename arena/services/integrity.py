@@ -175,8 +175,14 @@ def _finite(x: float) -> float:
     return max(-BIG, min(BIG, round(x, 4)))
 
 
-def _verdict(voter: str, score: float, by_board: dict[str, tuple[float, int]], flags: dict[str, AuditFlag],
-             groups: dict[str, dict[str, GroupFlag]], alpha: float) -> Verdict:
+def _verdict(
+    voter: str,
+    score: float,
+    by_board: dict[str, tuple[float, int]],
+    flags: dict[str, AuditFlag],
+    groups: dict[str, dict[str, GroupFlag]],
+    alpha: float,
+) -> Verdict:
     several = len(by_board) > 1
     reasons: list[str] = []
     evidence: dict[str, Any] = {"alpha": alpha, "boards": {}}
@@ -185,9 +191,11 @@ def _verdict(voter: str, score: float, by_board: dict[str, tuple[float, int]], f
         flag = flags.get(board)
         if flag is not None:
             reasons.extend(f"[{board}] {line}" if several else line for line in flag.reasons)
-            entry.update(flagged_at=flag.flagged_at, tests=flag.as_dict()["tests"], groups=[
-                _group_evidence(groups[board][label]) for label in flag.groups if label in groups[board]
-            ])
+            entry.update(
+                flagged_at=flag.flagged_at,
+                tests=flag.as_dict()["tests"],
+                groups=[_group_evidence(groups[board][label]) for label in flag.groups if label in groups[board]],
+            )
         evidence["boards"][board] = entry
     if not reasons:  # the mean crossed the line by a rounding hair: say so rather than nothing
         reasons.append(f"combined evidence over {len(by_board)} boards reached score {score:.2f}")
@@ -204,8 +212,9 @@ def _group_evidence(group: GroupFlag) -> dict[str, Any]:
 
 def fresh_evidence(votes: pd.DataFrame, states: dict[str, tuple[FlagState, datetime | None]]) -> pd.DataFrame:
     """Drop each released voter's votes up to the release: they were reviewed already."""
-    released = {voter: at.timestamp() for voter, (state, at) in states.items()
-                if state == FlagState.RELEASED and at is not None}
+    released = {
+        voter: at.timestamp() for voter, (state, at) in states.items() if state == FlagState.RELEASED and at is not None
+    }
     if not released or votes.empty:
         return votes
     cutoff = votes["voter"].map(released)
@@ -259,11 +268,22 @@ class Integrity:
         detection = detect(votes, self.settings.audit_alpha)
         uncounted = votes.loc[votes["counted"], "voter"].unique().tolist()
         quarantined, invalidated = self._record(detection, set(uncounted), started)
-        result = ScanResult(detection.votes, detection.voters, len(detection.flags), quarantined, invalidated,
-                            time.perf_counter() - began, detection.notes)
+        result = ScanResult(
+            detection.votes,
+            detection.voters,
+            len(detection.flags),
+            quarantined,
+            invalidated,
+            time.perf_counter() - began,
+            detection.notes,
+        )
         if quarantined:
-            log.info("fraud scan: %d voters flagged, %d newly quarantined, %d votes taken off the boards",
-                     result.flagged, len(quarantined), invalidated)
+            log.info(
+                "fraud scan: %d voters flagged, %d newly quarantined, %d votes taken off the boards",
+                result.flagged,
+                len(quarantined),
+                invalidated,
+            )
         return result
 
     def _record(self, detection: Detection, counted_voters: set[str], started: datetime) -> tuple[list[str], int]:
@@ -278,24 +298,41 @@ class Integrity:
                 if row is not None and row.decided_at is not None and utc(row.decided_at) >= started:
                     continue  # an operator decided while this scan ran: the decision stands
                 if row is None:
-                    row = VoterFlag(voter_id=voter, created_at=now, votes_affected=0, decided_at=None,
-                                    decided_by=None, state=FlagState.FLAGGED)
+                    row = VoterFlag(
+                        voter_id=voter,
+                        created_at=now,
+                        votes_affected=0,
+                        decided_at=None,
+                        decided_by=None,
+                        state=FlagState.FLAGGED,
+                    )
                     session.add(row)
                     rows[voter] = row
                 elif row.state == FlagState.RELEASED:  # flagged again on votes cast after the release
                     row.state, row.decided_at, row.decided_by = FlagState.FLAGGED, None, None
-                row.score, row.reasons, row.evidence, row.votes = (verdict.score, verdict.reasons,
-                                                                   verdict.evidence, verdict.votes)
+                row.score, row.reasons, row.evidence, row.votes = (
+                    verdict.score,
+                    verdict.reasons,
+                    verdict.evidence,
+                    verdict.votes,
+                )
                 row.updated_at = now
                 if row.state == FlagState.FLAGGED and self.settings.quarantine:
                     row.state = FlagState.QUARANTINED
                     quarantined.append(voter)
-                    log_action(session, DETECTOR, AdminAction.QUARANTINE, voter,
-                               {"score": verdict.score, "votes": verdict.votes, "reasons": verdict.reasons[:5]})
+                    log_action(
+                        session,
+                        DETECTOR,
+                        AdminAction.QUARANTINE,
+                        voter,
+                        {"score": verdict.score, "votes": verdict.votes, "reasons": verdict.reasons[:5]},
+                    )
             # Votes to move: every quarantined or banned voter who has counted votes now
             # (the newly quarantined, and those who voted again since the last scan).
-            moving = {state: [voter for voter in rows if voter in counted_voters and rows[voter].state == state]
-                      for state in (FlagState.QUARANTINED, FlagState.BANNED)}
+            moving = {
+                state: [voter for voter in rows if voter in counted_voters and rows[voter].state == state]
+                for state in (FlagState.QUARANTINED, FlagState.BANNED)
+            }
             invalidated = 0
             for state, voters in moving.items():
                 if not voters:
@@ -311,8 +348,9 @@ class Integrity:
     async def flags(self, state: FlagState | None = None, limit: int = 100) -> list[FlagRecord]:
         return await self.store.run(list_flags, self.store, state, limit)
 
-    async def audit_log(self, limit: int = 100, before: int | None = None,
-                        target: str | None = None) -> list[ActionRecord]:
+    async def audit_log(
+        self, limit: int = 100, before: int | None = None, target: str | None = None
+    ) -> list[ActionRecord]:
         return await self.store.run(list_actions, self.store, limit, before, target)
 
     async def release(self, voter_id: str, actor: str) -> FlagRecord:
@@ -336,12 +374,18 @@ class Integrity:
             if row is None:
                 raise NotFound("this voter was never flagged or banned")
             before = row.state
-            restored = (restore_votes(self.store, [voter_id], InvalidReason.QUARANTINED)
-                        + restore_votes(self.store, [voter_id], InvalidReason.BANNED))
+            restored = restore_votes(self.store, [voter_id], InvalidReason.QUARANTINED) + restore_votes(
+                self.store, [voter_id], InvalidReason.BANNED
+            )
             row.state, row.votes_affected = FlagState.RELEASED, 0
             row.decided_at, row.decided_by, row.updated_at = now, actor, now
-            log_action(session, actor, AdminAction.RELEASE, voter_id,
-                       {"from": str(before), "votes_restored": restored, "score": row.score})
+            log_action(
+                session,
+                actor,
+                AdminAction.RELEASE,
+                voter_id,
+                {"from": str(before), "votes_restored": restored, "score": row.score},
+            )
             session.flush()
             return FlagRecord.of(row)
 
@@ -360,8 +404,17 @@ class Integrity:
             invalidated = invalidate_votes(self.store, [voter_id], InvalidReason.BANNED)
             row.state, row.decided_at, row.decided_by, row.updated_at = FlagState.BANNED, now, actor, now
             row.votes_affected = invalid_counts(session, [voter_id], InvalidReason.BANNED)[voter_id]
-            log_action(session, actor, AdminAction.BAN, voter_id,
-                       {"from": str(before) if before else None, "votes_invalidated": invalidated,
-                        "votes_banned": row.votes_affected, "score": row.score})
+            log_action(
+                session,
+                actor,
+                AdminAction.BAN,
+                voter_id,
+                {
+                    "from": str(before) if before else None,
+                    "votes_invalidated": invalidated,
+                    "votes_banned": row.votes_affected,
+                    "score": row.score,
+                },
+            )
             session.flush()
             return FlagRecord.of(row)

@@ -133,8 +133,7 @@ def votes_fingerprint(store: Store) -> tuple[int, ...]:
     """Changes by other processes: vote count, newest id, counted votes (an invalidation changes it)."""
     with store.read() as session:
         row = session.execute(
-            select(func.count(Vote.id), func.coalesce(func.max(Vote.id), 0),
-                   func.count(Vote.id).filter(Vote.valid))
+            select(func.count(Vote.id), func.coalesce(func.max(Vote.id), 0), func.count(Vote.id).filter(Vote.valid))
         ).one()
     return tuple(int(value) for value in row)
 
@@ -163,8 +162,15 @@ class Leaderboards:
             self._requested.add(key)
         self.changed.set()
         return Board(
-            key.modality, key.dimension, _group(key), "pending", 0, datetime.now(UTC),
-            self.settings.leaderboard_ci, 0.95, "this leaderboard is being computed; refresh in a moment",
+            key.modality,
+            key.dimension,
+            _group(key),
+            "pending",
+            0,
+            datetime.now(UTC),
+            self.settings.leaderboard_ci,
+            0.95,
+            "this leaderboard is being computed; refresh in a moment",
         )
 
     def on_event(self, event: Event) -> None:
@@ -211,15 +217,25 @@ class Leaderboards:
         per_voter = self.settings.leaderboard_ci == "cluster"
         counts = vote_counts(self.store, key, per_voter)
         n_votes = int(counts["count"].sum()) if len(counts) else 0
-        board = Board(key.modality, key.dimension, _group(key), "ok", n_votes, datetime.now(UTC),
-                      self.settings.leaderboard_ci, 0.95, excluded=excluded_counts(self.store, key))
+        board = Board(
+            key.modality,
+            key.dimension,
+            _group(key),
+            "ok",
+            n_votes,
+            datetime.now(UTC),
+            self.settings.leaderboard_ci,
+            0.95,
+            excluded=excluded_counts(self.store, key),
+        )
         minimum = self.settings.min_group_votes if key.group else 1
         if n_votes < minimum:
             board.status, board.message = "too_few_votes", f"too few votes: {n_votes} (at least {minimum} needed)"
             return board
         try:
-            result = rank(counts, RankOptions(ci=self.settings.leaderboard_ci,
-                                              provisional_votes=self.settings.provisional_votes))
+            result = rank(
+                counts, RankOptions(ci=self.settings.leaderboard_ci, provisional_votes=self.settings.provisional_votes)
+            )
         except RankingError as exc:
             board.status, board.message = "too_few_votes", str(exc)
             return board

@@ -4,6 +4,7 @@ Pairs are drawn with probability proportional to w_a * w_b (uniform over pairs w
 all weights are equal), and the probability of the drawn unordered pair is kept
 with the battle so rankings can reweight by inverse propensity later.
 """
+
 from __future__ import annotations
 
 import random

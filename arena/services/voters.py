@@ -4,6 +4,7 @@ The IP address itself is never stored: only HMAC-SHA256(secret, ip), so hashes
 can be compared for fraud checks but not reversed, and they change with the
 secret.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -155,9 +156,11 @@ class Voters:
     def _insert(self, voter_id: str, ip_hash: str | None) -> None:
         dialect = self.store.engine.dialect.name
         insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        statement = insert(Voter).values(
-            id=voter_id, created_at=datetime.now(UTC), ip_hash=ip_hash
-        ).on_conflict_do_nothing(index_elements=["id"])
+        statement = (
+            insert(Voter)
+            .values(id=voter_id, created_at=datetime.now(UTC), ip_hash=ip_hash)
+            .on_conflict_do_nothing(index_elements=["id"])
+        )
         with self.store.write() as session:
             session.execute(statement)
 

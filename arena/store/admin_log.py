@@ -32,8 +32,9 @@ def log_action(session: Session, actor: str, action: str, target: str, details: 
     session.add(AdminLogEntry(at=datetime.now(UTC), actor=actor, action=action, target=target, details=details))
 
 
-def list_actions(store: Store, limit: int = 100, before: int | None = None,
-                 target: str | None = None) -> list[ActionRecord]:
+def list_actions(
+    store: Store, limit: int = 100, before: int | None = None, target: str | None = None
+) -> list[ActionRecord]:
     """The log, newest first; `before` pages back (the last id of the previous page)."""
     query = select(AdminLogEntry).order_by(AdminLogEntry.id.desc()).limit(limit)
     if before is not None:
@@ -41,5 +42,7 @@ def list_actions(store: Store, limit: int = 100, before: int | None = None,
     if target is not None:
         query = query.where(AdminLogEntry.target == target)
     with store.read() as session:
-        return [ActionRecord(row.id, utc(row.at), row.actor, row.action, row.target, dict(row.details or {}))
-                for row in session.scalars(query)]
+        return [
+            ActionRecord(row.id, utc(row.at), row.actor, row.action, row.target, dict(row.details or {}))
+            for row in session.scalars(query)
+        ]

@@ -3,6 +3,7 @@
 Content addressing makes writes idempotent and safe to repeat, lets identical
 outputs share one file, and gives URLs that can be cached forever.
 """
+
 from __future__ import annotations
 
 import hashlib

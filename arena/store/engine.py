@@ -1,4 +1,5 @@
 """Database engines, schema upgrades and the one SQL gateway, for SQLite and PostgreSQL alike."""
+
 from __future__ import annotations
 
 import asyncio
@@ -32,8 +33,9 @@ def make_engine(url: str) -> Engine:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=16,
-                               hide_parameters=hide)
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=16, hide_parameters=hide
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
@@ -97,7 +99,8 @@ class Store:
         self._local = threading.local()  # the writer thread's open batch, if any
         self._writer = (
             SQLiteWriter(self._write_engine, self._write_lock, self.events, self._local)
-            if self._write_lock is not None else None
+            if self._write_lock is not None
+            else None
         )
 
     def start(self) -> None:
@@ -154,8 +157,12 @@ class Store:
         """
         batch = self._batch()
         if batch is not None:
-            with Session(bind=batch.connection, join_transaction_mode="create_savepoint",
-                         expire_on_commit=False) as session, session.begin():
+            with (
+                Session(
+                    bind=batch.connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+                ) as session,
+                session.begin(),
+            ):
                 yield session
             return
         with self._serialised(), self._writes.begin() as session:

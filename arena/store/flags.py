@@ -40,9 +40,19 @@ class FlagRecord:
 
     @classmethod
     def of(cls, row: VoterFlag) -> FlagRecord:
-        return cls(row.voter_id, row.score, list(row.reasons or []), dict(row.evidence or {}), FlagState(row.state),
-                   row.votes, row.votes_affected, utc(row.created_at), utc(row.updated_at),
-                   utc(row.decided_at) if row.decided_at is not None else None, row.decided_by)
+        return cls(
+            row.voter_id,
+            row.score,
+            list(row.reasons or []),
+            dict(row.evidence or {}),
+            FlagState(row.state),
+            row.votes,
+            row.votes_affected,
+            utc(row.created_at),
+            utc(row.updated_at),
+            utc(row.decided_at) if row.decided_at is not None else None,
+            row.decided_by,
+        )
 
 
 def utc(moment: datetime) -> datetime:
@@ -77,8 +87,9 @@ def flag_states(store: Store) -> dict[str, tuple[FlagState, datetime | None]]:
 # -- inside a write transaction (the caller's session) -------------------------
 
 
-def lock_flags(session: Session, voter_ids: Collection[str] = (),
-               states: Collection[FlagState] = ()) -> dict[str, VoterFlag]:
+def lock_flags(
+    session: Session, voter_ids: Collection[str] = (), states: Collection[FlagState] = ()
+) -> dict[str, VoterFlag]:
     """The flag rows of these voters and of every voter in these states, locked for update
     (PostgreSQL; SQLite has one writer at a time anyway)."""
     found: dict[str, VoterFlag] = {}
@@ -87,7 +98,7 @@ def lock_flags(session: Session, voter_ids: Collection[str] = (),
         found.update((row.voter_id, row) for row in session.scalars(query))
     ids = [voter for voter in voter_ids if voter not in found]
     for start in range(0, len(ids), _CHUNK):
-        query = select(VoterFlag).where(VoterFlag.voter_id.in_(ids[start:start + _CHUNK])).with_for_update()
+        query = select(VoterFlag).where(VoterFlag.voter_id.in_(ids[start : start + _CHUNK])).with_for_update()
         found.update((row.voter_id, row) for row in session.scalars(query))
     return found
 
@@ -102,8 +113,8 @@ def invalid_counts(session: Session, voter_ids: Collection[str], reason: Invalid
     counts: dict[str, int] = dict.fromkeys(ids, 0)
     for start in range(0, len(ids), _CHUNK):
         rows = session.execute(
-            select(Vote.voter_id, func.count()).where(Vote.voter_id.in_(ids[start:start + _CHUNK]),
-                                                      Vote.invalid_reason == reason)
+            select(Vote.voter_id, func.count())
+            .where(Vote.voter_id.in_(ids[start : start + _CHUNK]), Vote.invalid_reason == reason)
             .group_by(Vote.voter_id)
         ).all()
         counts.update((voter, int(n)) for voter, n in rows)

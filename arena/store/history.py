@@ -31,8 +31,19 @@ AUDIT_COLUMNS = ["model_a", "model_b", "winner", "voter", "tstamp", "ip_hash"]
 COLUMNS = [*AUDIT_COLUMNS, "modality", "dimension", "counted", "invalid_reason", "source"]
 
 _QUERY = (
-    select(Battle.model_a, Battle.model_b, Vote.winner, Vote.voter_id, Vote.created_at, Voter.ip_hash,
-           Battle.modality, Vote.dimension, Vote.valid, Vote.invalid_reason, Vote.source)
+    select(
+        Battle.model_a,
+        Battle.model_b,
+        Vote.winner,
+        Vote.voter_id,
+        Vote.created_at,
+        Voter.ip_hash,
+        Battle.modality,
+        Vote.dimension,
+        Vote.valid,
+        Vote.invalid_reason,
+        Vote.source,
+    )
     .join(Battle, Battle.id == Vote.battle_id)
     .join(Voter, Voter.id == Vote.voter_id)
     .where(Vote.anonymous, or_(Vote.invalid_reason.is_(None), Vote.invalid_reason.in_(AUDITED_INVALID)))

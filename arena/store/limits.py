@@ -111,8 +111,9 @@ class RedisLimiter:
             )
         except Exception as exc:  # any Redis failure: degrade to this process's limits
             if self._down_until == 0.0:
-                log.warning("Redis is unavailable (%s): limits are per process until it is back",
-                            exc.__class__.__name__)
+                log.warning(
+                    "Redis is unavailable (%s): limits are per process until it is back", exc.__class__.__name__
+                )
             self._down_until = now + RETRY_REDIS_S
             return await self._fallback.hit(key, limit)
         if self._down_until:

@@ -1,4 +1,5 @@
 """The vote store's tables (SQLAlchemy 2 ORM). Alembic migrations own the schema."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime

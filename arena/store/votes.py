@@ -80,38 +80,59 @@ class RecordedVote:
 
 
 _VOTE_COLUMNS: dict[str, TypeEngine[Any]] = {
-    "battle_id": String(), "voter_id": String(), "dimension": String(), "winner": String(),
-    "anonymous": Boolean(), "created_at": DateTime(timezone=True), "dwell_ms": Integer(),
-    "valid": Boolean(), "invalid_reason": String(), "source": String(),
+    "battle_id": String(),
+    "voter_id": String(),
+    "dimension": String(),
+    "winner": String(),
+    "anonymous": Boolean(),
+    "created_at": DateTime(timezone=True),
+    "dwell_ms": Integer(),
+    "valid": Boolean(),
+    "invalid_reason": String(),
+    "source": String(),
 }
 # Insert a vote only if its battle is (still) ready when the row is written. On
 # PostgreSQL the battle row is share-locked, so a vote and a follow-up message
 # (which locks the row for update) are serialised: one of them sees the other.
-_INSERT_CHECKED = insert(Vote).from_select(
-    list(_VOTE_COLUMNS),
-    select(*(bindparam(name, type_=type_) for name, type_ in _VOTE_COLUMNS.items())).where(
-        select(Battle.id)
-        .where(Battle.id == bindparam("battle_id"), Battle.status == BattleStatus.READY)
-        .with_for_update(read=True)
-        .exists()
-    ),
-).returning(Vote.id)
+_INSERT_CHECKED = (
+    insert(Vote)
+    .from_select(
+        list(_VOTE_COLUMNS),
+        select(*(bindparam(name, type_=type_) for name, type_ in _VOTE_COLUMNS.items())).where(
+            select(Battle.id)
+            .where(Battle.id == bindparam("battle_id"), Battle.status == BattleStatus.READY)
+            .with_for_update(read=True)
+            .exists()
+        ),
+    )
+    .returning(Vote.id)
+)
 
 # What a checked vote needs to know about its battle, in one round trip, with
 # LMArena's identity-leak rule (an answer naming either model) evaluated in SQL.
 _VOTE_CONTEXT = select(
-    Battle.voter_id, Battle.modality, Battle.mode, Battle.status, Battle.ready_at,
-    Battle.model_a, Battle.model_b,
-    exists().where(
+    Battle.voter_id,
+    Battle.modality,
+    Battle.mode,
+    Battle.status,
+    Battle.ready_at,
+    Battle.model_a,
+    Battle.model_b,
+    exists()
+    .where(
         Output.battle_id == Battle.id,
         or_(
             func.lower(Output.text).contains(func.lower(Battle.model_a), autoescape=False),
             func.lower(Output.text).contains(func.lower(Battle.model_b), autoescape=False),
         ),
-    ).label("leak"),
+    )
+    .label("leak"),
     # the shorter answer's length, for the reading time a live vote must allow (0 for images and 3D)
     select(func.coalesce(func.min(func.length(Output.text)), 0))
-    .where(Output.battle_id == Battle.id).correlate(Battle).scalar_subquery().label("shorter"),
+    .where(Output.battle_id == Battle.id)
+    .correlate(Battle)
+    .scalar_subquery()
+    .label("shorter"),
 ).where(Battle.id == bindparam("battle_id"))
 
 
@@ -127,8 +148,9 @@ class DwellPolicy:
         return min(self.min_ms + self.per_char_ms * shorter_chars, max(self.max_ms, self.min_ms))
 
 
-def record_votes(store: Store, ballots: Sequence[Ballot], source: VoteSource,
-                 dwell: DwellPolicy | None = None) -> list[RecordedVote]:
+def record_votes(
+    store: Store, ballots: Sequence[Ballot], source: VoteSource, dwell: DwellPolicy | None = None
+) -> list[RecordedVote]:
     """Write `ballots` in one transaction, then announce them; all or nothing.
 
     Raises InvalidInput (a bad winner, dimension or battle id in a batch), NotFound (no
@@ -161,8 +183,9 @@ def restore_votes(store: Store, voter_ids: Collection[str], reason: InvalidReaso
     return _set_validity(store, voter_ids, reason, valid=True)
 
 
-def _record_checked(connection: Connection, ballot: Ballot, source: VoteSource,
-                    dwell: DwellPolicy | None) -> RecordedVote:
+def _record_checked(
+    connection: Connection, ballot: Ballot, source: VoteSource, dwell: DwellPolicy | None
+) -> RecordedVote:
     """This is the hot path: one SELECT and one guarded INSERT."""
     _check_ballot(ballot)
     battle = connection.execute(_VOTE_CONTEXT, {"battle_id": ballot.battle_id}).one_or_none()
@@ -174,7 +197,8 @@ def _record_checked(connection: Connection, ballot: Ballot, source: VoteSource,
     _check_dimension(modality, ballot.dimension)
     if battle.status != BattleStatus.READY:
         raise Conflict(
-            "this battle failed and accepts no vote" if battle.status == BattleStatus.FAILED
+            "this battle failed and accepts no vote"
+            if battle.status == BattleStatus.FAILED
             else "outputs are still being generated; vote when both are shown"
         )
     now = datetime.now(UTC)
@@ -185,16 +209,34 @@ def _record_checked(connection: Connection, ballot: Ballot, source: VoteSource,
         reason = InvalidReason.IDENTITY_LEAK
     elif dwell is not None and dwell_ms is not None and dwell_ms < dwell.required_ms(battle.shorter):
         reason = InvalidReason.TOO_FAST
-    written = connection.execute(_INSERT_CHECKED, {
-        "battle_id": ballot.battle_id, "voter_id": ballot.voter_id, "dimension": ballot.dimension.value,
-        "winner": ballot.winner.value, "anonymous": anonymous, "created_at": now,
-        "dwell_ms": dwell_ms, "valid": reason is None,
-        "invalid_reason": reason, "source": source.value,
-    }).first()
+    written = connection.execute(
+        _INSERT_CHECKED,
+        {
+            "battle_id": ballot.battle_id,
+            "voter_id": ballot.voter_id,
+            "dimension": ballot.dimension.value,
+            "winner": ballot.winner.value,
+            "anonymous": anonymous,
+            "created_at": now,
+            "dwell_ms": dwell_ms,
+            "valid": reason is None,
+            "invalid_reason": reason,
+            "source": source.value,
+        },
+    ).first()
     if written is None:  # a follow-up message took the battle back to generating
         raise Conflict("outputs are still being generated; vote when both are shown")
-    return RecordedVote(ballot.battle_id, modality, ballot.dimension, ballot.winner, battle.model_a,
-                        battle.model_b, reason is None, reason, source)
+    return RecordedVote(
+        ballot.battle_id,
+        modality,
+        ballot.dimension,
+        ballot.winner,
+        battle.model_a,
+        battle.model_b,
+        reason is None,
+        reason,
+        source,
+    )
 
 
 def _record_batch(connection: Connection, ballots: Sequence[Ballot], source: VoteSource) -> list[RecordedVote]:
@@ -202,10 +244,11 @@ def _record_batch(connection: Connection, ballots: Sequence[Ballot], source: Vot
     battles: dict[str, Any] = {}
     ids = list({ballot.battle_id for ballot in ballots})
     for start in range(0, len(ids), _BATCH_LOOKUP):
-        chunk = ids[start:start + _BATCH_LOOKUP]
+        chunk = ids[start : start + _BATCH_LOOKUP]
         rows = connection.execute(
-            select(Battle.id, Battle.modality, Battle.mode, Battle.status, Battle.model_a, Battle.model_b)
-            .where(Battle.id.in_(chunk))
+            select(Battle.id, Battle.modality, Battle.mode, Battle.status, Battle.model_a, Battle.model_b).where(
+                Battle.id.in_(chunk)
+            )
         ).all()
         battles.update((row.id, row) for row in rows)
     now = datetime.now(UTC)
@@ -220,14 +263,33 @@ def _record_batch(connection: Connection, ballots: Sequence[Ballot], source: Vot
             raise Conflict(f"battle {ballot.battle_id} is not ready and takes no vote")
         modality = Modality(battle.modality)
         _check_dimension(modality, ballot.dimension)
-        values.append({
-            "battle_id": ballot.battle_id, "voter_id": ballot.voter_id, "dimension": ballot.dimension.value,
-            "winner": ballot.winner.value, "anonymous": battle.mode == BattleMode.ANONYMOUS,
-            "created_at": ballot.cast_at or now, "dwell_ms": ballot.dwell_ms, "valid": True,
-            "invalid_reason": None, "source": source.value,
-        })
-        recorded.append(RecordedVote(ballot.battle_id, modality, ballot.dimension, ballot.winner,
-                                     battle.model_a, battle.model_b, True, None, source))
+        values.append(
+            {
+                "battle_id": ballot.battle_id,
+                "voter_id": ballot.voter_id,
+                "dimension": ballot.dimension.value,
+                "winner": ballot.winner.value,
+                "anonymous": battle.mode == BattleMode.ANONYMOUS,
+                "created_at": ballot.cast_at or now,
+                "dwell_ms": ballot.dwell_ms,
+                "valid": True,
+                "invalid_reason": None,
+                "source": source.value,
+            }
+        )
+        recorded.append(
+            RecordedVote(
+                ballot.battle_id,
+                modality,
+                ballot.dimension,
+                ballot.winner,
+                battle.model_a,
+                battle.model_b,
+                True,
+                None,
+                source,
+            )
+        )
     connection.execute(insert(Vote), values)
     return recorded
 
@@ -239,12 +301,15 @@ def _set_validity(store: Store, voter_ids: Collection[str], reason: InvalidReaso
     with store.write_connection() as connection:
         for chunk in _chunks(ids):
             selected = (
-                Vote.voter_id.in_(chunk) & Vote.invalid_reason.is_(None) if not valid
+                Vote.voter_id.in_(chunk) & Vote.invalid_reason.is_(None)
+                if not valid
                 else Vote.voter_id.in_(chunk) & (Vote.invalid_reason == reason)
             )
             touched = connection.execute(
-                select(Battle.modality, Vote.dimension).distinct()
-                .join(Battle, Battle.id == Vote.battle_id).where(selected)
+                select(Battle.modality, Vote.dimension)
+                .distinct()
+                .join(Battle, Battle.id == Vote.battle_id)
+                .where(selected)
             ).all()
             boards.update((Modality(m), Dimension(d)) for m, d in touched)
             result = connection.execute(
@@ -271,7 +336,7 @@ def _check_dimension(modality: Modality, dimension: Dimension) -> None:
 
 def _chunks(values: list[str]) -> Iterator[list[str]]:
     for start in range(0, len(values), _BATCH_LOOKUP):
-        yield values[start:start + _BATCH_LOOKUP]
+        yield values[start : start + _BATCH_LOOKUP]
 
 
 def _ms_between(start: datetime | None, end: datetime) -> int | None:

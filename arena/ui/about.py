@@ -1,4 +1,5 @@
 """The About tab: how the arena works, its rules, what it stores, how to take part."""
+
 import gradio as gr
 
 from arena.runtime import Arena

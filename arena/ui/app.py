@@ -4,6 +4,7 @@
 with everything the page needs from the Gradio wheel (no CDN, no web fonts), so
 the arena works offline and behind firewalls.
 """
+
 import gradio as gr
 from fastapi import FastAPI
 
@@ -73,8 +74,10 @@ def build_ui(arena: Arena) -> gr.Blocks:
                 with gr.Accordion("About you (optional)", open=False, elem_id="profile"):
                     profile_fields, load_profile = build_profile_form(arena)
             with gr.Tab("Side-by-side", id="sbs", elem_id="tab-sbs"):
-                gr.Markdown("Pick both models by name and compare them. These votes are stored, but they "
-                            "**never count on the main leaderboard**.")
+                gr.Markdown(
+                    "Pick both models by name and compare them. These votes are stored, but they "
+                    "**never count on the main leaderboard**."
+                )
                 with gr.Tabs(elem_id="sbs-modalities", overflow_behavior="wrap"):
                     for label, modality in MODALITIES:
                         with gr.Tab(label, id=f"sbs-{modality}", elem_id=f"tab-sbs-{modality}"):
@@ -83,7 +86,9 @@ def build_ui(arena: Arena) -> gr.Blocks:
                 board, board_inputs, render = build_leaderboard_tab(arena)
             with gr.Tab("About", id="about", elem_id="tab-about"):
                 build_about_tab(arena)
-        leaderboard_tab.select(render, board_inputs, board, queue=False, show_progress="hidden", api_visibility="private")
+        leaderboard_tab.select(
+            render, board_inputs, board, queue=False, show_progress="hidden", api_visibility="private"
+        )
         page.load(load_profile, None, profile_fields, queue=False, show_progress="hidden", api_visibility="private")
     page.queue(default_concurrency_limit=None)
     return page
@@ -94,7 +99,15 @@ def mount(app: FastAPI, arena: Arena) -> FastAPI:
     app.add_middleware(VoterCookieMiddleware, secure=arena.settings.secure_cookies)
     theme = gr.themes.Soft(font=SYSTEM_FONTS, font_mono=MONO_FONTS)
     return gr.mount_gradio_app(
-        app, build_ui(arena), path="/", allowed_paths=[str(arena.settings.artifacts_dir.resolve())],
-        footer_links=[], run_history=False, ssr_mode=False, theme=theme, css=CSS, head=HEAD,
+        app,
+        build_ui(arena),
+        path="/",
+        allowed_paths=[str(arena.settings.artifacts_dir.resolve())],
+        footer_links=[],
+        run_history=False,
+        ssr_mode=False,
+        theme=theme,
+        css=CSS,
+        head=HEAD,
         show_error=False,
     )

@@ -4,6 +4,7 @@ The same panel serves anonymous battles (the sampler picks the pair) and named
 side-by-side battles (the voter picks both models); all rules live in
 BattleService, so this module only turns its events into screen updates.
 """
+
 import html
 import random
 import time
@@ -19,16 +20,27 @@ from arena.services.prompts import example_prompts
 from arena.ui.voter import client_of
 from arena.vocabulary import DIMENSIONS, Dimension, Modality, Winner
 
-VOTES = (("A is better", Winner.MODEL_A), ("B is better", Winner.MODEL_B), ("Tie", Winner.TIE),
-         ("Both are bad", Winner.BOTH_BAD))
+VOTES = (
+    ("A is better", Winner.MODEL_A),
+    ("B is better", Winner.MODEL_B),
+    ("Tie", Winner.TIE),
+    ("Both are bad", Winner.BOTH_BAD),
+)
 MODALITY_LABELS = {Modality.TEXT: "Text", Modality.IMAGE: "Image", Modality.THREE_D: "3D"}
 CHOICE_LABELS = {winner: label for label, winner in VOTES}
 DIMENSION_LABELS = {
-    "aesthetics": "Aesthetics", "alignment": "Prompt alignment", "detail": "Detail",
-    "geometry": "Geometry", "texture": "Texture",
+    "aesthetics": "Aesthetics",
+    "alignment": "Prompt alignment",
+    "detail": "Detail",
+    "geometry": "Geometry",
+    "texture": "Texture",
 }
-DIMENSION_CHOICES = [("A", Winner.MODEL_A.value), ("B", Winner.MODEL_B.value), ("Tie", Winner.TIE.value),
-                     ("Both bad", Winner.BOTH_BAD.value)]
+DIMENSION_CHOICES = [
+    ("A", Winner.MODEL_A.value),
+    ("B", Winner.MODEL_B.value),
+    ("Tie", Winner.TIE.value),
+    ("Both bad", Winner.BOTH_BAD.value),
+]
 STREAM_INTERVAL_S = 0.04  # at most ~25 screen updates a second while text streams
 WORKING = {"text": "Both models are answering…", "image": "Painting both images…", "3d": "Building both 3D models…"}
 PLACEHOLDER = {
@@ -63,8 +75,18 @@ class Panel:
     def outputs(self) -> list:
         """Every component a handler may update (handlers return a dict of some of them)."""
         return [
-            self.state, self.prompt, self.send, self.out_a, self.out_b, self.status, self.vote_row,
-            *self.vote_buttons, *self.dimensions.values(), self.reveal, self.regenerate, *self.picks,
+            self.state,
+            self.prompt,
+            self.send,
+            self.out_a,
+            self.out_b,
+            self.status,
+            self.vote_row,
+            *self.vote_buttons,
+            *self.dimensions.values(),
+            self.reveal,
+            self.regenerate,
+            *self.picks,
         ]
 
 
@@ -82,8 +104,13 @@ def build_panel(arena: Arena, modality: str, named: bool = False) -> Panel:
         names = sorted(name for name in active_models(arena.store, Modality(modality)) if name in arena.generators)
         with gr.Row(equal_height=True):
             picks = [
-                gr.Dropdown(names, value=names[i] if len(names) > i else None, label=f"Model {side}",
-                            elem_id=f"{prefix}-pick-{side.lower()}", min_width=140)
+                gr.Dropdown(
+                    names,
+                    value=names[i] if len(names) > i else None,
+                    label=f"Model {side}",
+                    elem_id=f"{prefix}-pick-{side.lower()}",
+                    min_width=140,
+                )
                 for i, side in enumerate("AB")
             ]
     with gr.Row(equal_height=True, elem_classes=["arena-outputs"]):
@@ -92,8 +119,13 @@ def build_panel(arena: Arena, modality: str, named: bool = False) -> Panel:
     status = gr.HTML("", elem_id=f"{prefix}-status", js_on_load=None, apply_default_css=False)
     with gr.Row(visible=True, elem_classes=["arena-votes"]) as vote_row:
         vote_buttons = [
-            gr.Button(label, interactive=False, elem_id=f"{prefix}-vote-{winner}", min_width=80,
-                      variant="primary" if winner in ("model_a", "model_b") else "secondary")
+            gr.Button(
+                label,
+                interactive=False,
+                elem_id=f"{prefix}-vote-{winner}",
+                min_width=80,
+                variant="primary" if winner in ("model_a", "model_b") else "secondary",
+            )
             for label, winner in VOTES
         ]
     dimensions: dict[str, gr.Radio] = {}
@@ -102,24 +134,48 @@ def build_panel(arena: Arena, modality: str, named: bool = False) -> Panel:
         with gr.Accordion("Optional: which is better for…", open=False, elem_id=f"{prefix}-dimensions"):
             for dimension in extra:
                 dimensions[dimension] = gr.Radio(
-                    DIMENSION_CHOICES, value=None, label=DIMENSION_LABELS[dimension],
+                    DIMENSION_CHOICES,
+                    value=None,
+                    label=DIMENSION_LABELS[dimension],
                     elem_id=f"{prefix}-dim-{dimension}",
                 )
     reveal = gr.Markdown("", elem_id=f"{prefix}-reveal")
     with gr.Row(equal_height=True, elem_classes=["arena-prompt"]):
         prompt = gr.Textbox(
-            show_label=False, label="Your prompt", placeholder=PLACEHOLDER[modality], lines=1, max_lines=6,
-            scale=5, min_width=180, elem_id=f"{prefix}-prompt", max_length=arena.settings.max_prompt_chars,
+            show_label=False,
+            label="Your prompt",
+            placeholder=PLACEHOLDER[modality],
+            lines=1,
+            max_lines=6,
+            scale=5,
+            min_width=180,
+            elem_id=f"{prefix}-prompt",
+            max_length=arena.settings.max_prompt_chars,
         )
         send = gr.Button("Send", variant="primary", scale=1, min_width=70, elem_id=f"{prefix}-send")
     with gr.Row(elem_classes=["arena-actions"]):
         dice = gr.Button("Random prompt", size="sm", min_width=120, elem_id=f"{prefix}-random")
-        regenerate = gr.Button("Regenerate", size="sm", interactive=False, min_width=110,
-                               elem_id=f"{prefix}-regenerate")
+        regenerate = gr.Button(
+            "Regenerate", size="sm", interactive=False, min_width=110, elem_id=f"{prefix}-regenerate"
+        )
         new_battle = gr.Button("New battle", size="sm", min_width=110, elem_id=f"{prefix}-new")
     panel = Panel(
-        modality, named, gr.State({}), prompt, send, dice, out_a, out_b, status, vote_row,
-        vote_buttons, dimensions, reveal, regenerate, new_battle, picks,
+        modality,
+        named,
+        gr.State({}),
+        prompt,
+        send,
+        dice,
+        out_a,
+        out_b,
+        status,
+        vote_row,
+        vote_buttons,
+        dimensions,
+        reveal,
+        regenerate,
+        new_battle,
+        picks,
     )
     _wire(arena, panel)
     return panel
@@ -128,36 +184,77 @@ def build_panel(arena: Arena, modality: str, named: bool = False) -> Panel:
 def _output(modality: str, side: str, elem_id: str) -> gr.components.Component:
     label = f"Model {side}"
     if modality == "text":
-        return gr.Chatbot(label=label, elem_id=elem_id, height=380, min_width=150, feedback_options=None,
-                          buttons=["copy"], placeholder=f"{label}'s answer appears here", layout="bubble")
+        return gr.Chatbot(
+            label=label,
+            elem_id=elem_id,
+            height=380,
+            min_width=150,
+            feedback_options=None,
+            buttons=["copy"],
+            placeholder=f"{label}'s answer appears here",
+            layout="bubble",
+        )
     if modality == "image":
-        return gr.Image(label=label, elem_id=elem_id, interactive=False, type="filepath", height=320,
-                        min_width=150, buttons=["fullscreen"], format="png")
-    return gr.Model3D(label=label, elem_id=elem_id, interactive=False, height=320, min_width=150,
-                      clear_color=(0.94, 0.95, 0.97, 1.0))
+        return gr.Image(
+            label=label,
+            elem_id=elem_id,
+            interactive=False,
+            type="filepath",
+            height=320,
+            min_width=150,
+            buttons=["fullscreen"],
+            format="png",
+        )
+    return gr.Model3D(
+        label=label, elem_id=elem_id, interactive=False, height=320, min_width=150, clear_color=(0.94, 0.95, 0.97, 1.0)
+    )
 
 
 def _wire(arena: Arena, panel: Panel) -> None:
     inputs = {panel.prompt, panel.state, panel.out_a, panel.out_b, *panel.picks}  # a set: handlers get a dict
     run = _runner(arena, panel)
     events = [
-        trigger(handler, inputs, panel.outputs, concurrency_limit=None, show_progress="hidden", api_visibility="private")
-        for trigger, handler in ((panel.prompt.submit, run), (panel.send.click, run),
-                                 (panel.regenerate.click, _regenerator(panel, run)))
+        trigger(
+            handler, inputs, panel.outputs, concurrency_limit=None, show_progress="hidden", api_visibility="private"
+        )
+        for trigger, handler in (
+            (panel.prompt.submit, run),
+            (panel.send.click, run),
+            (panel.regenerate.click, _regenerator(panel, run)),
+        )
     ]
     if panel.modality == "3d":
         for event in events:
-            event.then(lambda state: _show_models(panel, state), panel.state, panel.outputs, queue=False,
-                       show_progress="hidden", api_visibility="private")
-    panel.dice.click(lambda: random_prompt(panel.modality), None, panel.prompt, queue=False,
-                     show_progress="hidden", api_visibility="private")
+            event.then(
+                lambda state: _show_models(panel, state),
+                panel.state,
+                panel.outputs,
+                queue=False,
+                show_progress="hidden",
+                api_visibility="private",
+            )
+    panel.dice.click(
+        lambda: random_prompt(panel.modality),
+        None,
+        panel.prompt,
+        queue=False,
+        show_progress="hidden",
+        api_visibility="private",
+    )
     # New battle first stops a generation still running (the service then marks that battle failed),
     # then clears the panel, so no late chunk of the old stream lands on the new one.
-    panel.new_battle.click(None, cancels=events).then(lambda: _reset(panel), None, panel.outputs, queue=False,
-                                                      show_progress="hidden", api_visibility="private")
+    panel.new_battle.click(None, cancels=events).then(
+        lambda: _reset(panel), None, panel.outputs, queue=False, show_progress="hidden", api_visibility="private"
+    )
     for button, (_, winner) in zip(panel.vote_buttons, VOTES):
-        button.click(_voter(arena, panel, winner), {panel.state, *panel.dimensions.values()}, panel.outputs,
-                     concurrency_limit=None, show_progress="hidden", api_visibility="private")
+        button.click(
+            _voter(arena, panel, winner),
+            {panel.state, *panel.dimensions.values()},
+            panel.outputs,
+            concurrency_limit=None,
+            show_progress="hidden",
+            api_visibility="private",
+        )
 
 
 def _runner(arena: Arena, panel: Panel):
@@ -170,23 +267,30 @@ def _runner(arena: Arena, panel: Panel):
             yield {panel.status: _status("Type a prompt first, or press Random prompt.", "info")}
             return
         who = client_of(arena, request)
-        follow_up = (panel.modality == "text" and state.get("status") == "ready"
-                     and not state.get("voted") and state.get("id"))
+        follow_up = (
+            panel.modality == "text" and state.get("status") == "ready" and not state.get("voted") and state.get("id")
+        )
         if follow_up:
             events = arena.battles.continue_stream(state["id"], who.voter_id, prompt, ip_hash=who.ip_hash)
             state = {**state, "status": "generating"}
             history = [list(values[panel.out_a] or []), list(values[panel.out_b] or [])]
         else:
             models = tuple(values[pick] for pick in panel.picks) if panel.named else None
-            events = arena.battles.start_stream(panel.modality, prompt, who.voter_id, models=models,
-                                                ip_hash=who.ip_hash)
+            events = arena.battles.start_stream(
+                panel.modality, prompt, who.voter_id, models=models, ip_hash=who.ip_hash
+            )
             state = {"status": "generating", "prompt": prompt, "voted": False}
             history = [[], []]
         for chat in history:
             chat += [{"role": "user", "content": prompt}, {"role": "assistant", "content": ""}]
-        yield {**_locked(panel, working=True), panel.state: state, panel.prompt: _prompt_box(panel, working=True),
-               panel.status: _status(WORKING[panel.modality], "working"), panel.reveal: "",
-               **_cleared_outputs(panel, history)}
+        yield {
+            **_locked(panel, working=True),
+            panel.state: state,
+            panel.prompt: _prompt_box(panel, working=True),
+            panel.status: _status(WORKING[panel.modality], "working"),
+            panel.reveal: "",
+            **_cleared_outputs(panel, history),
+        }
         last = 0.0
         try:
             async for event in events:
@@ -205,8 +309,11 @@ def _runner(arena: Arena, panel: Panel):
                     yield _finished(arena, panel, event.battle, history)
         except ArenaError as exc:
             state = {**state, "status": "ready" if follow_up else "idle"}
-            yield {**_unlocked(panel, votable=bool(follow_up)), panel.state: state,
-                   panel.status: _status(str(exc), "error")}
+            yield {
+                **_unlocked(panel, votable=bool(follow_up)),
+                panel.state: state,
+                panel.status: _status(str(exc), "error"),
+            }
 
     return run
 
@@ -233,7 +340,8 @@ def _finished(arena: Arena, panel: Panel, view: BattleView, history: list[list])
     state = {"id": view.id, "status": view.status, "prompt": view.conversation[0], "voted": False}
     # 3D: the votes open only once the viewers hold both models (see _show_models)
     update = {
-        **_unlocked(panel, votable=ready and panel.modality != "3d"), panel.state: state,
+        **_unlocked(panel, votable=ready and panel.modality != "3d"),
+        panel.state: state,
         panel.regenerate: gr.Button(interactive=True),  # a failed battle may be regenerated too
     }
     for out, side, name, value in zip((panel.out_a, panel.out_b), "AB", (view.model_a, view.model_b), values):
@@ -255,7 +363,11 @@ def _finished(arena: Arena, panel: Panel, view: BattleView, history: list[list])
 
 def _prompt_box(panel: Panel, working: bool) -> gr.Textbox:
     """Text battles move the prompt into the chat panes; image and 3D keep it in view."""
-    return gr.Textbox(value="", interactive=not working) if panel.modality == "text" else gr.Textbox(interactive=not working)
+    return (
+        gr.Textbox(value="", interactive=not working)
+        if panel.modality == "text"
+        else gr.Textbox(interactive=not working)
+    )
 
 
 def _show_models(panel: Panel, state: dict) -> dict:
@@ -270,7 +382,8 @@ def _show_models(panel: Panel, state: dict) -> dict:
         return {}
     votable = state.get("status") == "ready"
     return {
-        panel.out_a: gr.Model3D(value=models[0]), panel.out_b: gr.Model3D(value=models[1]),
+        panel.out_a: gr.Model3D(value=models[0]),
+        panel.out_b: gr.Model3D(value=models[1]),
         **{button: gr.Button(interactive=votable) for button in panel.vote_buttons},
     }
 
@@ -289,14 +402,14 @@ def _final_value(arena: Arena, modality: str, output: SideOutput | None, chat: l
 
 def _voter(arena: Arena, panel: Panel, winner: Winner):
     """A vote button's handler: the overall vote, then each optional dimension, then the reveal."""
+
     async def vote(values: dict, request: gr.Request):
         state = values[panel.state]
         if state.get("status") != "ready" or state.get("voted") or not state.get("id"):
             return {panel.status: _status("There is nothing to vote on yet.", "info")}
         who = client_of(arena, request)
         try:
-            result = await arena.battles.vote(state["id"], who.voter_id, winner, Dimension.OVERALL,
-                                              ip_hash=who.ip_hash)
+            result = await arena.battles.vote(state["id"], who.voter_id, winner, Dimension.OVERALL, ip_hash=who.ip_hash)
         except ArenaError as exc:
             return {panel.status: _status(str(exc), "error")}
         problems = []  # the overall vote stands even if an optional one is refused
@@ -309,15 +422,21 @@ def _voter(arena: Arena, panel: Panel, winner: Winner):
         counted = "" if result.valid or panel.named else f" (not counted: {result.invalid_reason})"
         note = " Side-by-side votes are stored but never count on the main leaderboard." if panel.named else ""
         return {
-            **_locked(panel, working=False), panel.prompt: gr.Textbox(interactive=False),
+            **_locked(panel, working=False),
+            panel.prompt: gr.Textbox(interactive=False),
             panel.send: gr.Button(interactive=False),
             panel.state: {**state, "voted": True, "status": "voted"},
-            panel.out_a: _relabel("A", result.model_a), panel.out_b: _relabel("B", result.model_b),
-            panel.reveal: (f"**Model A** was **{result.model_a}** · **Model B** was **{result.model_b}**."
-                           f" You voted *{CHOICE_LABELS[winner]}*; thanks, your vote is recorded{counted}.{note}"),
-            panel.status: _status("Vote recorded. This battle is locked; press New battle for another."
-                                  + "".join(f" Not recorded: {problem}." for problem in problems),
-                                  "error" if problems else "ok"),
+            panel.out_a: _relabel("A", result.model_a),
+            panel.out_b: _relabel("B", result.model_b),
+            panel.reveal: (
+                f"**Model A** was **{result.model_a}** · **Model B** was **{result.model_b}**."
+                f" You voted *{CHOICE_LABELS[winner]}*; thanks, your vote is recorded{counted}.{note}"
+            ),
+            panel.status: _status(
+                "Vote recorded. This battle is locked; press New battle for another."
+                + "".join(f" Not recorded: {problem}." for problem in problems),
+                "error" if problems else "ok",
+            ),
         }
 
     return vote
@@ -325,8 +444,11 @@ def _voter(arena: Arena, panel: Panel, winner: Winner):
 
 def _reset(panel: Panel) -> dict:
     return {
-        **_unlocked(panel, votable=False), panel.state: {}, panel.prompt: gr.Textbox(value="", interactive=True),
-        panel.status: "", panel.reveal: "",
+        **_unlocked(panel, votable=False),
+        panel.state: {},
+        panel.prompt: gr.Textbox(value="", interactive=True),
+        panel.status: "",
+        panel.reveal: "",
         **_cleared_outputs(panel, [[], []]),
         panel.regenerate: gr.Button(interactive=False),
         **{radio: gr.Radio(value=None, interactive=True) for radio in panel.dimensions.values()},
@@ -344,7 +466,9 @@ def _cleared_outputs(panel: Panel, history: list[list]) -> dict:
     (A Chatbot ignores a None value, hence lists for text.)
     """
     values = history if panel.modality == "text" else [None, None]
-    return {out: _relabel(side, None, value=value) for out, side, value in zip((panel.out_a, panel.out_b), "AB", values)}
+    return {
+        out: _relabel(side, None, value=value) for out, side, value in zip((panel.out_a, panel.out_b), "AB", values)
+    }
 
 
 def _locked(panel: Panel, working: bool) -> dict:
@@ -375,5 +499,7 @@ def _unlocked(panel: Panel, votable: bool) -> dict:
 def _status(message: str, kind: str) -> str:
     """A live status line; `working` adds an indeterminate progress bar (CSS only)."""
     bar = '<div class="arena-progress" aria-hidden="true"><div></div></div>' if kind == "working" else ""
-    return (f'<div class="arena-status arena-status-{kind}" role="status" aria-live="polite">'
-            f"{html.escape(message)}{bar}</div>")
+    return (
+        f'<div class="arena-status arena-status-{kind}" role="status" aria-live="polite">'
+        f"{html.escape(message)}{bar}</div>"
+    )

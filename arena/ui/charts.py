@@ -4,6 +4,7 @@ Hand-written markup instead of a plotting library: nothing to install, nothing
 fetched from a CDN, it renders instantly, scales to a phone's width, and a
 screen reader gets the same numbers as text.
 """
+
 from __future__ import annotations
 
 import math
@@ -47,7 +48,7 @@ def rating_chart(rows: list[dict]) -> str:
         y = 4 + ROW_HEIGHT * i + ROW_HEIGHT / 2
         name = escape(str(row["model"]))
         parts.append(
-            f'<g><title>{name}: {row["rating"]:.0f} (95% CI {row["ci_low"]:.0f} to {row["ci_high"]:.0f})</title>'
+            f"<g><title>{name}: {row['rating']:.0f} (95% CI {row['ci_low']:.0f} to {row['ci_high']:.0f})</title>"
             f'<text x="{LABEL_WIDTH - 8}" y="{y + 4:.1f}" text-anchor="end" class="arena-label">{name}</text>'
             f'<line x1="{x(row["ci_low"]):.1f}" x2="{x(row["ci_high"]):.1f}" y1="{y:.1f}" y2="{y:.1f}" '
             f'class="arena-ci"/>'

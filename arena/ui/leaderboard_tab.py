@@ -4,6 +4,7 @@ Every view reads Leaderboards.get, which serves the board the background thread
 last fitted; votes only poke that thread. So opening this tab costs a dict
 lookup and some HTML, whatever the number of votes.
 """
+
 from collections.abc import Callable
 from datetime import datetime
 from html import escape
@@ -22,14 +23,21 @@ from arena.vocabulary import DIMENSIONS, GroupField, InvalidReason, Modality
 MODALITY_CHOICES = [(label, modality.value) for modality, label in MODALITY_LABELS.items()]
 EVERYONE = "all"
 GROUP_LABELS = {
-    GroupField.CATEGORY: "Prompt category", GroupField.AGE_BAND: "Age band", GroupField.GENDER: "Gender",
-    GroupField.COUNTRY: "Country", GroupField.FIRST_LANGUAGE: "First language", GroupField.EXPERTISE: "Expertise",
+    GroupField.CATEGORY: "Prompt category",
+    GroupField.AGE_BAND: "Age band",
+    GroupField.GENDER: "Gender",
+    GroupField.COUNTRY: "Country",
+    GroupField.FIRST_LANGUAGE: "First language",
+    GroupField.EXPERTISE: "Expertise",
 }
 GROUP_CHOICES = [("Everyone, all prompts", EVERYONE), *((GROUP_LABELS[g], g.value) for g in GroupField)]
 COLUMNS = ("Rank (UB)", "Model", "Rating", "95% CI", "Votes", "Win rate", "Organisation", "License")
 EXCLUDED_LABELS: dict[str, str] = {  # why a vote is not counted, as the line under the table says it
-    InvalidReason.IDENTITY_LEAK: "named a model", InvalidReason.TOO_FAST: "too fast",
-    InvalidReason.QUARANTINED: "quarantined", InvalidReason.BANNED: "banned", InvalidReason.WITHDRAWN: "withdrawn",
+    InvalidReason.IDENTITY_LEAK: "named a model",
+    InvalidReason.TOO_FAST: "too fast",
+    InvalidReason.QUARANTINED: "quarantined",
+    InvalidReason.BANNED: "banned",
+    InvalidReason.WITHDRAWN: "withdrawn",
 }
 
 
@@ -37,12 +45,24 @@ def build_leaderboard_tab(arena: Arena) -> tuple[gr.HTML, list, Callable[..., st
     """Lay out the tab; returns the board, the inputs and the render function (for tab.select)."""
     modality = gr.Radio(MODALITY_CHOICES, value="text", label="Modality", elem_id="lb-modality")
     with gr.Row(equal_height=True):
-        dimension = gr.Dropdown(_dimension_choices("text"), value="overall", label="Quality dimension",
-                                elem_id="lb-dimension", min_width=140)
+        dimension = gr.Dropdown(
+            _dimension_choices("text"),
+            value="overall",
+            label="Quality dimension",
+            elem_id="lb-dimension",
+            min_width=140,
+        )
         group = gr.Dropdown(GROUP_CHOICES, value=EVERYONE, label="Filter by", elem_id="lb-group", min_width=140)
-        value = gr.Dropdown([], value=None, label="Category or group", allow_custom_value=True, interactive=False,
-                            elem_id="lb-value", min_width=140,
-                            info="Country and language take codes, e.g. FR or en")
+        value = gr.Dropdown(
+            [],
+            value=None,
+            label="Category or group",
+            allow_custom_value=True,
+            interactive=False,
+            elem_id="lb-value",
+            min_width=140,
+            info="Country and language take codes, e.g. FR or en",
+        )
     refresh = gr.Button("Refresh", size="sm", elem_id="lb-refresh")
     board = gr.HTML("", elem_id="lb-board", js_on_load=None)
     inputs = [modality, dimension, group, value]
@@ -52,11 +72,15 @@ def build_leaderboard_tab(arena: Arena) -> tuple[gr.HTML, list, Callable[..., st
 
     modality.change(
         lambda m, g: (gr.Dropdown(choices=_dimension_choices(m), value="overall"), _value_dropdown(m, g)),
-        [modality, group], [dimension, value], queue=False, show_progress="hidden", api_visibility="private",
+        [modality, group],
+        [dimension, value],
+        queue=False,
+        show_progress="hidden",
+        api_visibility="private",
     ).then(render, inputs, board, queue=False, show_progress="hidden", api_visibility="private")
-    group.change(_value_dropdown, [modality, group], value, queue=False, show_progress="hidden", api_visibility="private").then(
-        render, inputs, board, queue=False, show_progress="hidden", api_visibility="private"
-    )
+    group.change(
+        _value_dropdown, [modality, group], value, queue=False, show_progress="hidden", api_visibility="private"
+    ).then(render, inputs, board, queue=False, show_progress="hidden", api_visibility="private")
     for trigger in (dimension.input, value.input, refresh.click):
         trigger(render, inputs, board, queue=False, show_progress="hidden", api_visibility="private")
     return board, inputs, render
@@ -71,23 +95,37 @@ def board_html(arena: Arena, modality: str, dimension: str, group: str, value: s
     except ArenaError as exc:
         return _note(str(exc))
     board = arena.leaderboards.get(key)
-    updated = f'<p class="arena-updated">Last updated {escape(_when(board.computed_at))} · ' \
-              f'{board.votes:,} {"vote" if board.votes == 1 else "votes"} counted</p>'
+    updated = (
+        f'<p class="arena-updated">Last updated {escape(_when(board.computed_at))} · '
+        f"{board.votes:,} {'vote' if board.votes == 1 else 'votes'} counted</p>"
+    )
     if board.status == "pending":
         return _note(_sentence(board.message or "this leaderboard is being computed"))
     if board.status != "ok":
-        return updated + _excluded(board.excluded) + _note(
-            _sentence(board.message or "too few votes") + " "
-            "A table from so few votes would mislead, so none is shown yet."
+        return (
+            updated
+            + _excluded(board.excluded)
+            + _note(
+                _sentence(board.message or "too few votes") + " "
+                "A table from so few votes would mislead, so none is shown yet."
+            )
         )
     rows = board.rows
     order = [row["model"] for row in rows]
-    legend = (f'<p class="arena-legend"><span class="arena-provisional">provisional</span> fewer than '
-              f'{arena.settings.provisional_votes} votes: the rating may still move a lot. Rank (UB): 1 + the '
-              "number of models that are better beyond statistical doubt.</p>")
+    legend = (
+        f'<p class="arena-legend"><span class="arena-provisional">provisional</span> fewer than '
+        f"{arena.settings.provisional_votes} votes: the rating may still move a lot. Rank (UB): 1 + the "
+        "number of models that are better beyond statistical doubt.</p>"
+    )
     return (
-        updated + _table(rows) + _excluded(board.excluded) + legend + "<h3>Ratings with 95% confidence intervals</h3>"
-        + rating_chart(rows) + "<h3>Win rates</h3>" + win_rate_heatmap(board.win_rate_matrix, order)
+        updated
+        + _table(rows)
+        + _excluded(board.excluded)
+        + legend
+        + "<h3>Ratings with 95% confidence intervals</h3>"
+        + rating_chart(rows)
+        + "<h3>Win rates</h3>"
+        + win_rate_heatmap(board.win_rate_matrix, order)
     )
 
 
@@ -97,10 +135,14 @@ def _table(rows: list[dict]) -> str:
     for row in rows:
         mark = ' <span class="arena-provisional">provisional</span>' if row.get("provisional") else ""
         cells = (
-            row["rank_ub"], f"{escape(str(row['model']))}{mark}", f"{row['rating']:.0f}",
+            row["rank_ub"],
+            f"{escape(str(row['model']))}{mark}",
+            f"{row['rating']:.0f}",
             f"+{row['ci_high'] - row['rating']:.0f} / −{row['rating'] - row['ci_low']:.0f}",
-            f"{row['votes']:,}", f"{row['win_rate']:.0%}",
-            escape(row.get("organisation") or "–"), escape(row.get("license") or "–"),
+            f"{row['votes']:,}",
+            f"{row['win_rate']:.0%}",
+            escape(row.get("organisation") or "–"),
+            escape(row.get("license") or "–"),
         )
         body.append("<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>")
     return (

@@ -3,6 +3,7 @@
 Nothing here is needed to vote. Saving records consent (Voters.save_profile),
 and the voter can change or delete the answers at any time.
 """
+
 from collections.abc import Callable
 from html import escape
 
@@ -23,20 +24,37 @@ NOT_SAID = ("Prefer not to say", "")
 
 def build_profile_form(arena: Arena) -> tuple[list[gr.components.Component], Callable]:
     """Lay out the form; returns its fields and a loader that fills them for this voter."""
-    gr.Markdown("Optional. Answering helps show how preferences differ between groups of people. "
-                "You can vote without it.")
+    gr.Markdown(
+        "Optional. Answering helps show how preferences differ between groups of people. You can vote without it."
+    )
     with gr.Row():
-        age = gr.Dropdown([NOT_SAID, *PROFILE_FIELDS["age_band"]], value="", label="Age band",
-                          elem_id="profile-age_band", min_width=150)
-        gender = gr.Dropdown([NOT_SAID, *PROFILE_FIELDS["gender"]], value="", label="Gender",
-                             elem_id="profile-gender", min_width=150)
+        age = gr.Dropdown(
+            [NOT_SAID, *PROFILE_FIELDS["age_band"]],
+            value="",
+            label="Age band",
+            elem_id="profile-age_band",
+            min_width=150,
+        )
+        gender = gr.Dropdown(
+            [NOT_SAID, *PROFILE_FIELDS["gender"]], value="", label="Gender", elem_id="profile-gender", min_width=150
+        )
     with gr.Row():
-        country = gr.Textbox(label="Country (two-letter code, e.g. FR)", max_length=2, elem_id="profile-country",
-                             min_width=150)
-        language = gr.Textbox(label="First language (code, e.g. en or pt-BR)", max_length=16,
-                              elem_id="profile-first_language", min_width=150)
-    expertise = gr.Dropdown([NOT_SAID, *PROFILE_FIELDS["expertise"]], value="", label="Expertise with AI",
-                            elem_id="profile-expertise", min_width=150)
+        country = gr.Textbox(
+            label="Country (two-letter code, e.g. FR)", max_length=2, elem_id="profile-country", min_width=150
+        )
+        language = gr.Textbox(
+            label="First language (code, e.g. en or pt-BR)",
+            max_length=16,
+            elem_id="profile-first_language",
+            min_width=150,
+        )
+    expertise = gr.Dropdown(
+        [NOT_SAID, *PROFILE_FIELDS["expertise"]],
+        value="",
+        label="Expertise with AI",
+        elem_id="profile-expertise",
+        min_width=150,
+    )
     gr.Markdown(CONSENT, elem_id="profile-consent")
     with gr.Row():
         save = gr.Button("Save", variant="primary", elem_id="profile-save", min_width=100)

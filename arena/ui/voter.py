@@ -5,6 +5,7 @@ from that browser carries it and a visitor keeps one id across visits without a
 login. If a browser refuses cookies, the Gradio session id stands in, which still
 keeps one battle's start and vote together.
 """
+
 from __future__ import annotations
 
 import re

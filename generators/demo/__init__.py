@@ -4,6 +4,7 @@ They run in-process, answer in well under 100 ms, are deterministic for a seed a
 come in three quality levels, so a fresh install already has battles a person can
 honestly judge.
 """
+
 from __future__ import annotations
 
 from generators.config import DemoEntry

@@ -1,4 +1,5 @@
 """What every demo model shares: its options, its configured failure, its seed."""
+
 from __future__ import annotations
 
 import random

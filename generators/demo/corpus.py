@@ -1,4 +1,5 @@
 """The text corpus behind the demo text models, as n-gram tables built once per process."""
+
 from __future__ import annotations
 
 from collections import defaultdict

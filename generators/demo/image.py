@@ -5,6 +5,7 @@ recognised nouns as flat shapes on a flat sky and ground; quality 3 adds gradien
 light, outlines, highlights, shadows, anti-aliasing and a caption, so a voter can
 tell them apart at a glance and the best one is checkably "aligned" with the prompt.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -32,7 +33,10 @@ _SKIES = {  # (top, horizon)
     "sunset": ((70, 60, 140), (250, 150, 80)),
 }
 _GROUNDS = {
-    "grass": (95, 170, 80), "snow": (235, 240, 245), "sand": (225, 195, 130), "road": (120, 120, 125),
+    "grass": (95, 170, 80),
+    "snow": (235, 240, 245),
+    "sand": (225, 195, 130),
+    "road": (120, 120, 125),
 }
 _WATER: RGB = (40, 110, 180)
 
@@ -61,8 +65,11 @@ def read_scene(prompt: str) -> Scene:
     things, loose = mentions(prompt, PAINTERS)
     if "forest" in vocabulary and not any(t.noun == "tree" for t in things):
         things.append(Mention("tree", None, 4))
-    sky = "night" if vocabulary & {"night", "midnight", "starry"} else (
-        "sunset" if vocabulary & {"sunset", "setting", "dusk", "sunrise", "dawn"} else "day")
+    sky = (
+        "night"
+        if vocabulary & {"night", "midnight", "starry"}
+        else ("sunset" if vocabulary & {"sunset", "setting", "dusk", "sunrise", "dawn"} else "day")
+    )
     ground = _GROUNDS["grass"]
     if vocabulary & {"snow", "snowy", "winter", "ice"}:
         ground = _GROUNDS["snow"]
@@ -71,7 +78,8 @@ def read_scene(prompt: str) -> Scene:
     elif vocabulary & {"city", "road", "street", "town"}:
         ground = _GROUNDS["road"]
     water = bool(vocabulary & {"sea", "ocean", "lake", "river", "water", "pond", "harbour", "beach"}) or any(
-        t.noun in WATER for t in things)
+        t.noun in WATER for t in things
+    )
     sky_tint = loose[0] if loose and "sky" in vocabulary else None
     return Scene(things, loose, sky, sky_tint, ground, water)
 
@@ -158,11 +166,17 @@ def _picture(scene: Scene, size: int, rng: random.Random, detail: bool) -> Image
 
     row(BACKDROP, lambda i: horizon + 2, lambda n: size * 0.42)
     row(SKY, lambda i: size * (0.16 + 0.1 * (i % 2)), lambda n: size * min(0.16, 0.5 / n))
-    row(WATER, lambda i: size * (HORIZON + 0.08 + (0.08 * (i % 2) if land_top == 1.0 else 0)), lambda n: size * min(0.18, 0.6 / n))
+    row(
+        WATER,
+        lambda i: size * (HORIZON + 0.08 + (0.08 * (i % 2) if land_top == 1.0 else 0)),
+        lambda n: size * min(0.18, 0.6 / n),
+    )
     base = size * (0.95 if land_top > HORIZON else 0.85)
     row(GROUND, lambda i: base - (i % 2) * size * 0.03, lambda n: size * min(0.34, 0.9 / n))
     if not scene.things:  # nothing we can draw: a ball in the prompt's colour, honestly abstract
-        fallback = scene.loose[0] if scene.loose else (rng.randrange(60, 230), rng.randrange(60, 230), rng.randrange(60, 230))
+        fallback = (
+            scene.loose[0] if scene.loose else (rng.randrange(60, 230), rng.randrange(60, 230), rng.randrange(60, 230))
+        )
         GROUND["ball"][0](draw, size / 2, size * 0.85, size * 0.3, fallback, detail)
     return image
 

@@ -6,6 +6,7 @@ tessellated and in one flat colour each, without normals (faceted); quality 3
 adds small parts, per-part colours and smooth, finely tessellated surfaces with
 normals, so geometry, texture and alignment can all be judged.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -96,7 +97,9 @@ def build_glb(prompt: str, quality: int) -> tuple[bytes, int, int]:
     meshes = []
     for part in build_parts(prompt, quality):
         mesh = part.mesh
-        mesh.visual = trimesh.visual.ColorVisuals(mesh, vertex_colors=np.tile([*part.colour, 255], (len(mesh.vertices), 1)))
+        mesh.visual = trimesh.visual.ColorVisuals(
+            mesh, vertex_colors=np.tile([*part.colour, 255], (len(mesh.vertices), 1))
+        )
         meshes.append(mesh)
     combined = cast(trimesh.Trimesh, trimesh.util.concatenate(meshes))
     glb = trimesh.exchange.gltf.export_glb(trimesh.Scene(combined), include_normals=quality == 3)

@@ -4,6 +4,7 @@ glTF is Y-up, while trimesh builds cylinders, cones and revolved profiles along
 Z; these helpers place every primitive in glTF's frame so recipes can think in
 "height" and "ground".
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -39,8 +40,9 @@ def box(size: Vec, at: Vec) -> trimesh.Trimesh:
     """A box whose bottom face is centred on `at`; faces keep their own vertices so it shades crisply."""
     mesh = trimesh.creation.box(extents=size)
     mesh.apply_translation((at[0], at[1] + size[1] / 2, at[2]))
-    return trimesh.Trimesh(mesh.vertices[mesh.faces].reshape(-1, 3), np.arange(len(mesh.faces) * 3).reshape(-1, 3),
-                           process=False)
+    return trimesh.Trimesh(
+        mesh.vertices[mesh.faces].reshape(-1, 3), np.arange(len(mesh.faces) * 3).reshape(-1, 3), process=False
+    )
 
 
 def sphere(detail: Detail, radius: float, at: Vec, scale: Vec = (1, 1, 1)) -> trimesh.Trimesh:
@@ -69,8 +71,9 @@ def lathe(detail: Detail, profile: list[tuple[float, float]], at: Vec) -> trimes
 
 def ring(detail: Detail, major: float, minor: float, at: Vec, upright: bool = False) -> trimesh.Trimesh:
     """A torus lying flat (donut), or standing in the XY plane when `upright` (mug handle)."""
-    mesh = trimesh.creation.torus(major, minor, major_sections=detail.sections,
-                                  minor_sections=max(6, detail.sections // 2))
+    mesh = trimesh.creation.torus(
+        major, minor, major_sections=detail.sections, minor_sections=max(6, detail.sections // 2)
+    )
     if not upright:
         mesh.apply_transform(_Z_TO_Y)
     mesh.apply_translation(at)

@@ -4,6 +4,7 @@ Quality 1 draws words independently (unigram salad), quality 2 follows a bigram
 chain that wanders across sentences, quality 3 writes whole sentences with a
 trigram model, each one anchored on a keyword of the latest user message.
 """
+
 from __future__ import annotations
 
 import asyncio

@@ -3,6 +3,7 @@
 Shared by the three modalities so "a red car" means the same red to the image
 model and to the 3D model, and "cats" finds the drawing for "cat".
 """
+
 from __future__ import annotations
 
 import re
@@ -12,16 +13,35 @@ from dataclasses import dataclass
 RGB = tuple[int, int, int]
 
 COLOURS: dict[str, RGB] = {
-    "red": (206, 42, 42), "crimson": (180, 20, 50), "orange": (240, 130, 30),
-    "yellow": (245, 205, 40), "gold": (225, 175, 40), "golden": (225, 175, 40),
-    "green": (60, 160, 70), "lime": (150, 210, 60), "olive": (120, 130, 50),
-    "teal": (30, 140, 140), "turquoise": (60, 200, 190), "cyan": (60, 200, 230),
-    "blue": (45, 95, 200), "navy": (25, 40, 110), "purple": (130, 60, 170),
-    "violet": (150, 90, 210), "pink": (240, 140, 180), "magenta": (210, 50, 160),
-    "brown": (125, 80, 45), "wooden": (150, 105, 60), "black": (30, 30, 35),
-    "white": (240, 240, 240), "grey": (135, 135, 140), "gray": (135, 135, 140),
-    "silver": (190, 195, 205), "cream": (240, 228, 200), "beige": (220, 200, 160),
-    "stone": (150, 145, 135), "glass": (170, 210, 225),
+    "red": (206, 42, 42),
+    "crimson": (180, 20, 50),
+    "orange": (240, 130, 30),
+    "yellow": (245, 205, 40),
+    "gold": (225, 175, 40),
+    "golden": (225, 175, 40),
+    "green": (60, 160, 70),
+    "lime": (150, 210, 60),
+    "olive": (120, 130, 50),
+    "teal": (30, 140, 140),
+    "turquoise": (60, 200, 190),
+    "cyan": (60, 200, 230),
+    "blue": (45, 95, 200),
+    "navy": (25, 40, 110),
+    "purple": (130, 60, 170),
+    "violet": (150, 90, 210),
+    "pink": (240, 140, 180),
+    "magenta": (210, 50, 160),
+    "brown": (125, 80, 45),
+    "wooden": (150, 105, 60),
+    "black": (30, 30, 35),
+    "white": (240, 240, 240),
+    "grey": (135, 135, 140),
+    "gray": (135, 135, 140),
+    "silver": (190, 195, 205),
+    "cream": (240, 228, 200),
+    "beige": (220, 200, 160),
+    "stone": (150, 145, 135),
+    "glass": (170, 210, 225),
 }
 
 _SHADES = {"dark": 0.6, "deep": 0.7, "light": 1.35, "pale": 1.45, "bright": 1.15}

@@ -16,6 +16,7 @@ Modules: `schemas` (request and response bodies), `routes` (one function per
 endpoint), `errors` (the error bodies), `middleware` (request id, API key, body cap),
 `app` (the FastAPI application), `cli` (loading models, serving, the command line).
 """
+
 from generators.worker.app import DEFAULT_MAX_BODY_BYTES, create_app
 from generators.worker.cli import (
     add_worker_parser,
@@ -28,5 +29,15 @@ from generators.worker.cli import (
 )
 from generators.worker.errors import WorkerError
 
-__all__ = ["DEFAULT_MAX_BODY_BYTES", "WorkerError", "add_worker_parser", "build_server", "close_generators",
-           "create_app", "load_generators", "main", "run_worker", "serve"]
+__all__ = [
+    "DEFAULT_MAX_BODY_BYTES",
+    "WorkerError",
+    "add_worker_parser",
+    "build_server",
+    "close_generators",
+    "create_app",
+    "load_generators",
+    "main",
+    "run_worker",
+    "serve",
+]

@@ -1,4 +1,5 @@
 """`python -m generators.worker`: the worker without the arena package."""
+
 import sys
 
 from generators.worker.cli import main

@@ -1,4 +1,5 @@
 """Loading the models file's local models and serving them: `arena worker` / `python -m generators.worker`."""
+
 from __future__ import annotations
 
 import argparse
@@ -20,9 +21,11 @@ from generators.worker.app import DEFAULT_MAX_BODY_BYTES, create_app
 log = logging.getLogger("generators.worker")
 
 DEFAULT_MODELS = "data/models.demo.yaml"
-DESCRIPTION = ("Serve a models file's local (hf-*) and demo models over the OpenAI-compatible protocol: "
-               "GET /v1/models[/{id}], POST /v1/chat/completions, POST /v1/images/generations and "
-               "POST /v1/3d/generations, plus GET /health.")
+DESCRIPTION = (
+    "Serve a models file's local (hf-*) and demo models over the OpenAI-compatible protocol: "
+    "GET /v1/models[/{id}], POST /v1/chat/completions, POST /v1/images/generations and "
+    "POST /v1/3d/generations, plus GET /health."
+)
 
 
 async def load_generators(entries: list[ModelEntry]) -> dict[str, Generator]:
@@ -36,8 +39,9 @@ async def load_generators(entries: list[ModelEntry]) -> dict[str, Generator]:
             generator = build_generator(entry)
             await generator.load()
             generators[entry.name] = generator
-            log.info("loaded %s (%s, %s) in %.1f s", entry.name, entry.backend, entry.modality,
-                     time.perf_counter() - started)
+            log.info(
+                "loaded %s (%s, %s) in %.1f s", entry.name, entry.backend, entry.modality, time.perf_counter() - started
+            )
     except BaseException:
         await close_generators(generators)
         raise
@@ -52,12 +56,19 @@ async def close_generators(generators: dict[str, Generator]) -> None:
 
 
 def build_server(app: FastAPI, host: str, port: int, log_level: str = "info") -> uvicorn.Server:
-    return uvicorn.Server(uvicorn.Config(app, host=host, port=port, lifespan="off", log_level=log_level,
-                                         timeout_graceful_shutdown=5))
+    return uvicorn.Server(
+        uvicorn.Config(app, host=host, port=port, lifespan="off", log_level=log_level, timeout_graceful_shutdown=5)
+    )
 
 
-async def serve(entries: list[ModelEntry], host: str, port: int, api_key_env: str | None = None,
-                request_timeout_s: float = 300.0, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> None:
+async def serve(
+    entries: list[ModelEntry],
+    host: str,
+    port: int,
+    api_key_env: str | None = None,
+    request_timeout_s: float = 300.0,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+) -> None:
     """Load the models first (a model that does not fit fails here, before listening), then serve."""
     generators = await load_generators(entries)
     try:
@@ -73,8 +84,9 @@ def run_worker(args: argparse.Namespace) -> int:
         print(f"error: environment variable {args.api_key_env} (--api-key-env) is not set", file=sys.stderr)
         return 2
     try:
-        asyncio.run(serve(load_models(args.models), args.host, args.port, args.api_key_env, args.timeout,
-                          args.max_body_bytes))
+        asyncio.run(
+            serve(load_models(args.models), args.host, args.port, args.api_key_env, args.timeout, args.max_body_bytes)
+        )
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -94,17 +106,27 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--models", default=DEFAULT_MODELS, help=f"models file (default {DEFAULT_MODELS})")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8100, help="port to listen on (default 8100)")
-    parser.add_argument("--api-key-env", default=None, metavar="NAME",
-                        help="require this environment variable's value as the Bearer token")
+    parser.add_argument(
+        "--api-key-env",
+        default=None,
+        metavar="NAME",
+        help="require this environment variable's value as the Bearer token",
+    )
     parser.add_argument("--timeout", type=float, default=300.0, help="per-request time limit in seconds")
-    parser.add_argument("--max-body-bytes", type=_positive_int, default=DEFAULT_MAX_BODY_BYTES, metavar="N",
-                        help=f"refuse request bodies larger than this with 413 (default {DEFAULT_MAX_BODY_BYTES})")
+    parser.add_argument(
+        "--max-body-bytes",
+        type=_positive_int,
+        default=DEFAULT_MAX_BODY_BYTES,
+        metavar="N",
+        help=f"refuse request bodies larger than this with 413 (default {DEFAULT_MAX_BODY_BYTES})",
+    )
 
 
 def add_worker_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register `worker` on the arena CLI's subparsers."""
     parser: argparse.ArgumentParser = subparsers.add_parser(
-        "worker", help="serve local models over the OpenAI-compatible protocol", description=DESCRIPTION)
+        "worker", help="serve local models over the OpenAI-compatible protocol", description=DESCRIPTION
+    )
     _add_arguments(parser)
     parser.set_defaults(func=run_worker)
     return parser

@@ -1,4 +1,5 @@
 """How the worker refuses: one OpenAI-shaped body for every failure, HTTP or in-stream."""
+
 from __future__ import annotations
 
 import logging
@@ -59,8 +60,9 @@ async def http_error(request: Request, exc: Exception) -> JSONResponse:
     if status == 404:
         error = WorkerError(404, f"no such endpoint: {request.method} {request.url.path}", code=ErrorCode.UNKNOWN_URL)
     elif status == 405:
-        error = WorkerError(405, f"{request.method} is not allowed on {request.url.path}",
-                            code=ErrorCode.METHOD_NOT_ALLOWED)
+        error = WorkerError(
+            405, f"{request.method} is not allowed on {request.url.path}", code=ErrorCode.METHOD_NOT_ALLOWED
+        )
     else:
         detail = exc.detail if isinstance(exc.detail, str) else status_phrase(status)
         error = WorkerError(status, detail)
@@ -74,8 +76,12 @@ async def internal_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 # pydantic's error types -> OpenAI's codes
-_CODES = {"missing": ErrorCode.MISSING_REQUIRED_PARAMETER, "extra_forbidden": ErrorCode.UNSUPPORTED_PARAMETER,
-          "json_invalid": ErrorCode.INVALID_JSON, "model_attributes_type": ErrorCode.INVALID_TYPE}
+_CODES = {
+    "missing": ErrorCode.MISSING_REQUIRED_PARAMETER,
+    "extra_forbidden": ErrorCode.UNSUPPORTED_PARAMETER,
+    "json_invalid": ErrorCode.INVALID_JSON,
+    "model_attributes_type": ErrorCode.INVALID_TYPE,
+}
 # union members and validators pydantic names in an error's location; not part of the parameter
 _TYPE_TAG = re.compile(r"^(str|int|float|bool|none|list\[.*\]|dict\[.*\]|[A-Z]\w*|function-\w+\[.*\]|literal\[.*\])$")
 
@@ -86,8 +92,9 @@ async def validation_error(request: Request, exc: Exception) -> JSONResponse:
     first: dict[str, Any] = dict(errors[0]) if errors else {"loc": (), "msg": "invalid request", "type": ""}
     kind = str(first.get("type", ""))
     param = _param(first.get("loc", ()))
-    code = _CODES.get(kind) or (ErrorCode.INVALID_TYPE if kind.endswith(("_type", "_parsing"))
-                                else ErrorCode.INVALID_VALUE)
+    code = _CODES.get(kind) or (
+        ErrorCode.INVALID_TYPE if kind.endswith(("_type", "_parsing")) else ErrorCode.INVALID_VALUE
+    )
     if kind == "json_invalid":
         message, param = "the request body is not valid JSON", None
     elif kind == "model_attributes_type" and param is None:

@@ -4,6 +4,7 @@ A plain ASGI middleware placed outside everything else (even the 500 handler), s
 response carries the request id, and a body over the cap is refused with 413 before any
 route parses it, whether or not the client sent a Content-Length.
 """
+
 from __future__ import annotations
 
 import hmac
@@ -69,10 +70,14 @@ class WorkerMiddleware:
             return None
         return WorkerError(401, "missing or wrong API key", code=ErrorCode.INVALID_API_KEY)
 
-    async def _read_body(self, headers: list[tuple[bytes, bytes]],
-                         receive: Receive) -> tuple[bytes | None, WorkerError | None]:
-        too_large = WorkerError(413, f"the request body is larger than this worker's limit of "
-                                     f"{self.max_body_bytes} bytes", code=ErrorCode.REQUEST_TOO_LARGE)
+    async def _read_body(
+        self, headers: list[tuple[bytes, bytes]], receive: Receive
+    ) -> tuple[bytes | None, WorkerError | None]:
+        too_large = WorkerError(
+            413,
+            f"the request body is larger than this worker's limit of {self.max_body_bytes} bytes",
+            code=ErrorCode.REQUEST_TOO_LARGE,
+        )
         for name, value in headers:
             if name.lower() == b"content-length" and value.isdigit() and int(value) > self.max_body_bytes:
                 return b"", too_large

@@ -1,4 +1,5 @@
 """The worker's endpoints, one small function each."""
+
 from __future__ import annotations
 
 import base64
@@ -61,11 +62,16 @@ class WorkerState:
     def pick(self, name: str, modality: str) -> Generator:
         generator = self.generators.get(name)
         if generator is None:
-            raise WorkerError(404, f"the model {name!r} does not exist on this worker",
-                              code=ErrorCode.MODEL_NOT_FOUND, param="model")
+            raise WorkerError(
+                404, f"the model {name!r} does not exist on this worker", code=ErrorCode.MODEL_NOT_FOUND, param="model"
+            )
         if generator.modality != modality:
-            raise WorkerError(400, f"the model {name!r} is a {generator.modality} model, not {modality}",
-                              code=ErrorCode.INVALID_VALUE, param="model")
+            raise WorkerError(
+                400,
+                f"the model {name!r} is a {generator.modality} model, not {modality}",
+                code=ErrorCode.INVALID_VALUE,
+                param="model",
+            )
         return generator
 
     def card(self, name: str, generator: Generator) -> ModelCard:
@@ -96,8 +102,12 @@ Worker = Depends(worker_state)
 
 @router.get("/health", response_model=Health)
 async def health(worker: WorkerState = Worker) -> Health:
-    return Health(models={name: {"modality": generator.modality, **getattr(generator, "stats", {})}
-                          for name, generator in worker.generators.items()})
+    return Health(
+        models={
+            name: {"modality": generator.modality, **getattr(generator, "stats", {})}
+            for name, generator in worker.generators.items()
+        }
+    )
 
 
 @router.get("/v1/models", response_model=ModelList, responses=_errors(401))
@@ -109,44 +119,64 @@ async def list_models(worker: WorkerState = Worker) -> ModelList:
 async def retrieve_model(model_id: str, worker: WorkerState = Worker) -> ModelCard:
     generator = worker.generators.get(model_id)
     if generator is None:
-        raise WorkerError(404, f"the model {model_id!r} does not exist on this worker",
-                          code=ErrorCode.MODEL_NOT_FOUND, param="model")
+        raise WorkerError(
+            404, f"the model {model_id!r} does not exist on this worker", code=ErrorCode.MODEL_NOT_FOUND, param="model"
+        )
     return worker.card(model_id, generator)
 
 
 # ---- chat ------------------------------------------------------------------------
 
+
 @router.post(
-    "/v1/chat/completions", response_model=ChatCompletion,
-    responses={200: {"content": {"text/event-stream": {"schema": {"$ref": "#/components/schemas/ChatCompletionChunk"}}},
-                     "description": "a chat.completion, or with `stream` server-sent chat.completion.chunk events "
-                                    "ending with `data: [DONE]`"},
-               **_errors(400, 401, 404, 413, 422)})
+    "/v1/chat/completions",
+    response_model=ChatCompletion,
+    responses={
+        200: {
+            "content": {"text/event-stream": {"schema": {"$ref": "#/components/schemas/ChatCompletionChunk"}}},
+            "description": "a chat.completion, or with `stream` server-sent chat.completion.chunk events "
+            "ending with `data: [DONE]`",
+        },
+        **_errors(400, 401, 404, 413, 422),
+    },
+)
 async def chat_completions(body: ChatRequest, request: Request, worker: WorkerState = Worker) -> Any:
     generator = worker.pick(body.model, "text")
     refuse_unsupported(body, UNSUPPORTED_CHAT)
     if body.stream_options is not None and not body.stream:
-        raise WorkerError(400, "stream_options: only allowed when stream is true", code=ErrorCode.INVALID_VALUE,
-                          param="stream_options")
+        raise WorkerError(
+            400,
+            "stream_options: only allowed when stream is true",
+            code=ErrorCode.INVALID_VALUE,
+            param="stream_options",
+        )
     generation = GenerationRequest(
         modality="text",
         messages=chat_messages(body.messages),
         seed=body.seed,
         max_tokens=body.max_completion_tokens or body.max_tokens or MAX_TOKENS_CAP,
         timeout_s=worker.request_timeout_s,
-        options={key: value for key, value in (("temperature", body.temperature), ("top_p", body.top_p))
-                 if value is not None},
+        options={
+            key: value for key, value in (("temperature", body.temperature), ("top_p", body.top_p)) if value is not None
+        },
     )
     stops = stop_strings(body.stop)
-    choices = [Choice(generator, choice_request, stops, index)
-               for index, choice_request in enumerate(choice_requests(generation, body.n or 1))]
+    choices = [
+        Choice(generator, choice_request, stops, index)
+        for index, choice_request in enumerate(choice_requests(generation, body.n or 1))
+    ]
     meta = _Meta(f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time()), body.model)
     if not body.stream:
         results = await gather_or_cancel([choice.collect() for choice in choices])
         return ChatCompletion(
-            id=meta.id, created=meta.created, model=meta.model, usage=_usage(results),
-            choices=[ChatChoice(index=r.index, finish_reason=r.finish_reason,
-                                message=AssistantMessage(content=r.text)) for r in results],
+            id=meta.id,
+            created=meta.created,
+            model=meta.model,
+            usage=_usage(results),
+            choices=[
+                ChatChoice(index=r.index, finish_reason=r.finish_reason, message=AssistantMessage(content=r.text))
+                for r in results
+            ],
         )
     try:  # fail with a status code, not inside a 200 stream, when the model refuses from the start
         await gather_or_cancel([choice.start() for choice in choices])
@@ -156,8 +186,9 @@ async def chat_completions(body: ChatRequest, request: Request, worker: WorkerSt
         raise
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
     events = chat_events(choices, meta, include_usage, getattr(request.state, "request_id", None))
-    return StreamingResponse(events, media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return StreamingResponse(
+        events, media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    )
 
 
 def refuse_unsupported(body: BaseModel, neutral: dict[str, tuple[Any, ...]]) -> None:
@@ -165,32 +196,51 @@ def refuse_unsupported(body: BaseModel, neutral: dict[str, tuple[Any, ...]]) -> 
     for param, allowed in neutral.items():
         value = getattr(body, param)
         if not any(value is ok or (value == ok and not isinstance(value, bool)) for ok in allowed):
-            raise WorkerError(400, f"{param}: not supported by this worker (the model cannot honour "
-                                   f"{param}={value!r})", code=ErrorCode.UNSUPPORTED_PARAMETER, param=param)
+            raise WorkerError(
+                400,
+                f"{param}: not supported by this worker (the model cannot honour {param}={value!r})",
+                code=ErrorCode.UNSUPPORTED_PARAMETER,
+                param=param,
+            )
 
 
 def chat_messages(messages: list[ChatMessage]) -> list[Message]:
     converted = []
     for index, message in enumerate(messages):
         if message.role in ("tool", "function"):
-            raise WorkerError(400, f"messages[{index}].role: {message.role} messages are not supported by this "
-                                   "worker (it has no tools)", code=ErrorCode.UNSUPPORTED_VALUE,
-                              param=f"messages[{index}].role")
+            raise WorkerError(
+                400,
+                f"messages[{index}].role: {message.role} messages are not supported by this worker (it has no tools)",
+                code=ErrorCode.UNSUPPORTED_VALUE,
+                param=f"messages[{index}].role",
+            )
         if isinstance(message.content, list):
             for part_index, part in enumerate(message.content):
                 param = f"messages[{index}].content[{part_index}]"
                 if part.type != "text":
-                    raise WorkerError(400, f"{param}.type: only text content is supported, not {part.type!r}",
-                                      code=ErrorCode.UNSUPPORTED_VALUE, param=f"{param}.type")
+                    raise WorkerError(
+                        400,
+                        f"{param}.type: only text content is supported, not {part.type!r}",
+                        code=ErrorCode.UNSUPPORTED_VALUE,
+                        param=f"{param}.type",
+                    )
                 if part.text is None:
-                    raise WorkerError(400, f"{param}.text: a text part needs its text",
-                                      code=ErrorCode.MISSING_REQUIRED_PARAMETER, param=f"{param}.text")
+                    raise WorkerError(
+                        400,
+                        f"{param}.text: a text part needs its text",
+                        code=ErrorCode.MISSING_REQUIRED_PARAMETER,
+                        param=f"{param}.text",
+                    )
         converted.append(Message(_ROLES[message.role], message.text()))
     return converted
 
 
 _ROLES: dict[str, Literal["system", "user", "assistant"]] = {
-    "system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
+    "system": "system",
+    "developer": "system",
+    "user": "user",
+    "assistant": "assistant",
+}
 
 
 def stop_strings(stop: str | list[str] | None) -> list[str]:
@@ -198,8 +248,12 @@ def stop_strings(stop: str | list[str] | None) -> list[str]:
     if len(stops) > MAX_STOPS:
         raise WorkerError(400, f"stop: at most {MAX_STOPS} stop strings", code=ErrorCode.INVALID_VALUE, param="stop")
     if any(not text or len(text) > MAX_STOP_CHARS for text in stops):
-        raise WorkerError(400, f"stop: each stop string must have 1 to {MAX_STOP_CHARS} characters",
-                          code=ErrorCode.INVALID_VALUE, param="stop")
+        raise WorkerError(
+            400,
+            f"stop: each stop string must have 1 to {MAX_STOP_CHARS} characters",
+            code=ErrorCode.INVALID_VALUE,
+            param="stop",
+        )
     return stops
 
 
@@ -210,8 +264,9 @@ class _Meta:
     model: str
 
     def chunk(self, choices: list[ChunkChoice], usage: CompletionUsage | None = None) -> bytes:
-        chunk = ChatCompletionChunk(id=self.id, object="chat.completion.chunk", created=self.created,
-                                    model=self.model, choices=choices)
+        chunk = ChatCompletionChunk(
+            id=self.id, object="chat.completion.chunk", created=self.created, model=self.model, choices=choices
+        )
         if usage is not None:
             chunk.usage = usage
         return sse_event(chunk.model_dump_json(exclude_unset=True))
@@ -223,12 +278,17 @@ def _usage(results: list[ChoiceResult]) -> CompletionUsage:
     return CompletionUsage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion)
 
 
-async def chat_events(choices: list[Choice], meta: _Meta, include_usage: bool,
-                      request_id: str | None) -> AsyncIterator[bytes]:
+async def chat_events(
+    choices: list[Choice], meta: _Meta, include_usage: bool, request_id: str | None
+) -> AsyncIterator[bytes]:
     """The SSE stream: role deltas, content deltas, each choice's finish, usage, [DONE]; errors in OpenAI's shape."""
     try:
-        yield meta.chunk([ChunkChoice(index=choice.index, delta=ChunkDelta(role="assistant", content=""),
-                                      finish_reason=None) for choice in choices])
+        yield meta.chunk(
+            [
+                ChunkChoice(index=choice.index, delta=ChunkDelta(role="assistant", content=""), finish_reason=None)
+                for choice in choices
+            ]
+        )
         async with aclosing(merge(choices)) as events:
             async for index, text in events:
                 if text is not None:
@@ -236,8 +296,7 @@ async def chat_events(choices: list[Choice], meta: _Meta, include_usage: bool,
                 else:
                     result = choices[index].result
                     assert result is not None
-                    yield meta.chunk([ChunkChoice(index=index, delta=ChunkDelta(),
-                                                  finish_reason=result.finish_reason)])
+                    yield meta.chunk([ChunkChoice(index=index, delta=ChunkDelta(), finish_reason=result.finish_reason)])
         if include_usage:
             results = [choice.result for choice in choices if choice.result is not None]
             yield meta.chunk([], usage=_usage(results))
@@ -256,24 +315,31 @@ async def chat_events(choices: list[Choice], meta: _Meta, include_usage: bool,
 
 # ---- images and 3D ---------------------------------------------------------------
 
+
 @router.post("/v1/images/generations", response_model=ImagesResponse, responses=_errors(400, 401, 404, 413, 422))
 async def images_generations(body: ImageRequest, worker: WorkerState = Worker) -> ImagesResponse:
     generator = worker.pick(body.model, "image")
     refuse_unsupported(body, UNSUPPORTED_IMAGE)
-    options: dict[str, Any] = {key: value for key, value in (
-        ("steps", body.steps), ("guidance", body.guidance), ("negative_prompt", body.negative_prompt))
-        if value is not None}
+    options: dict[str, Any] = {
+        key: value
+        for key, value in (
+            ("steps", body.steps),
+            ("guidance", body.guidance),
+            ("negative_prompt", body.negative_prompt),
+        )
+        if value is not None
+    }
     if body.size and body.size != "auto":
         width, height = (int(side) for side in body.size.split("x"))
         options.update(width=width, height=height)
-    request = GenerationRequest.from_prompt("image", body.prompt, seed=body.seed, timeout_s=worker.request_timeout_s,
-                                            options=options)
+    request = GenerationRequest.from_prompt(
+        "image", body.prompt, seed=body.seed, timeout_s=worker.request_timeout_s, options=options
+    )
     outputs = await gather_or_cancel([generator.generate(one) for one in choice_requests(request, body.n or 1)])
     data = []
     for output in outputs:
         assert isinstance(output, ImageOutput)
-        data.append(ImageData(b64_json=base64.b64encode(output.png).decode(), width=output.width,
-                              height=output.height))
+        data.append(ImageData(b64_json=base64.b64encode(output.png).decode(), width=output.width, height=output.height))
     return ImagesResponse(created=int(time.time()), data=data)
 
 
@@ -287,12 +353,14 @@ async def mesh_generations(body: MeshRequest, worker: WorkerState = Worker) -> M
         except (binascii.Error, ValueError):
             raise WorkerError(400, "image: not valid base64", code=ErrorCode.INVALID_VALUE, param="image") from None
     if not body.prompt.strip() and image is None:
-        raise WorkerError(400, "prompt or image is required", code=ErrorCode.MISSING_REQUIRED_PARAMETER,
-                          param="prompt")
+        raise WorkerError(400, "prompt or image is required", code=ErrorCode.MISSING_REQUIRED_PARAMETER, param="prompt")
     options = {key: value for key, value in (("steps", body.steps), ("guidance", body.guidance)) if value is not None}
-    request = GenerationRequest.from_prompt("3d", body.prompt, seed=body.seed, image=image,
-                                            timeout_s=worker.request_timeout_s, options=options)
+    request = GenerationRequest.from_prompt(
+        "3d", body.prompt, seed=body.seed, image=image, timeout_s=worker.request_timeout_s, options=options
+    )
     output = await generator.generate(request)
     assert isinstance(output, MeshOutput)
-    return MeshResponse(created=int(time.time()), data=[MeshData(
-        b64_glb=base64.b64encode(output.glb).decode(), vertices=output.vertices, faces=output.faces)])
+    return MeshResponse(
+        created=int(time.time()),
+        data=[MeshData(b64_glb=base64.b64encode(output.glb).decode(), vertices=output.vertices, faces=output.faces)],
+    )

@@ -6,6 +6,7 @@ declared with the values that change nothing (`presence_penalty: 0`, `tools: []`
 `response_format: {"type": "text"}`, ...): those are accepted, anything else is
 refused by name (see `UNSUPPORTED_CHAT`).
 """
+
 from __future__ import annotations
 
 from typing import Any, Literal
@@ -31,6 +32,7 @@ class _Response(BaseModel):
 
 
 # ---- chat ------------------------------------------------------------------------
+
 
 class ContentPart(BaseModel):
     """A part of a message's content; only `text` parts are understood (others are refused by type)."""
@@ -178,6 +180,7 @@ class ChatCompletionChunk(_Response):
 
 # ---- images and 3D ---------------------------------------------------------------
 
+
 class ImageRequest(_Request):
     model: str
     prompt: str = Field(min_length=1, max_length=32_000)
@@ -248,6 +251,7 @@ class MeshResponse(_Response):
 
 
 # ---- models, health, errors ------------------------------------------------------
+
 
 class ModelCard(_Response):
     id: str

@@ -24,13 +24,33 @@ if TYPE_CHECKING:
     from .cli import add_audit_parser, audit_command
     from .simulate import ATTACK_KINDS, ArenaOptions, Attack, AttackKind, Simulation, simulate_arena
 
-_LAZY = {"audit": "audit", "add_audit_parser": "cli", "audit_command": "cli", "simulate_arena": "simulate",
-         "ArenaOptions": "simulate", "Attack": "simulate", "AttackKind": "simulate", "Simulation": "simulate",
-         "ATTACK_KINDS": "simulate"}
+_LAZY = {
+    "audit": "audit",
+    "add_audit_parser": "cli",
+    "audit_command": "cli",
+    "simulate_arena": "simulate",
+    "ArenaOptions": "simulate",
+    "Attack": "simulate",
+    "AttackKind": "simulate",
+    "Simulation": "simulate",
+    "ATTACK_KINDS": "simulate",
+}
 
-__all__ = ["audit", "AuditOptions", "AuditReport", "VoterFlag", "GroupFlag", "add_audit_parser",
-           "audit_command", "simulate_arena", "ArenaOptions", "Attack", "AttackKind", "Simulation",
-           "ATTACK_KINDS"]
+__all__ = [
+    "audit",
+    "AuditOptions",
+    "AuditReport",
+    "VoterFlag",
+    "GroupFlag",
+    "add_audit_parser",
+    "audit_command",
+    "simulate_arena",
+    "ArenaOptions",
+    "Attack",
+    "AttackKind",
+    "Simulation",
+    "ATTACK_KINDS",
+]
 
 
 def __getattr__(name: str) -> object:

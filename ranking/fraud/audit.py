@@ -59,17 +59,23 @@ from .report import AuditReport, GroupFlag, GroupKind, VoterFlag
 Family = Literal["surprise", "position", "targeted", "omnipresent", "concentration", "cluster"]
 FAMILIES: tuple[Family, ...] = ("surprise", "position", "targeted", "omnipresent", "concentration", "cluster")
 # Share of a unit's alpha per family; per-model families split theirs over the models.
-WEIGHTS: dict[Family, float] = {"surprise": 0.25, "position": 0.15, "targeted": 0.2, "omnipresent": 0.1,
-                                "concentration": 0.15, "cluster": 0.15}
+WEIGHTS: dict[Family, float] = {
+    "surprise": 0.25,
+    "position": 0.15,
+    "targeted": 0.2,
+    "omnipresent": 0.1,
+    "concentration": 0.15,
+    "cluster": 0.15,
+}
 PER_MODEL: frozenset[Family] = frozenset({"targeted", "omnipresent", "concentration", "cluster"})
-GROUP_SHARE = 0.25   # of alpha, per kind of group tested (ip, co-vote); the voter's own tests get the rest
-CHUNK_VOTES = 150_000   # votes per chunk of units in evaluate()
-BIN_VOTES = 20_000    # votes per time bin for the population's pair shares
+GROUP_SHARE = 0.25  # of alpha, per kind of group tested (ip, co-vote); the voter's own tests get the rest
+CHUNK_VOTES = 150_000  # votes per chunk of units in evaluate()
+BIN_VOTES = 20_000  # votes per time bin for the population's pair shares
 MAX_BINS = 100
 MISSING_GROUP = "(missing)"
 GROUP_DEFAULT = "ip_hash"
 REASONS_PER_FAMILY = 2
-TAIL = 0.1            # null means are kept within [TAIL, 1 - TAIL] (see _upper)
+TAIL = 0.1  # null means are kept within [TAIL, 1 - TAIL] (see _upper)
 
 
 def _sigmoid(x: Floats) -> Floats:
@@ -93,6 +99,7 @@ def _lower(x: Floats) -> Floats:
 
 # --------------------------------------------------------------------------- input
 
+
 @dataclass
 class Votes:
     """The votes in time order, as codes."""
@@ -102,7 +109,7 @@ class Votes:
     y: npt.NDArray[np.int8]
     voter: Ints
     group: Ints | None
-    time: Floats | None          # seconds
+    time: Floats | None  # seconds
     models: list[str]
     voters: list[str]
     groups: list[str]
@@ -151,7 +158,7 @@ def _peek_columns(data: VoteSource) -> tuple[list[str] | None, VoteSource]:
         with path.open("rb") as fh:
             records = json.load(fh)
     except (OSError, ValueError, pa.ArrowException):
-        return None, data     # open_votes says what is wrong
+        return None, data  # open_votes says what is wrong
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records[:100]):
         raise RankingError(f"{path.name} is not a JSON list of vote objects")
     if not records:
@@ -213,10 +220,18 @@ def load(data: VoteSource, opts: AuditOptions) -> Votes:
         notes.append("no time column: votes taken in file order; no co-vote groups")
     if len(set(map(str, src.models.values))) < len(src.models.values):
         raise RankingError("two model labels differ only in type (e.g. 1 and '1')")
-    votes = Votes(a=a.astype(np.int64), b=b.astype(np.int64), y=y, voter=voter.astype(np.int64),
-                  group=None if group is None else group.astype(np.int64), time=time,
-                  models=[str(m) for m in src.models.values], voters=[str(v) for v in src.voters.values],
-                  groups=groups, notes=notes)
+    votes = Votes(
+        a=a.astype(np.int64),
+        b=b.astype(np.int64),
+        y=y,
+        voter=voter.astype(np.int64),
+        group=None if group is None else group.astype(np.int64),
+        time=time,
+        models=[str(m) for m in src.models.values],
+        voters=[str(v) for v in src.voters.values],
+        groups=groups,
+        notes=notes,
+    )
     if len(set(votes.voters)) < len(votes.voters):
         raise RankingError("two voter labels differ only in type (e.g. 1 and '1')")
     if time is not None:
@@ -228,7 +243,7 @@ def load(data: VoteSource, opts: AuditOptions) -> Votes:
 def _seconds(t: Floats) -> Floats:
     """Timestamps in seconds: datetimes arrive as nanoseconds, and numbers past the year
     5000 in seconds are read as milliseconds."""
-    t = np.where(t < -1e17, np.nan, t)      # NaT
+    t = np.where(t < -1e17, np.nan, t)  # NaT
     finite = t[np.isfinite(t)]
     big = float(np.median(np.abs(finite))) if len(finite) else 0.0
     if big > 1e14:
@@ -239,27 +254,37 @@ def _seconds(t: Floats) -> Floats:
 
 
 def _take(v: Votes, order: Ints) -> Votes:
-    return Votes(a=v.a[order], b=v.b[order], y=v.y[order], voter=v.voter[order],
-                 group=None if v.group is None else v.group[order],
-                 time=None if v.time is None else v.time[order], models=v.models, voters=v.voters,
-                 groups=v.groups, notes=v.notes)
+    return Votes(
+        a=v.a[order],
+        b=v.b[order],
+        y=v.y[order],
+        voter=v.voter[order],
+        group=None if v.group is None else v.group[order],
+        time=None if v.time is None else v.time[order],
+        models=v.models,
+        voters=v.voters,
+        groups=v.groups,
+        notes=v.notes,
+    )
 
 
 # --------------------------------------------------------------------------- consensus
 
+
 @dataclass
 class Consensus:
-    theta: Floats            # natural-log strengths, one per model code
-    h: float                 # left-position advantage (log-odds)
-    rank: Ints               # 0 = best
-    by_rank: Ints            # model code at each rank
-    bins: Ints               # time bin of each vote
-    share: Floats            # (bins, M): share of trusted votes in the bin that involve the model
-    set_share: Floats        # (bins, M): ... that involve the model or its neighbours above
+    theta: Floats  # natural-log strengths, one per model code
+    h: float  # left-position advantage (log-odds)
+    rank: Ints  # 0 = best
+    by_rank: Ints  # model code at each rank
+    bins: Ints  # time bin of each vote
+    share: Floats  # (bins, M): share of trusted votes in the bin that involve the model
+    set_share: Floats  # (bins, M): ... that involve the model or its neighbours above
 
 
-def consensus(v: Votes, trusted: npt.NDArray[np.bool_], neighbours: int,
-              previous: Consensus | None = None) -> Consensus:
+def consensus(
+    v: Votes, trusted: npt.NDArray[np.bool_], neighbours: int, previous: Consensus | None = None
+) -> Consensus:
     """BT with a position term on the trusted votes, ranks, and binned pair shares."""
     m = len(v.models)
     a, b, y = v.a[trusted], v.b[trusted], v.y[trusted]
@@ -268,8 +293,7 @@ def consensus(v: Votes, trusted: npt.NDArray[np.bool_], neighbours: int,
     cells = (a * m + b) * 4 + y
     n = np.bincount(cells, minlength=m * m * 4).astype(np.float64)
     nz = np.flatnonzero(n)
-    counts = Counts(models=tuple(v.models), a=nz // (4 * m), b=(nz // 4) % m, outcome=(nz % 4).astype(np.int8),
-                    n=n[nz])
+    counts = Counts(models=tuple(v.models), a=nz // (4 * m), b=(nz // 4) % m, outcome=(nz % 4).astype(np.int8), n=n[nz])
     pairs = build_pairs(counts, ties="half", both_bad="tie", position=True)
     fit = bt.fit(pairs, "bt", prior=PRIOR)
     used = np.unique(np.concatenate([counts.a, counts.b]))
@@ -283,13 +307,12 @@ def consensus(v: Votes, trusted: npt.NDArray[np.bool_], neighbours: int,
     bins = np.minimum(np.arange(v.n) * n_bins // max(v.n, 1), n_bins - 1).astype(np.int64)
     tb = bins[trusted]
     per_bin = np.bincount(tb, minlength=n_bins).astype(np.float64)
-    hits = (np.bincount(tb * m + a, minlength=n_bins * m) + np.bincount(tb * m + b, minlength=n_bins * m))
+    hits = np.bincount(tb * m + a, minlength=n_bins * m) + np.bincount(tb * m + b, minlength=n_bins * m)
     share = (hits.reshape(n_bins, m) + 1.0) / (per_bin[:, None] + 2.0)
     vi, cand = _set_candidates(a, b, rank, by_rank, neighbours)
     set_hits = np.bincount(tb[vi] * m + cand, minlength=n_bins * m).reshape(n_bins, m)
     set_share = (set_hits + 1.0) / (per_bin[:, None] + 2.0)
-    return Consensus(theta=theta, h=h, rank=rank, by_rank=by_rank, bins=bins, share=share,
-                     set_share=set_share)
+    return Consensus(theta=theta, h=h, rank=rank, by_rank=by_rank, bins=bins, share=share, set_share=set_share)
 
 
 def _below(models: Ints, rank: Ints, by_rank: Ints, k: int) -> Ints:
@@ -314,6 +337,7 @@ def _set_candidates(a: Ints, b: Ints, rank: Ints, by_rank: Ints, k: int) -> tupl
 
 # --------------------------------------------------------------------------- tests
 
+
 @dataclass
 class Unit:
     """Which unit each vote counts for (-1: none) and the vote's step within it."""
@@ -322,7 +346,7 @@ class Unit:
     of_vote: Ints
     step: Ints
     n_units: int
-    votes: Ints              # votes per unit
+    votes: Ints  # votes per unit
 
 
 def make_unit(kind: str, of_vote: Ints, n_units: int) -> Unit:
@@ -332,8 +356,7 @@ def make_unit(kind: str, of_vote: Ints, n_units: int) -> Unit:
     return Unit(kind, of_vote, step, n_units, np.bincount(of_vote[inside], minlength=n_units))
 
 
-def families(v: Votes, c: Consensus, u: Unit, inside: Ints,
-             opts: AuditOptions) -> Iterator[tuple[Family, Events]]:
+def families(v: Votes, c: Consensus, u: Unit, inside: Ints, opts: AuditOptions) -> Iterator[tuple[Family, Events]]:
     """Each test family's events for the votes ``inside`` (time order; each unit's votes
     all there or none)."""
     a, b, s = v.a[inside], v.b[inside], v.score[inside]
@@ -359,14 +382,25 @@ def families(v: Votes, c: Consensus, u: Unit, inside: Ints,
     ts = np.concatenate([s, 1 - s])
     td = np.concatenate([d, -d])
     hi, lo = _upper(td + delta), _lower(td - delta)
-    yield "targeted", Events(np.tile(unit, 2), tm, np.tile(step, 2),
-                             np.stack([(ts - hi) / hi, (lo - ts) / (1 - lo)], axis=1), ts, _sigmoid(td))
+    yield (
+        "targeted",
+        Events(
+            np.tile(unit, 2),
+            tm,
+            np.tile(step, 2),
+            np.stack([(ts - hi) / hi, (lo - ts) / (1 - lo)], axis=1),
+            ts,
+            _sigmoid(td),
+        ),
+    )
 
     # concentration: votes that involve the model, against the population's share then
     bins = c.bins[inside]
     p = c.share[np.tile(bins, 2), tm]
-    yield "concentration", Events(np.tile(unit, 2), tm, np.tile(step, 2), ((1 - p) / p)[:, None],
-                                  np.ones(len(tm)), p, decay=True)
+    yield (
+        "concentration",
+        Events(np.tile(unit, 2), tm, np.tile(step, 2), ((1 - p) / p)[:, None], np.ones(len(tm)), p, decay=True),
+    )
 
     k = opts.neighbours
     if k == 0:
@@ -418,12 +452,12 @@ def evaluate(v: Votes, c: Consensus, u: Unit, opts: AuditOptions, share: float) 
     never = np.iinfo(np.int64).max
     first = np.full(u.n_units, never, dtype=np.int64)
     inside = np.flatnonzero(u.of_vote >= 0)
-    inside = inside[np.argsort(u.of_vote[inside], kind="stable")]      # by unit, then time
-    starts = np.flatnonzero(np.diff(u.of_vote[inside])) + 1              # where a unit begins
+    inside = inside[np.argsort(u.of_vote[inside], kind="stable")]  # by unit, then time
+    starts = np.flatnonzero(np.diff(u.of_vote[inside])) + 1  # where a unit begins
     pos = np.searchsorted(starts, np.arange(CHUNK_VOTES, len(inside), CHUNK_VOTES))
     cuts = np.unique(np.concatenate([[0], starts[pos[pos < len(starts)]], [len(inside)]]))
     for lo, hi in zip(cuts[:-1], cuts[1:]):
-        chunk = np.sort(inside[int(lo):int(hi)])                                  # time order again
+        chunk = np.sort(inside[int(lo) : int(hi)])  # time order again
         for fam, ev in families(v, c, u, chunk, opts):
             log_w = math.log(share * weights[fam] / (m if fam in PER_MODEL else 1))
             seg = run(ev, goal - log_w)
@@ -432,8 +466,18 @@ def evaluate(v: Votes, c: Consensus, u: Unit, opts: AuditOptions, share: float) 
             hit = seg.first_step >= 0
             np.minimum.at(first, seg.unit[hit], seg.first_step[hit])
             keep = adj >= goal
-            fired_parts[fam].append(Segments(seg.unit[keep], seg.comp[keep], adj[keep], seg.first_step[keep],
-                                             seg.n[keep], seg.stat[keep], seg.mean[keep], seg.up[keep]))
+            fired_parts[fam].append(
+                Segments(
+                    seg.unit[keep],
+                    seg.comp[keep],
+                    adj[keep],
+                    seg.first_step[keep],
+                    seg.n[keep],
+                    seg.stat[keep],
+                    seg.mean[keep],
+                    seg.up[keep],
+                )
+            )
     fired = {fam: _concat(parts) for fam, parts in fired_parts.items()}
     total = np.max(np.stack(list(best.values())), axis=0)
     return UnitResult(u.kind, best, total, np.where(first == never, -1, first), fired)
@@ -442,11 +486,16 @@ def evaluate(v: Votes, c: Consensus, u: Unit, opts: AuditOptions, share: float) 
 def _concat(parts: list[Segments]) -> Segments:
     if not parts:
         return Segments.empty()
-    return Segments(*(np.concatenate([getattr(p, name) for p in parts])
-                      for name in ("unit", "comp", "log_e", "first_step", "n", "stat", "mean", "up")))
+    return Segments(
+        *(
+            np.concatenate([getattr(p, name) for p in parts])
+            for name in ("unit", "comp", "log_e", "first_step", "n", "stat", "mean", "up")
+        )
+    )
 
 
 # --------------------------------------------------------------------------- reasons
+
 
 def _e(log_e: float) -> str:
     x = log_e / math.log(10)
@@ -466,7 +515,7 @@ def reasons_for(v: Votes, c: Consensus, r: UnitResult, unit: int, n_votes: int, 
 
     def above(model: int) -> str:
         r0 = int(c.rank[model])
-        return ", ".join(names[int(j)] for j in c.by_rank[max(0, r0 - k):r0]) or "none"
+        return ", ".join(names[int(j)] for j in c.by_rank[max(0, r0 - k) : r0]) or "none"
 
     for fam, seg in r.fired.items():
         rows = np.flatnonzero(seg.unit == unit)
@@ -478,35 +527,48 @@ def reasons_for(v: Votes, c: Consensus, r: UnitResult, unit: int, n_votes: int, 
             if fam == "position":
                 side = "left" if seg.up[i] else "right"
                 got, exp = (st, mu) if seg.up[i] else (n - st, n - mu)
-                text = (f"position bias: favoured the {side} side, score {got:g} in {n} votes "
-                        f"(the board predicts {exp:.1f})")
+                text = (
+                    f"position bias: favoured the {side} side, score {got:g} in {n} votes "
+                    f"(the board predicts {exp:.1f})"
+                )
             elif fam == "surprise":
-                text = (f"outcome surprise: backed the board's favourite with score {st:g} in {n} votes "
-                        f"(the board predicts {mu:.1f})")
+                text = (
+                    f"outcome surprise: backed the board's favourite with score {st:g} in {n} votes "
+                    f"(the board predicts {mu:.1f})"
+                )
             elif fam == "targeted":
                 verb = "favours" if seg.up[i] else "disfavours"
-                text = (f"targeted: {verb} {model} beyond consensus: it scored {st:g} in {n} battles "
-                        f"(the board predicts {mu:.1f})")
+                text = (
+                    f"targeted: {verb} {model} beyond consensus: it scored {st:g} in {n} battles "
+                    f"(the board predicts {mu:.1f})"
+                )
             elif fam == "omnipresent":
-                text = (f"omnipresent: pushes {model} up and the models ranked just above it ({above(comp)}) "
-                        f"down: its side scored {st:g} in {n} votes (the board predicts {mu:.1f})")
+                text = (
+                    f"omnipresent: pushes {model} up and the models ranked just above it ({above(comp)}) "
+                    f"down: its side scored {st:g} in {n} votes (the board predicts {mu:.1f})"
+                )
             elif fam == "concentration":
-                text = (f"concentration: {n} of {n_votes} votes involve {model} "
-                        f"(population share {float(c.share[:, comp].mean()):.1%})")
+                text = (
+                    f"concentration: {n} of {n_votes} votes involve {model} "
+                    f"(population share {float(c.share[:, comp].mean()):.1%})"
+                )
             else:
-                text = (f"concentration: {n} of {n_votes} votes involve {model} or the models ranked just "
-                        f"above it ({above(comp)}; population share {float(c.set_share[:, comp].mean()):.1%})")
+                text = (
+                    f"concentration: {n} of {n_votes} votes involve {model} or the models ranked just "
+                    f"above it ({above(comp)}; population share {float(c.set_share[:, comp].mean()):.1%})"
+                )
             label: str = "concentration" if fam == "cluster" else fam
             found.setdefault(label, []).append((le, f"{text}; {_e(le)}"))
     out: list[tuple[float, str]] = []
     for family, lines in found.items():
         lines.sort(key=lambda t: -t[0])
-        out += lines[:2 if family == "targeted" else 1]
+        out += lines[: 2 if family == "targeted" else 1]
     out.sort(key=lambda t: -t[0])
     return [t for _, t in out]
 
 
 # --------------------------------------------------------------------------- audit
+
 
 @dataclass
 class _Groups:
@@ -591,8 +653,9 @@ def audit(data: VoteSource, options: AuditOptions | None = None) -> AuditReport:
     return _report(v, prev, opts, passes)
 
 
-def _group(kind: GroupKind, of_voter: Ints, labels: list[str], v: Votes, cons: Consensus,
-           opts: AuditOptions) -> _Groups:
+def _group(
+    kind: GroupKind, of_voter: Ints, labels: list[str], v: Votes, cons: Consensus, opts: AuditOptions
+) -> _Groups:
     unit = make_unit(kind, of_voter[v.voter], len(labels))
     return _Groups(kind, of_voter, labels, unit, evaluate(v, cons, unit, opts, GROUP_SHARE))
 
@@ -615,9 +678,15 @@ def _report(v: Votes, p: _Pass, opts: AuditOptions, passes: int) -> AuditReport:
             lines = reasons_for(v, p.cons, res, g, int(unit.votes[g]), opts)
             if not flagged:
                 lines = [f"{len(ids)} voter ids; their {int(unit.votes[g])} pooled votes pass every test"]
-            gf = GroupFlag(kind=grp.kind, key=grp.labels[g], voters=sorted(v.voters[i] for i in ids),
-                           votes=int(unit.votes[g]), score=float(res.total[g] / ln10), flagged=flagged,
-                           reasons=lines)
+            gf = GroupFlag(
+                kind=grp.kind,
+                key=grp.labels[g],
+                voters=sorted(v.voters[i] for i in ids),
+                votes=int(unit.votes[g]),
+                score=float(res.total[g] / ln10),
+                flagged=flagged,
+                reasons=lines,
+            )
             group_flags.append(gf)
             for i in ids:
                 voter_groups.setdefault(i, []).append(gf)
@@ -631,21 +700,39 @@ def _report(v: Votes, p: _Pass, opts: AuditOptions, passes: int) -> AuditReport:
             labels.append(gf.label)
             tests[gf.kind] = gf.score
             if gf.flagged:
-                what = (f"one of {len(gf.voters)} voter ids behind {opts.group or GROUP_DEFAULT} {gf.key}"
-                        if gf.kind == "ip" else
-                        f"one of {len(gf.voters)} voter ids that voted the same way on the same pairs "
-                        f"within {opts.window / 60:g} minutes (co-vote group {gf.key})")
+                what = (
+                    f"one of {len(gf.voters)} voter ids behind {opts.group or GROUP_DEFAULT} {gf.key}"
+                    if gf.kind == "ip"
+                    else f"one of {len(gf.voters)} voter ids that voted the same way on the same pairs "
+                    f"within {opts.window / 60:g} minutes (co-vote group {gf.key})"
+                )
                 lines.append(f"coordinated: {what}; their {gf.votes} pooled votes: {gf.reasons[0]}")
         first = int(p.own.first_step[i])
         own_fired = bool(p.own.total[i] >= goal)
-        flags.append(VoterFlag(voter=v.voters[i], score=float(p.evidence[i] / ln10), reasons=lines,
-                               votes=int(votes_per_voter[i]),
-                               flagged_at=first if own_fired and first > 0 else None, tests=tests, groups=labels))
+        flags.append(
+            VoterFlag(
+                voter=v.voters[i],
+                score=float(p.evidence[i] / ln10),
+                reasons=lines,
+                votes=int(votes_per_voter[i]),
+                flagged_at=first if own_fired and first > 0 else None,
+                tests=tests,
+                groups=labels,
+            )
+        )
     flags.sort(key=lambda f: (-f.score, f.voter))
     group_flags.sort(key=lambda g: (not g.flagged, -g.score, g.kind, g.key))
-    return AuditReport(flags=flags, groups=group_flags, alpha=opts.alpha, n_votes=v.n, n_voters=len(v.voters),
-                       excluded_votes=int(p.flagged[v.voter].sum()), passes=passes, scores=scores,
-                       notes=list(v.notes))
+    return AuditReport(
+        flags=flags,
+        groups=group_flags,
+        alpha=opts.alpha,
+        n_votes=v.n,
+        n_voters=len(v.voters),
+        excluded_votes=int(p.flagged[v.voter].sum()),
+        passes=passes,
+        scores=scores,
+        notes=list(v.notes),
+    )
 
 
 def _merge_concentration(tests: dict[str, float]) -> dict[str, float]:

@@ -23,20 +23,37 @@ from .report import AuditReport
 if TYPE_CHECKING:
     from ..io import VoteSource
 
-DESCRIPTION = ("Flag anomalous or rigging voters: anytime-valid tests of each voter and each group of "
-               "voter ids against the consensus board.")
+DESCRIPTION = (
+    "Flag anomalous or rigging voters: anytime-valid tests of each voter and each group of "
+    "voter ids against the consensus board."
+)
 
 
 def configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    p.add_argument("file", nargs="?", help="votes: Parquet, CSV, JSONL or FastChat clean_battle JSON "
-                   "(model_a shown left, model_b right, winner, judge/voter, optional tstamp and ip_hash)")
-    p.add_argument("--format", choices=AUDIT_FORMATS, default="table",
-                   help="table (default) or json: a list of {voter, score, reasons, ...}")
-    p.add_argument("--alpha", type=float, default=ALPHA,
-                   help=f"level: share of honest voters ever flagged under continuous monitoring (default {ALPHA})")
+    p.add_argument(
+        "file",
+        nargs="?",
+        help="votes: Parquet, CSV, JSONL or FastChat clean_battle JSON "
+        "(model_a shown left, model_b right, winner, judge/voter, optional tstamp and ip_hash)",
+    )
+    p.add_argument(
+        "--format",
+        choices=AUDIT_FORMATS,
+        default="table",
+        help="table (default) or json: a list of {voter, score, reasons, ...}",
+    )
+    p.add_argument(
+        "--alpha",
+        type=float,
+        default=ALPHA,
+        help=f"level: share of honest voters ever flagged under continuous monitoring (default {ALPHA})",
+    )
     p.add_argument("--voter", metavar="COL", help="voter column (default: judge, judge_hash or voter)")
-    p.add_argument("--group", metavar="COL",
-                   help="column grouping voter ids for coordination tests (default: ip_hash when present)")
+    p.add_argument(
+        "--group",
+        metavar="COL",
+        help="column grouping voter ids for coordination tests (default: ip_hash when present)",
+    )
     return p
 
 
@@ -108,12 +125,16 @@ def render(report: AuditReport, fmt: str) -> str:
         lines.append("groups:")
         for g in report.groups:
             state = "flagged" if g.flagged else "listed"
-            lines.append(f"  {g.label} ({len(g.voters)} ids, {g.votes} votes, score {_score(g.score)}, "
-                         f"{state}): {g.reasons[0] if g.reasons else ''}")
+            lines.append(
+                f"  {g.label} ({len(g.voters)} ids, {g.votes} votes, score {_score(g.score)}, "
+                f"{state}): {g.reasons[0] if g.reasons else ''}"
+            )
     lines.append("")
-    lines.append(f"{len(report.flags):,} of {report.n_voters:,} voters flagged at alpha={report.alpha:g} "
-                 f"(score >= {report.threshold:.2f}, log10 e-value); {report.excluded_votes:,} of "
-                 f"{report.n_votes:,} votes are theirs; {len(flagged_groups)} coordinated groups flagged")
+    lines.append(
+        f"{len(report.flags):,} of {report.n_voters:,} voters flagged at alpha={report.alpha:g} "
+        f"(score >= {report.threshold:.2f}, log10 e-value); {report.excluded_votes:,} of "
+        f"{report.n_votes:,} votes are theirs; {len(flagged_groups)} coordinated groups flagged"
+    )
     return "\n".join(lines)
 
 

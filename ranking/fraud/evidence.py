@@ -36,8 +36,8 @@ GRID: Floats = np.array([0.01, 0.02, 0.04, 0.08, 0.15, 0.25, 0.4, 0.6, 0.85])
 """Betting fractions mixed with equal weight: small ones accumulate weak evidence over
 hundreds of votes, large ones catch a blatant voter in a handful."""
 LOG_MISS: Floats = np.log1p(-GRID)
-CAP = 700.0      # exp() clip: log wealth above this is reported as 700 nats
-SLICE_EVENTS = 1 << 19   # events per slice: bounds memory at ~ SLICE·sides·len(GRID) floats
+CAP = 700.0  # exp() clip: log wealth above this is reported as 700 nats
+SLICE_EVENTS = 1 << 19  # events per slice: bounds memory at ~ SLICE·sides·len(GRID) floats
 
 
 @dataclass
@@ -60,8 +60,15 @@ class Events:
         return len(self.unit)
 
     def subset(self, keep: Bools) -> Events:
-        return Events(self.unit[keep], self.comp[keep], self.step[keep], self.edges[keep],
-                      self.stat[keep], self.mean[keep], self.decay)
+        return Events(
+            self.unit[keep],
+            self.comp[keep],
+            self.step[keep],
+            self.edges[keep],
+            self.stat[keep],
+            self.mean[keep],
+            self.decay,
+        )
 
 
 @dataclass
@@ -112,14 +119,19 @@ def run(ev: Events, threshold: float) -> Segments:
         parts.append(_slice(step[a:b], edges[a:b], starts[lo:hi] - a, ev.decay, threshold))
         lo = hi
     n = np.diff(np.append(starts, len(unit)))
-    return Segments(unit=unit[starts], comp=comp[starts], log_e=np.concatenate([p[0] for p in parts]),
-                    first_step=np.concatenate([p[1] for p in parts]), n=n,
-                    stat=np.add.reduceat(stat, starts), mean=np.add.reduceat(mean, starts),
-                    up=np.concatenate([p[2] for p in parts]))
+    return Segments(
+        unit=unit[starts],
+        comp=comp[starts],
+        log_e=np.concatenate([p[0] for p in parts]),
+        first_step=np.concatenate([p[1] for p in parts]),
+        n=n,
+        stat=np.add.reduceat(stat, starts),
+        mean=np.add.reduceat(mean, starts),
+        up=np.concatenate([p[2] for p in parts]),
+    )
 
 
-def _slice(step: Ints, edges: Floats, starts: Ints, decay: bool,
-           threshold: float) -> tuple[Floats, Ints, Bools]:
+def _slice(step: Ints, edges: Floats, starts: Ints, decay: bool, threshold: float) -> tuple[Floats, Ints, Bools]:
     sides = edges.shape[1]
     g = len(GRID)
     # log(1 + f·x) for every event, side and fraction: (E, sides·G)
@@ -132,17 +144,18 @@ def _slice(step: Ints, edges: Floats, starts: Ints, decay: bool,
     before[1:] = cum[starts[1:] - 1]
     cum -= before[seg]
     if decay:
-        misses = step - (np.arange(len(step)) - starts[seg]) - 1   # the unit's votes so far that missed
+        misses = step - (np.arange(len(step)) - starts[seg]) - 1  # the unit's votes so far that missed
         cum += misses[:, None].astype(np.float64) * np.tile(LOG_MISS, sides)[None, :]
-    wealth = np.exp(np.minimum(cum, CAP))      # exp clipped at e^700: scores stop near 1e304
+    wealth = np.exp(np.minimum(cum, CAP))  # exp clipped at e^700: scores stop near 1e304
     log_e = np.log(wealth.mean(axis=1))
     seg_max = np.maximum(np.maximum.reduceat(log_e, starts), 0.0)
     never = np.iinfo(np.int64).max
     first = np.minimum.reduceat(np.where(log_e >= threshold, step, never), starts)
     first = np.where(first == never, -1, first)
     if sides == 2:
-        up = (np.maximum.reduceat(wealth[:, :g].sum(axis=1), starts)
-              >= np.maximum.reduceat(wealth[:, g:].sum(axis=1), starts))
+        up = np.maximum.reduceat(wealth[:, :g].sum(axis=1), starts) >= np.maximum.reduceat(
+            wealth[:, g:].sum(axis=1), starts
+        )
     else:
         up = np.ones(len(starts), dtype=bool)
     return seg_max, first.astype(np.int64), up

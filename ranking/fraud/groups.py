@@ -20,17 +20,18 @@ from scipy.sparse.csgraph import connected_components
 from ..io import A_WINS, B_WINS
 from .evidence import Floats, Ints
 
-MAX_OFFSET = 256   # neighbours in (pair, side, time) order compared per vote
+MAX_OFFSET = 256  # neighbours in (pair, side, time) order compared per vote
 
 
-def primary_groups(voter: Ints, group: Ints, n_voters: int, labels: Sequence[str],
-                   missing: str) -> tuple[Ints, list[str]]:
+def primary_groups(
+    voter: Ints, group: Ints, n_voters: int, labels: Sequence[str], missing: str
+) -> tuple[Ints, list[str]]:
     """Each voter's most frequent group (-1 when it is the missing value), and the labels."""
     n_groups = len(labels)
     key = voter * n_groups + group
     uniq, counts = np.unique(key, return_counts=True)
     v, g = uniq // n_groups, uniq % n_groups
-    order = np.lexsort((g, -counts, v))        # per voter: most votes first, then first label
+    order = np.lexsort((g, -counts, v))  # per voter: most votes first, then first label
     v, g = v[order], g[order]
     first = np.ones(len(v), dtype=bool)
     first[1:] = v[1:] != v[:-1]
@@ -42,8 +43,9 @@ def primary_groups(voter: Ints, group: Ints, n_voters: int, labels: Sequence[str
     return primary, list(labels)
 
 
-def covote_links(a: Ints, b: Ints, y: npt.NDArray[np.int8], voter: Ints, time: Floats, n_voters: int,
-                 window: float, min_covotes: int) -> tuple[Ints, Ints]:
+def covote_links(
+    a: Ints, b: Ints, y: npt.NDArray[np.int8], voter: Ints, time: Floats, n_voters: int, window: float, min_covotes: int
+) -> tuple[Ints, Ints]:
     """Pairs of voter ids (u < w) with at least ``min_covotes`` co-votes."""
     none = np.zeros(0, dtype=np.int64)
     ok = np.isfinite(time)

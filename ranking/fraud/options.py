@@ -16,14 +16,14 @@ from ..options import check_integer
 AuditFormat = Literal["table", "json"]
 AUDIT_FORMATS: tuple[AuditFormat, ...] = get_args(AuditFormat)
 
-ALPHA = 0.01            # default level: share of honest voters ever flagged
-TOLERANCE = 0.5         # personal taste allowed per model, natural-log strength (~87 Elo)
-POSITION_TOLERANCE = 0.25   # personal left/right preference allowed, log-odds
-NEIGHBOURS = 3          # omnipresent rigging: the models ranked just above a target
-WINDOW = 600.0          # seconds: co-votes (same pair, same side) closer than this link voters
-MIN_COVOTES = 2         # co-votes that link two voter ids
-PASSES = 3              # refits of the consensus without the flagged voters
-SYBIL_IDS = 10          # a group behind one ip_hash with this many voter ids is listed
+ALPHA = 0.01  # default level: share of honest voters ever flagged
+TOLERANCE = 0.5  # personal taste allowed per model, natural-log strength (~87 Elo)
+POSITION_TOLERANCE = 0.25  # personal left/right preference allowed, log-odds
+NEIGHBOURS = 3  # omnipresent rigging: the models ranked just above a target
+WINDOW = 600.0  # seconds: co-votes (same pair, same side) closer than this link voters
+MIN_COVOTES = 2  # co-votes that link two voter ids
+PASSES = 3  # refits of the consensus without the flagged voters
+SYBIL_IDS = 10  # a group behind one ip_hash with this many voter ids is listed
 
 
 @dataclass(frozen=True)

@@ -67,9 +67,15 @@ class VoterFlag:
     groups: list[str] = field(default_factory=list)
 
     def as_dict(self) -> VoterFlagDict:
-        return VoterFlagDict(voter=self.voter, score=_round(self.score), reasons=list(self.reasons),
-                             votes=self.votes, flagged_at=self.flagged_at,
-                             tests={k: _round(v) for k, v in self.tests.items()}, groups=list(self.groups))
+        return VoterFlagDict(
+            voter=self.voter,
+            score=_round(self.score),
+            reasons=list(self.reasons),
+            votes=self.votes,
+            flagged_at=self.flagged_at,
+            tests={k: _round(v) for k, v in self.tests.items()},
+            groups=list(self.groups),
+        )
 
 
 @dataclass(frozen=True)
@@ -96,8 +102,15 @@ class GroupFlag:
         return f"{self.kind}:{self.key}"
 
     def as_dict(self) -> GroupFlagDict:
-        return GroupFlagDict(kind=self.kind, key=self.key, voters=list(self.voters), votes=self.votes,
-                             score=_round(self.score), flagged=self.flagged, reasons=list(self.reasons))
+        return GroupFlagDict(
+            kind=self.kind,
+            key=self.key,
+            voters=list(self.voters),
+            votes=self.votes,
+            score=_round(self.score),
+            flagged=self.flagged,
+            reasons=list(self.reasons),
+        )
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,7 @@ ATTACK_KINDS: tuple[AttackKind, ...] = get_args(AttackKind)
 WINNERS = np.array(["model_a", "model_b", "tie", "both_bad"])
 SCALE = 400 / math.log(10)
 DAY = 86_400.0
-T0 = 1.75e9   # seconds since the epoch of the first simulated vote
+T0 = 1.75e9  # seconds since the epoch of the first simulated vote
 
 Ints = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]
@@ -144,8 +144,9 @@ class _Arena:
             have += int(keep.sum())
         return np.concatenate(out_a)[:n], np.concatenate(out_b)[:n]
 
-    def honest(self, a: Ints, b: Ints, offset: Floats | None, h: Floats, tie_prop: Floats,
-               rng: np.random.Generator) -> Ints:
+    def honest(
+        self, a: Ints, b: Ints, offset: Floats | None, h: Floats, tie_prop: Floats, rng: np.random.Generator
+    ) -> Ints:
         d = self.theta[a] - self.theta[b] + h
         if offset is not None:
             d = d + offset
@@ -232,16 +233,26 @@ def simulate_arena(options: ArenaOptions | None = None) -> Simulation:
     t = np.concatenate(cols["t"])
     ip_of = np.concatenate(cols["ip"])
     names = np.array([f"model-{k:02d}" for k in range(o.models)])
-    ids = rng.permutation(len(labels))       # ids say nothing about the label
+    ids = rng.permutation(len(labels))  # ids say nothing about the label
     voter_names = np.array([f"voter-{k:05d}" for k in ids])
     order = np.argsort(t, kind="stable")
-    frame = pd.DataFrame({"model_a": names[a[order]], "model_b": names[b[order]], "winner": WINNERS[w[order]],
-                          "voter": voter_names[voter[order]], "tstamp": T0 + t[order],
-                          "ip_hash": np.array(ips)[ip_of[order]]})
-    return Simulation(frame=frame, labels={str(voter_names[v]): lab for v, lab in enumerate(labels)},
-                      targets=targets,
-                      true_rating={str(names[k]): float(1000 + SCALE * arena.theta[k]) for k in range(o.models)},
-                      attack_of={str(voter_names[v]): k for v, k in attack_of.items()})
+    frame = pd.DataFrame(
+        {
+            "model_a": names[a[order]],
+            "model_b": names[b[order]],
+            "winner": WINNERS[w[order]],
+            "voter": voter_names[voter[order]],
+            "tstamp": T0 + t[order],
+            "ip_hash": np.array(ips)[ip_of[order]],
+        }
+    )
+    return Simulation(
+        frame=frame,
+        labels={str(voter_names[v]): lab for v, lab in enumerate(labels)},
+        targets=targets,
+        true_rating={str(names[k]): float(1000 + SCALE * arena.theta[k]) for k in range(o.models)},
+        attack_of={str(voter_names[v]): k for v, k in attack_of.items()},
+    )
 
 
 def _target(atk: Attack, arena: _Arena) -> int | None:
@@ -253,8 +264,9 @@ def _target(atk: Attack, arena: _Arena) -> int | None:
     return int(arena.by_rank[r])
 
 
-def _attack_votes(atk: Attack, arena: _Arena, target: int | None, n: int,
-                  rng: np.random.Generator) -> tuple[Ints, Ints, Ints]:
+def _attack_votes(
+    atk: Attack, arena: _Arena, target: int | None, n: int, rng: np.random.Generator
+) -> tuple[Ints, Ints, Ints]:
     o = arena.o
 
     def honest(a: Ints, b: Ints) -> Ints:
@@ -278,7 +290,7 @@ def _attack_votes(atk: Attack, arena: _Arena, target: int | None, n: int,
         return _promote(arena, target, n, atk, honest, rng, against=True)
     # omnipresent
     r = int(arena.rank[target])
-    above = arena.by_rank[max(0, r - atk.neighbours):r]
+    above = arena.by_rank[max(0, r - atk.neighbours) : r]
     watch = np.concatenate([[target], above]).astype(np.int64)
     a, b = arena.pairs_touching(n, watch, rng) if atk.abandon else arena.pairs(n, rng)
     w = honest(a, b)
@@ -294,8 +306,16 @@ def _attack_votes(atk: Attack, arena: _Arena, target: int | None, n: int,
     return a, b, w.astype(np.int64)
 
 
-def _promote(arena: _Arena, target: int, n: int, atk: Attack, honest: Callable[[Ints, Ints], Ints],
-             rng: np.random.Generator, *, against: bool) -> tuple[Ints, Ints, Ints]:
+def _promote(
+    arena: _Arena,
+    target: int,
+    n: int,
+    atk: Attack,
+    honest: Callable[[Ints, Ints], Ints],
+    rng: np.random.Generator,
+    *,
+    against: bool,
+) -> tuple[Ints, Ints, Ints]:
     a, b = arena.pairs_touching(n, np.array([target]), rng) if atk.abandon else arena.pairs(n, rng)
     w = honest(a, b)
     seen = (rng.random(n) < atk.recognition) & ((a == target) | (b == target))

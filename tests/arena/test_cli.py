@@ -1,4 +1,5 @@
 """The `arena` command as an operator uses it: serve and restart, db upgrade, simulate, errors."""
+
 import os
 import signal
 import subprocess
@@ -16,9 +17,22 @@ HEADERS = {"X-Arena-Voter": "cli-voter-0001"}
 def start_server(data_dir, models_file, env):
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "arena", "serve", "--port", str(port), "--data-dir", str(data_dir),
-         "--models", str(models_file)],
-        env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "arena",
+            "serve",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(data_dir),
+            "--models",
+            str(models_file),
+        ],
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -45,10 +59,15 @@ def test_restart_keeps_every_vote(tmp_path, models_file, database_url):
     voted = {}
     try:
         for modality in ("text", "image", "3d"):
-            battle = httpx.post(f"{url}/api/v1/battles", json={"modality": modality, "prompt": "a red ball"},
-                                headers=HEADERS, timeout=30).json()
-            names = httpx.post(f"{url}/api/v1/battles/{battle['id']}/votes", json={"winner": "model_b"},
-                               headers=HEADERS, timeout=30).json()
+            battle = httpx.post(
+                f"{url}/api/v1/battles",
+                json={"modality": modality, "prompt": "a red ball"},
+                headers=HEADERS,
+                timeout=30,
+            ).json()
+            names = httpx.post(
+                f"{url}/api/v1/battles/{battle['id']}/votes", json={"winner": "model_b"}, headers=HEADERS, timeout=30
+            ).json()
             voted[battle["id"]] = names["model_a"]
     finally:
         stop_server(process)
@@ -57,6 +76,7 @@ def test_restart_keeps_every_vote(tmp_path, models_file, database_url):
         for battle_id, model_a in voted.items():
             battle = httpx.get(f"{url}/api/v1/battles/{battle_id}", headers=HEADERS, timeout=30).json()
             assert battle["votes"] == {"overall": "model_b"} and battle["model_a"] == model_a
+
         def board():
             found = httpx.get(f"{url}/api/v1/leaderboard", params={"modality": "image"}, timeout=30).json()
             return found if found["status"] != "pending" else None
@@ -94,8 +114,9 @@ def test_serve_refuses_an_unmigrated_postgresql_database(postgres_template, tmp_
         result = arena_command("serve", "--data-dir", str(tmp_path), env={"ARENA_DATABASE_URL": url})
         assert result.returncode == 2  # a server database needs a shared secret first
         assert "ARENA_SECRET_KEY must be set" in result.stderr and "Traceback" not in result.stderr
-        result = arena_command("serve", "--data-dir", str(tmp_path),
-                               env={"ARENA_DATABASE_URL": url, "ARENA_SECRET_KEY": "s"})
+        result = arena_command(
+            "serve", "--data-dir", str(tmp_path), env={"ARENA_DATABASE_URL": url, "ARENA_SECRET_KEY": "s"}
+        )
         assert result.returncode == 2
         assert "arena db upgrade" in result.stderr and "Traceback" not in result.stderr
     finally:
@@ -103,8 +124,19 @@ def test_serve_refuses_an_unmigrated_postgresql_database(postgres_template, tmp_
 
 
 def test_simulate_fills_a_meaningful_leaderboard(tmp_path, models_file):
-    result = arena_command("simulate", "--votes", "300", "--modality", "text", "--seed", "3",
-                           "--data-dir", str(tmp_path), "--models", str(models_file))
+    result = arena_command(
+        "simulate",
+        "--votes",
+        "300",
+        "--modality",
+        "text",
+        "--seed",
+        "3",
+        "--data-dir",
+        str(tmp_path),
+        "--models",
+        str(models_file),
+    )
     assert result.returncode == 0, result.stderr
     assert "simulated 300 votes" in result.stdout
 
@@ -122,17 +154,30 @@ def test_simulate_fills_a_meaningful_leaderboard(tmp_path, models_file):
 
 
 def test_bulk_simulate_writes_votes_without_generating(tmp_path, models_file):
-    result = arena_command("simulate", "--votes", "5000", "--bulk", "--seed", "1",
-                           "--data-dir", str(tmp_path), "--models", str(models_file))
+    result = arena_command(
+        "simulate",
+        "--votes",
+        "5000",
+        "--bulk",
+        "--seed",
+        "1",
+        "--data-dir",
+        str(tmp_path),
+        "--models",
+        str(models_file),
+    )
     assert result.returncode == 0, result.stderr
     assert "simulated 5000 votes" in result.stdout
 
 
-@pytest.mark.parametrize("args,words", [
-    (["simulate", "--votes", "0"], "--votes"),
-    (["simulate", "--votes", "5", "--modality", "audio"], "--modality"),
-    (["serve", "--models", "/nonexistent/models.yaml"], "models file not found"),
-])
+@pytest.mark.parametrize(
+    "args,words",
+    [
+        (["simulate", "--votes", "0"], "--votes"),
+        (["simulate", "--votes", "5", "--modality", "audio"], "--modality"),
+        (["serve", "--models", "/nonexistent/models.yaml"], "models file not found"),
+    ],
+)
 def test_cli_errors_are_one_readable_line(tmp_path, args, words):
     result = arena_command(*args, "--data-dir", str(tmp_path))
     assert result.returncode == 2
@@ -141,8 +186,10 @@ def test_cli_errors_are_one_readable_line(tmp_path, args, words):
 
 def test_a_bad_models_file_names_the_entry_and_field(tmp_path):
     bad = tmp_path / "bad.yaml"
-    bad.write_text("models:\n  - name: ok-model\n    modality: text\n    backend: demo\n"
-                   "  - name: remote\n    modality: text\n    backend: openai\n    options: {}\n")
+    bad.write_text(
+        "models:\n  - name: ok-model\n    modality: text\n    backend: demo\n"
+        "  - name: remote\n    modality: text\n    backend: openai\n    options: {}\n"
+    )
     result = arena_command("serve", "--data-dir", str(tmp_path), "--models", str(bad))
     assert result.returncode == 2
     assert "entry 2 ('remote')" in result.stderr and "base_url" in result.stderr

@@ -5,6 +5,7 @@ sentences, a causal LM, a Stable Diffusion pipeline and Shap-E pipelines (text- 
 image-to-3D) from small configs, `save_pretrained` them, and every backend then
 loads them through its real loading code.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -44,11 +45,17 @@ def train_tokenizer(model_max_length: int):
     tokenizer = Tokenizer(models.BPE())
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=320, special_tokens=["<pad>", "<s>", "</s>"],
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    trainer = trainers.BpeTrainer(
+        vocab_size=320, special_tokens=["<pad>", "<s>", "</s>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+    )
     tokenizer.train_from_iterator(SENTENCES * 4, trainer)
-    return PreTrainedTokenizerFast(tokenizer_object=tokenizer, pad_token="<pad>", bos_token="<s>",
-                                   eos_token="</s>", model_max_length=model_max_length)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer,
+        pad_token="<pad>",
+        bos_token="<s>",
+        eos_token="</s>",
+        model_max_length=model_max_length,
+    )
 
 
 def build_text_model(path: Path) -> Path:
@@ -57,9 +64,18 @@ def build_text_model(path: Path) -> Path:
     tokenizer = train_tokenizer(256)
     tokenizer.chat_template = CHAT_TEMPLATE
     torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
-                         pad_token_id=0, bos_token_id=1, eos_token_id=2)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=256,
+        pad_token_id=0,
+        bos_token_id=1,
+        eos_token_id=2,
+    )
     LlamaForCausalLM(config).save_pretrained(path)
     tokenizer.save_pretrained(path)
     return path
@@ -68,9 +84,18 @@ def build_text_model(path: Path) -> Path:
 def _clip_text_config(tokenizer, **extra):
     from transformers import CLIPTextConfig
 
-    return CLIPTextConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=37, num_attention_heads=4,
-                          num_hidden_layers=2, max_position_embeddings=16, pad_token_id=0, bos_token_id=1,
-                          eos_token_id=2, **extra)
+    return CLIPTextConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=37,
+        num_attention_heads=4,
+        num_hidden_layers=2,
+        max_position_embeddings=16,
+        pad_token_id=0,
+        bos_token_id=1,
+        eos_token_id=2,
+        **extra,
+    )
 
 
 def build_image_model(path: Path) -> Path:
@@ -80,16 +105,37 @@ def build_image_model(path: Path) -> Path:
     tokenizer = train_tokenizer(16)
     torch.manual_seed(0)
     unet = UNet2DConditionModel(
-        block_out_channels=(16, 32), layers_per_block=1, sample_size=8, in_channels=4, out_channels=4,
-        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-        cross_attention_dim=32, norm_num_groups=8, attention_head_dim=4,
+        block_out_channels=(16, 32),
+        layers_per_block=1,
+        sample_size=8,
+        in_channels=4,
+        out_channels=4,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=32,
+        norm_num_groups=8,
+        attention_head_dim=4,
     )
-    vae = AutoencoderKL(block_out_channels=[8, 16], in_channels=3, out_channels=3, latent_channels=4,
-                        down_block_types=["DownEncoderBlock2D"] * 2, up_block_types=["UpDecoderBlock2D"] * 2,
-                        norm_num_groups=8, sample_size=16)
-    pipe = StableDiffusionPipeline(vae=vae, text_encoder=CLIPTextModel(_clip_text_config(tokenizer)),
-                                   tokenizer=tokenizer, unet=unet, scheduler=DDIMScheduler(clip_sample=False), safety_checker=None,
-                                   feature_extractor=None, requires_safety_checker=False)
+    vae = AutoencoderKL(
+        block_out_channels=[8, 16],
+        in_channels=3,
+        out_channels=3,
+        latent_channels=4,
+        down_block_types=["DownEncoderBlock2D"] * 2,
+        up_block_types=["UpDecoderBlock2D"] * 2,
+        norm_num_groups=8,
+        sample_size=16,
+    )
+    pipe = StableDiffusionPipeline(
+        vae=vae,
+        text_encoder=CLIPTextModel(_clip_text_config(tokenizer)),
+        tokenizer=tokenizer,
+        unet=unet,
+        scheduler=DDIMScheduler(clip_sample=False),
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
     pipe.save_pretrained(path)
     return path
 
@@ -99,18 +145,37 @@ def _shap_e_parts(surface: bool = True):
     from diffusers.pipelines.shap_e import ShapERenderer
 
     torch.manual_seed(0)
-    prior = PriorTransformer(num_attention_heads=2, attention_head_dim=16, embedding_dim=32, num_embeddings=32,
-                             embedding_proj_dim=32, time_embed_dim=128, num_layers=1, clip_embed_dim=64,
-                             additional_embeddings=0, time_embed_act_fn="gelu", norm_in_type="layer",
-                             embedding_proj_norm_type="layer", encoder_hid_proj_type=None, added_emb_type=None)
-    renderer = ShapERenderer(param_shapes=((8, 93), (8, 8), (8, 8), (8, 8)), d_latent=32, d_hidden=8, n_output=12,
-                             background=(0.1, 0.1, 0.1))
+    prior = PriorTransformer(
+        num_attention_heads=2,
+        attention_head_dim=16,
+        embedding_dim=32,
+        num_embeddings=32,
+        embedding_proj_dim=32,
+        time_embed_dim=128,
+        num_layers=1,
+        clip_embed_dim=64,
+        additional_embeddings=0,
+        time_embed_act_fn="gelu",
+        norm_in_type="layer",
+        embedding_proj_norm_type="layer",
+        encoder_hid_proj_type=None,
+        added_emb_type=None,
+    )
+    renderer = ShapERenderer(
+        param_shapes=((8, 93), (8, 8), (8, 8), (8, 8)), d_latent=32, d_hidden=8, n_output=12, background=(0.1, 0.1, 0.1)
+    )
     crude_marching_cubes(renderer)
     if not surface:  # signed distance tanh(-50 + ...) < 0 everywhere: nothing to mesh
         with torch.no_grad():
             renderer.mlp.mlp[-1].bias[0] = -50.0
-    scheduler = HeunDiscreteScheduler(beta_schedule="exp", num_train_timesteps=1024, prediction_type="sample",
-                                      use_karras_sigmas=True, clip_sample=True, clip_sample_range=1.0)
+    scheduler = HeunDiscreteScheduler(
+        beta_schedule="exp",
+        num_train_timesteps=1024,
+        prediction_type="sample",
+        use_karras_sigmas=True,
+        clip_sample=True,
+        clip_sample_range=1.0,
+    )
     return prior, renderer, scheduler
 
 
@@ -121,8 +186,9 @@ def build_shap_e(path: Path, surface: bool = True) -> Path:
     tokenizer = train_tokenizer(16)
     prior, renderer, scheduler = _shap_e_parts(surface)
     encoder = CLIPTextModelWithProjection(_clip_text_config(tokenizer, projection_dim=32))
-    ShapEPipeline(prior=prior, text_encoder=encoder, tokenizer=tokenizer, shap_e_renderer=renderer,
-                  scheduler=scheduler).save_pretrained(path)
+    ShapEPipeline(
+        prior=prior, text_encoder=encoder, tokenizer=tokenizer, shap_e_renderer=renderer, scheduler=scheduler
+    ).save_pretrained(path)
     return path
 
 
@@ -131,11 +197,21 @@ def build_shap_e_img2img(path: Path) -> Path:
     from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModel
 
     prior, renderer, scheduler = _shap_e_parts()
-    encoder = CLIPVisionModel(CLIPVisionConfig(hidden_size=32, image_size=32, patch_size=8, projection_dim=32,
-                                               intermediate_size=37, num_attention_heads=4, num_hidden_layers=2))
+    encoder = CLIPVisionModel(
+        CLIPVisionConfig(
+            hidden_size=32,
+            image_size=32,
+            patch_size=8,
+            projection_dim=32,
+            intermediate_size=37,
+            num_attention_heads=4,
+            num_hidden_layers=2,
+        )
+    )
     processor = CLIPImageProcessor(crop_size=32, size=32, do_center_crop=True, do_normalize=True, do_resize=True)
-    ShapEImg2ImgPipeline(prior=prior, image_encoder=encoder, image_processor=processor,
-                         shap_e_renderer=renderer, scheduler=scheduler).save_pretrained(path)
+    ShapEImg2ImgPipeline(
+        prior=prior, image_encoder=encoder, image_processor=processor, shap_e_renderer=renderer, scheduler=scheduler
+    ).save_pretrained(path)
     return path
 
 
@@ -151,8 +227,9 @@ def tiny_models(tmp_path_factory) -> dict[str, Path]:
     }
 
 
-def local_entries(tiny_models: dict[str, Path], dtype: str = "auto", max_batch_size: int = 8,
-                  batch_wait_ms: float = 50.0) -> list[dict]:
+def local_entries(
+    tiny_models: dict[str, Path], dtype: str = "auto", max_batch_size: int = 8, batch_wait_ms: float = 50.0
+) -> list[dict]:
     """Models-file entries for the tiny models (small sizes and grids to stay fast on CPU).
 
     Tests comparing batched with lone answers ask for float32: on a GPU the default
@@ -160,17 +237,40 @@ def local_entries(tiny_models: dict[str, Path], dtype: str = "auto", max_batch_s
     """
     common = {"dtype": dtype, "max_batch_size": max_batch_size, "batch_wait_ms": batch_wait_ms}
     return [
-        {"name": "tiny-lm", "modality": "text", "backend": "hf-text",
-         "options": {"path": str(tiny_models["text"]), **common, "defaults": {"temperature": 0.0}}},
-        {"name": "tiny-sd", "modality": "image", "backend": "hf-image",
-         "options": {"path": str(tiny_models["image"]), **common,
-                     "defaults": {"steps": 2, "guidance": 5.0, "width": 64, "height": 64}}},
-        {"name": "tiny-shap-e", "modality": "3d", "backend": "hf-3d",
-         "options": {"path": str(tiny_models["3d"]), **common, "defaults": {"steps": 2, "grid_size": 16}}},
-        {"name": "tiny-shap-e-img", "modality": "3d", "backend": "hf-3d",
-         "options": {"path": str(tiny_models["img3d"]), **common, "defaults": {"steps": 2, "grid_size": 16}}},
-        {"name": "tiny-shap-e-empty", "modality": "3d", "backend": "hf-3d",
-         "options": {"path": str(tiny_models["3d-empty"]), **common, "defaults": {"steps": 2, "grid_size": 16}}},
+        {
+            "name": "tiny-lm",
+            "modality": "text",
+            "backend": "hf-text",
+            "options": {"path": str(tiny_models["text"]), **common, "defaults": {"temperature": 0.0}},
+        },
+        {
+            "name": "tiny-sd",
+            "modality": "image",
+            "backend": "hf-image",
+            "options": {
+                "path": str(tiny_models["image"]),
+                **common,
+                "defaults": {"steps": 2, "guidance": 5.0, "width": 64, "height": 64},
+            },
+        },
+        {
+            "name": "tiny-shap-e",
+            "modality": "3d",
+            "backend": "hf-3d",
+            "options": {"path": str(tiny_models["3d"]), **common, "defaults": {"steps": 2, "grid_size": 16}},
+        },
+        {
+            "name": "tiny-shap-e-img",
+            "modality": "3d",
+            "backend": "hf-3d",
+            "options": {"path": str(tiny_models["img3d"]), **common, "defaults": {"steps": 2, "grid_size": 16}},
+        },
+        {
+            "name": "tiny-shap-e-empty",
+            "modality": "3d",
+            "backend": "hf-3d",
+            "options": {"path": str(tiny_models["3d-empty"]), **common, "defaults": {"steps": 2, "grid_size": 16}},
+        },
     ]
 
 
@@ -192,8 +292,13 @@ class WorkerThread:
     `extra` generators (already built, not loaded) are served beside the file's models.
     """
 
-    def __init__(self, entries: list[dict], extra: dict | None = None, api_key_env: str | None = None,
-                 max_body_bytes: int = 1024 * 1024):
+    def __init__(
+        self,
+        entries: list[dict],
+        extra: dict | None = None,
+        api_key_env: str | None = None,
+        max_body_bytes: int = 1024 * 1024,
+    ):
         self.entries = parse_models({"models": entries})
         self.extra = extra or {}
         self.api_key_env = api_key_env

@@ -3,6 +3,7 @@
 Shared by the tests and benchmarks/generators.py: a random renderer's tables are
 zero, so it could never produce a mesh; this gives it a crude but real one.
 """
+
 from __future__ import annotations
 
 import torch

@@ -1,4 +1,5 @@
 """Dynamic batching: concurrent requests share forward passes and get their lone answers."""
+
 from __future__ import annotations
 
 import asyncio
@@ -24,8 +25,16 @@ def pixels(png: bytes) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(png))).astype(int)
 
 
-PROMPTS = ["hello world", "a red cube on a table", "write a poem", "the quick brown fox jumps",
-           "what is the capital of france?", "sea", "sky and sea and a small boat", "hi"]
+PROMPTS = [
+    "hello world",
+    "a red cube on a table",
+    "write a poem",
+    "the quick brown fox jumps",
+    "what is the capital of france?",
+    "sea",
+    "sky and sea and a small boat",
+    "hi",
+]
 
 
 async def test_batcher_gathers_concurrent_jobs_up_to_the_limit():
@@ -82,8 +91,9 @@ def test_sampling_depends_only_on_the_row():
     top_p = torch.tensor([1.0, 1.0, 0.5, 0.9])
     uniforms = torch.tensor([0.3, 0.99, 0.01, 0.5])
     together = sample(logits, temperature, top_p, uniforms)
-    alone = torch.cat([sample(logits[i:i + 1], temperature[i:i + 1], top_p[i:i + 1], uniforms[i:i + 1])
-                       for i in range(4)])
+    alone = torch.cat(
+        [sample(logits[i : i + 1], temperature[i : i + 1], top_p[i : i + 1], uniforms[i : i + 1]) for i in range(4)]
+    )
     assert together.tolist() == alone.tolist()
     assert together[0] == logits[0].argmax()
     kept = torch.softmax(logits[2] / 0.7, -1).sort(descending=True)
@@ -96,9 +106,11 @@ async def test_batched_text_equals_text_alone(tiny_models, temperature):
     entry = local_entries(tiny_models, "float32", max_batch_size=8, batch_wait_ms=200)[0]
     lm = await load(entry)
     try:
+
         def request(i):
-            return GenerationRequest.from_prompt("text", PROMPTS[i], seed=100 + i, max_tokens=8 + 3 * i,
-                                                 options={"temperature": temperature})
+            return GenerationRequest.from_prompt(
+                "text", PROMPTS[i], seed=100 + i, max_tokens=8 + 3 * i, options={"temperature": temperature}
+            )
 
         alone = [await lm.generate(request(i)) for i in range(len(PROMPTS))]
         batches_before = lm.stats["batches"]
@@ -114,6 +126,7 @@ async def test_batched_images_equal_images_alone(tiny_models):
     entry = local_entries(tiny_models, "float32", max_batch_size=8, batch_wait_ms=200)[1]
     sd = await load(entry)
     try:
+
         def request(i):
             return GenerationRequest.from_prompt("image", PROMPTS[i], seed=i)
 
@@ -132,17 +145,28 @@ async def test_batched_images_equal_images_alone(tiny_models):
 def test_worker_batches_concurrent_http_requests(tiny_models):
     entries = local_entries(tiny_models, "float32", max_batch_size=16, batch_wait_ms=300)[:2]
     with WorkerThread(entries) as worker:
+
         async def main():
             async with httpx.AsyncClient(base_url=worker.url, timeout=60) as http:
+
                 async def chat(i):
-                    response = await http.post("/v1/chat/completions", json={
-                        "model": "tiny-lm", "messages": [{"role": "user", "content": PROMPTS[i % 8]}],
-                        "max_tokens": 10, "seed": i, "temperature": 0.7})
+                    response = await http.post(
+                        "/v1/chat/completions",
+                        json={
+                            "model": "tiny-lm",
+                            "messages": [{"role": "user", "content": PROMPTS[i % 8]}],
+                            "max_tokens": 10,
+                            "seed": i,
+                            "temperature": 0.7,
+                        },
+                    )
                     return response.json()["choices"][0]["message"]["content"]
 
                 async def draw(i):
-                    response = await http.post("/v1/images/generations", json={
-                        "model": "tiny-sd", "prompt": PROMPTS[i], "seed": i, "size": "64x64"})
+                    response = await http.post(
+                        "/v1/images/generations",
+                        json={"model": "tiny-sd", "prompt": PROMPTS[i], "seed": i, "size": "64x64"},
+                    )
                     return response.json()["data"][0]["b64_json"]
 
                 texts = await asyncio.gather(*(chat(i) for i in range(12)))

@@ -1,4 +1,5 @@
 """Stop strings and n choices, built above the engine on any generator's text stream."""
+
 from __future__ import annotations
 
 import asyncio
@@ -18,17 +19,20 @@ def cut(stops: list[str], chunks: list[str]) -> tuple[list[str], bool]:
     return [part for part in out if part], cutter.stopped
 
 
-@pytest.mark.parametrize("stops, chunks, emitted, stopped", [
-    (["END"], ["Hello wor", "ld END and more"], ["Hello wor", "ld "], True),
-    (["END"], ["Hello E", "N", "D more"], ["Hello "], True),  # split over three chunks
-    (["END"], ["Hello E", "N", "X"], ["Hello ", "ENX"], False),  # held back, then released
-    (["END"], ["no stop at all E"], ["no stop at all ", "E"], False),  # held, flushed at the end
-    (["aab"], ["a", "a", "a", "b", "zzz"], ["a"], True),  # overlapping prefixes
-    (["xyz", "b"], ["aaab", "xyz"], ["aaa"], True),  # the earliest of several
-    (["\n\n", "User:"], ["Sure.\n", "\nUser: hi"], ["Sure."], True),
-    (["stop"], ["stop right away"], [], True),
-    ([], ["a", "b"], ["a", "b"], False),
-])
+@pytest.mark.parametrize(
+    "stops, chunks, emitted, stopped",
+    [
+        (["END"], ["Hello wor", "ld END and more"], ["Hello wor", "ld "], True),
+        (["END"], ["Hello E", "N", "D more"], ["Hello "], True),  # split over three chunks
+        (["END"], ["Hello E", "N", "X"], ["Hello ", "ENX"], False),  # held back, then released
+        (["END"], ["no stop at all E"], ["no stop at all ", "E"], False),  # held, flushed at the end
+        (["aab"], ["a", "a", "a", "b", "zzz"], ["a"], True),  # overlapping prefixes
+        (["xyz", "b"], ["aaab", "xyz"], ["aaa"], True),  # the earliest of several
+        (["\n\n", "User:"], ["Sure.\n", "\nUser: hi"], ["Sure."], True),
+        (["stop"], ["stop right away"], [], True),
+        ([], ["a", "b"], ["a", "b"], False),
+    ],
+)
 def test_stop_cutter(stops, chunks, emitted, stopped):
     assert cut(stops, chunks) == (emitted, stopped)
 
@@ -36,7 +40,7 @@ def test_stop_cutter(stops, chunks, emitted, stopped):
 def test_nothing_past_a_stop_is_ever_emitted():
     text = "the cat sat on the mat; the end"
     for size in range(1, 8):
-        chunks = [text[i:i + size] for i in range(0, len(text), size)]
+        chunks = [text[i : i + size] for i in range(0, len(text), size)]
         emitted, stopped = cut(["on the", "mat"], chunks)
         assert "".join(emitted) == "the cat sat " and stopped
 
@@ -106,8 +110,10 @@ async def test_start_raises_a_refusal_before_anything_is_streamed():
 
 
 async def test_merge_interleaves_choices_and_reports_each_end():
-    choices = [Choice(Words(WORDS[:3]), GenerationRequest.from_prompt("text", "x"), index=0),
-               Choice(Words(WORDS[:2]), GenerationRequest.from_prompt("text", "x"), ["two"], index=1)]
+    choices = [
+        Choice(Words(WORDS[:3]), GenerationRequest.from_prompt("text", "x"), index=0),
+        Choice(Words(WORDS[:2]), GenerationRequest.from_prompt("text", "x"), ["two"], index=1),
+    ]
     events = [event async for event in merge(choices)]
     texts = {0: "", 1: ""}
     for index, text in events:
@@ -118,8 +124,10 @@ async def test_merge_interleaves_choices_and_reports_each_end():
 
 async def test_merge_fails_fast_and_stops_the_others():
     slow = Words(WORDS * 50)
-    choices = [Choice(slow, GenerationRequest.from_prompt("text", "x", max_tokens=400), index=0),
-               Choice(Words(WORDS, fail_after=2), GenerationRequest.from_prompt("text", "x"), index=1)]
+    choices = [
+        Choice(slow, GenerationRequest.from_prompt("text", "x", max_tokens=400), index=0),
+        Choice(Words(WORDS, fail_after=2), GenerationRequest.from_prompt("text", "x"), index=1),
+    ]
     with pytest.raises(GeneratorError, match="broke"):
         async for _ in merge(choices):
             pass

@@ -1,4 +1,5 @@
 """The shipped demo models: they load, answer correctly, deterministically, in order of quality."""
+
 from __future__ import annotations
 
 import asyncio
@@ -26,7 +27,10 @@ from generators.demo.vocabulary import keywords
 
 ROOT = Path(__file__).resolve().parents[2]
 MODELS = {entry.name: entry for entry in load_models(ROOT / "data" / "models.demo.yaml")}
-PROMPTS = {m: (ROOT / "data" / "prompts" / f"{m}.txt").read_text(encoding="utf-8").splitlines() for m in ("text", "image", "3d")}
+PROMPTS = {
+    m: (ROOT / "data" / "prompts" / f"{m}.txt").read_text(encoding="utf-8").splitlines()
+    for m in ("text", "image", "3d")
+}
 
 
 def _fast(name: str):
@@ -79,12 +83,17 @@ async def test_text_is_deterministic_and_follows_the_prompt(name):
 
 @pytest.mark.parametrize("name", _by_quality("text"))
 async def test_unseeded_text_derives_its_seed_from_the_prompt(name):
-    assert (await _run(name, "Tell me about the moon.", seed=None)).text == (await _run(name, "Tell me about the moon.", seed=None)).text
+    assert (await _run(name, "Tell me about the moon.", seed=None)).text == (
+        await _run(name, "Tell me about the moon.", seed=None)
+    ).text
 
 
 async def test_text_answers_the_latest_user_message():
-    conversation = [Message("user", "Tell me about cats."), Message("assistant", "Cats sleep a lot."),
-                    Message("user", "And what about volcanoes?")]
+    conversation = [
+        Message("user", "Tell me about cats."),
+        Message("assistant", "Cats sleep a lot."),
+        Message("user", "And what about volcanoes?"),
+    ]
     output = await _fast("quill-pro").generate(GenerationRequest("text", conversation, seed=1))
     assert "volcano" in output.text.lower()
 
@@ -97,9 +106,9 @@ async def test_text_respects_max_tokens():
 def _corpus_trigram_share(text: str) -> float:
     """How much of a text reuses the corpus's word trigrams: a proxy for fluency."""
     ngrams = load_ngrams(resolve_corpus(None))
-    known = {tuple(normalise(t) for t in s[i:i + 3]) for s in ngrams.sentences for i in range(len(s) - 2)}
+    known = {tuple(normalise(t) for t in s[i : i + 3]) for s in ngrams.sentences for i in range(len(s) - 2)}
     tokens = [normalise(t) for t in text.split()]
-    triples = [tuple(tokens[i:i + 3]) for i in range(len(tokens) - 2)]
+    triples = [tuple(tokens[i : i + 3]) for i in range(len(tokens) - 2)]
     return sum(t in known for t in triples) / len(triples)
 
 

@@ -1,4 +1,5 @@
 """hf-text, hf-image and hf-3d loading tiny saved models through their real loading code."""
+
 from __future__ import annotations
 
 import asyncio
@@ -53,8 +54,11 @@ async def test_text_uses_the_chat_template_and_seeds_sampling(entries):
         assert lm.tokenizer.decode(ids) == "<|system|>be brief\n<|user|>a red cube\n<|assistant|>"
 
         def ask(seed):
-            return lm.generate(GenerationRequest("text", conversation, seed=seed, max_tokens=16,
-                                                 options={"temperature": 1.0, "top_p": 0.9}))
+            return lm.generate(
+                GenerationRequest(
+                    "text", conversation, seed=seed, max_tokens=16, options={"temperature": 1.0, "top_p": 0.9}
+                )
+            )
 
         first, again, other = await ask(7), await ask(7), await ask(8)
         assert first.text == again.text
@@ -102,8 +106,11 @@ async def test_image_is_a_png_of_the_asked_size(entries):
         assert image.format == "PNG" and image.size == (64, 64) == (output.width, output.height)
         same = await sd.generate(GenerationRequest.from_prompt("image", "a red cube", seed=3))
         assert same.png == output.png
-        wide = await sd.generate(GenerationRequest.from_prompt("image", "a red cube", seed=3,
-                                                               options={"width": 96, "height": 64, "steps": 1}))
+        wide = await sd.generate(
+            GenerationRequest.from_prompt(
+                "image", "a red cube", seed=3, options={"width": 96, "height": 64, "steps": 1}
+            )
+        )
         assert (wide.width, wide.height) == (96, 64)
         with pytest.raises(GeneratorError, match="multiples of 8"):
             await sd.generate(GenerationRequest.from_prompt("image", "x", options={"width": 65, "height": 64}))
@@ -160,10 +167,12 @@ def test_mesh_to_glb_round_trip():
 
 # ---- configuration errors at start ------------------------------------------------------
 
+
 def _entry(backend: str, path: str, **options):
     modality = {"hf-text": "text", "hf-image": "image", "hf-3d": "3d"}[backend]
-    return parse_models({"models": [{"name": "m", "modality": modality, "backend": backend,
-                                     "options": {"path": path, **options}}]})[0]
+    return parse_models(
+        {"models": [{"name": "m", "modality": modality, "backend": backend, "options": {"path": path, **options}}]}
+    )[0]
 
 
 @pytest.mark.parametrize("backend", ["hf-text", "hf-image", "hf-3d"])

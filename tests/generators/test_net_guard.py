@@ -1,4 +1,5 @@
 """The outbound-address guard the remote backend (and submissions) rely on."""
+
 from __future__ import annotations
 
 import pytest
@@ -6,10 +7,25 @@ import pytest
 from generators.net_guard import BlockedAddressError, check_url, check_url_sync, is_public
 
 
-@pytest.mark.parametrize("address", [
-    "127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0",
-    "224.0.0.1", "::1", "fe80::1", "fc00::1", "::ffff:127.0.0.1", "::ffff:10.0.0.1", "fe80::1%eth0",
-])
+@pytest.mark.parametrize(
+    "address",
+    [
+        "127.0.0.1",
+        "10.1.2.3",
+        "172.16.0.1",
+        "192.168.1.1",
+        "169.254.169.254",
+        "100.64.0.1",
+        "0.0.0.0",
+        "224.0.0.1",
+        "::1",
+        "fe80::1",
+        "fc00::1",
+        "::ffff:127.0.0.1",
+        "::ffff:10.0.0.1",
+        "fe80::1%eth0",
+    ],
+)
 def test_private_addresses_are_not_public(address):
     assert not is_public(address)
 
@@ -19,10 +35,18 @@ def test_public_addresses(address):
     assert is_public(address)
 
 
-@pytest.mark.parametrize("url", [
-    "http://127.0.0.1:8000/v1", "http://localhost/v1", "http://[::1]:80", "http://169.254.169.254/latest",
-    "http://10.0.0.7", "http://0x7f000001/", "http://2130706433/",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8000/v1",
+        "http://localhost/v1",
+        "http://[::1]:80",
+        "http://169.254.169.254/latest",
+        "http://10.0.0.7",
+        "http://0x7f000001/",
+        "http://2130706433/",
+    ],
+)
 async def test_private_urls_are_refused(url):
     with pytest.raises(BlockedAddressError):
         await check_url(url)

@@ -4,6 +4,7 @@ A real worker on loopback serves a tiny random Llama (tokenizer, chat template, 
 batched step loop), a tiny Stable Diffusion pipeline, a demo text model and a model
 that fails halfway through its answer.
 """
+
 from __future__ import annotations
 
 import base64
@@ -54,6 +55,7 @@ def ask(text: str) -> list[dict]:
 
 # ---- models ------------------------------------------------------------------------
 
+
 def test_models_list_and_retrieve(client):
     listed = {model.id: model for model in client.models.list()}
     assert set(listed) == {"tiny-lm", "tiny-sd", "demo-text", "fails-midway"}
@@ -74,6 +76,7 @@ def test_models_retrieve_miss(client):
 
 # ---- chat --------------------------------------------------------------------------
 
+
 def test_chat_without_streaming(client):
     answer = client.chat.completions.create(model="tiny-lm", messages=ask("a red cube"), max_tokens=7, seed=3)
     assert answer.object == "chat.completion" and answer.model == "tiny-lm" and answer.id.startswith("chatcmpl-")
@@ -84,8 +87,13 @@ def test_chat_without_streaming(client):
 
 
 def test_chat_streaming_with_usage_matches_the_whole_answer_for_a_seed(client):
-    kwargs = {"model": "tiny-lm", "messages": ask("the quick brown fox"), "max_tokens": 12, "seed": 11,
-              "temperature": 0.9}
+    kwargs = {
+        "model": "tiny-lm",
+        "messages": ask("the quick brown fox"),
+        "max_tokens": 12,
+        "seed": 11,
+        "temperature": 0.9,
+    }
     whole = client.chat.completions.create(**kwargs)
     again = client.chat.completions.create(**kwargs)
     assert again.choices[0].message.content == whole.choices[0].message.content  # seed reproducibility
@@ -107,9 +115,14 @@ def _stop_across_a_boundary(chunks: list[str]) -> tuple[str, str]:
     boundary = 0
     for chunk in chunks[:-1]:
         boundary += len(chunk)
-        stop = full[boundary - 2: boundary + 2]
-        if boundary >= 4 and len(stop) == 4 and stop.isascii() and stop.isprintable() \
-                and full.find(stop) == boundary - 2:
+        stop = full[boundary - 2 : boundary + 2]
+        if (
+            boundary >= 4
+            and len(stop) == 4
+            and stop.isascii()
+            and stop.isprintable()
+            and full.find(stop) == boundary - 2
+        ):
             return stop, full[: boundary - 2]
     raise AssertionError(f"no usable chunk boundary in {chunks!r}")
 
@@ -119,8 +132,9 @@ def test_stop_strings_cut_the_text_even_across_chunks(client, model, temperature
     kwargs = {"model": model, "messages": ask("tell me about the sea and the sky"), "max_tokens": 40, "seed": 5}
     if temperature is not None:
         kwargs["temperature"] = temperature
-    free = [c.choices[0].delta.content or "" for c in client.chat.completions.create(**kwargs, stream=True)
-            if c.choices]
+    free = [
+        c.choices[0].delta.content or "" for c in client.chat.completions.create(**kwargs, stream=True) if c.choices
+    ]
     stop, before = _stop_across_a_boundary([chunk for chunk in free if chunk])
 
     cut = client.chat.completions.create(**kwargs, stop=[stop, "never-appears-zq"])
@@ -135,8 +149,11 @@ def test_stop_strings_cut_the_text_even_across_chunks(client, model, temperature
 
 def test_a_stop_string_stops_the_models_row(client, worker):
     kwargs = {"model": "tiny-lm", "messages": ask("a red cube"), "seed": 8, "temperature": 0.9}
-    free = [c.choices[0].delta.content or "" for c in client.chat.completions.create(**kwargs, max_tokens=30,
-                                                                                     stream=True) if c.choices]
+    free = [
+        c.choices[0].delta.content or ""
+        for c in client.chat.completions.create(**kwargs, max_tokens=30, stream=True)
+        if c.choices
+    ]
     stop, before = _stop_across_a_boundary([chunk for chunk in free if chunk])
     passes = httpx.get(f"{worker.url}/health").json()["models"]["tiny-lm"]["forward_passes"]
     answer = client.chat.completions.create(**kwargs, max_tokens=230, stop=stop)
@@ -168,16 +185,19 @@ def test_n_returns_n_choices_with_seeds_derived_from_the_request(client):
     assert len({choice.message.content for choice in demo.choices}) == 3
 
 
-@pytest.mark.parametrize("param, value", [
-    ("tools", [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]),
-    ("logprobs", True),
-    ("top_logprobs", 3),
-    ("response_format", {"type": "json_object"}),
-    ("presence_penalty", 0.5),
-    ("frequency_penalty", -0.3),
-    ("logit_bias", {"42": 5}),
-    ("reasoning_effort", "high"),
-])
+@pytest.mark.parametrize(
+    "param, value",
+    [
+        ("tools", [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]),
+        ("logprobs", True),
+        ("top_logprobs", 3),
+        ("response_format", {"type": "json_object"}),
+        ("presence_penalty", 0.5),
+        ("frequency_penalty", -0.3),
+        ("logit_bias", {"42": 5}),
+        ("reasoning_effort", "high"),
+    ],
+)
 def test_parameters_the_model_cannot_honour_are_refused_by_name(client, param, value):
     with pytest.raises(openai.BadRequestError) as error:
         client.chat.completions.create(model="demo-text", messages=ask("hi"), **{param: value})
@@ -187,8 +207,17 @@ def test_parameters_the_model_cannot_honour_are_refused_by_name(client, param, v
 
 def test_neutral_values_of_unsupported_parameters_are_accepted(client):
     answer = client.chat.completions.create(
-        model="demo-text", messages=ask("hi"), max_tokens=5, presence_penalty=0, frequency_penalty=0.0,
-        logit_bias={}, logprobs=False, response_format={"type": "text"}, tool_choice="none", user="someone")
+        model="demo-text",
+        messages=ask("hi"),
+        max_tokens=5,
+        presence_penalty=0,
+        frequency_penalty=0.0,
+        logit_bias={},
+        logprobs=False,
+        response_format={"type": "text"},
+        tool_choice="none",
+        user="someone",
+    )
     assert answer.choices[0].message.content
 
 
@@ -217,8 +246,11 @@ def test_finish_reason_is_length_when_the_context_window_fills(client):
     answer = client.chat.completions.create(model="tiny-lm", messages=ask("hello world"))  # no max_tokens
     assert answer.usage.prompt_tokens + answer.usage.completion_tokens == CONTEXT
     assert answer.choices[0].finish_reason == "length"
-    chunks = list(client.chat.completions.create(model="tiny-lm", messages=ask("hello world"), stream=True,
-                                                 stream_options={"include_usage": True}))
+    chunks = list(
+        client.chat.completions.create(
+            model="tiny-lm", messages=ask("hello world"), stream=True, stream_options={"include_usage": True}
+        )
+    )
     assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "length"
     assert chunks[-1].usage.total_tokens == CONTEXT
 
@@ -243,23 +275,36 @@ def test_an_error_inside_a_stream_has_openais_shape(client, worker):
     with httpx.stream("POST", f"{worker.url}/v1/chat/completions", json=body, timeout=30) as response:
         events = [line.removeprefix("data: ") for line in response.iter_lines() if line]
     assert events[-1] == "[DONE]"
-    assert json.loads(events[-2]) == {"error": {"message": "fails-midway ran out of memory", "type": "server_error",
-                                                "param": None, "code": "generation_failed"}}
+    assert json.loads(events[-2]) == {
+        "error": {
+            "message": "fails-midway ran out of memory",
+            "type": "server_error",
+            "param": None,
+            "code": "generation_failed",
+        }
+    }
 
 
 def test_a_failure_before_the_first_token_is_an_http_status(worker):
-    response = httpx.post(f"{worker.url}/v1/images/generations", timeout=30,
-                          json={"model": "tiny-sd", "prompt": "x", "size": "65x64"})
+    response = httpx.post(
+        f"{worker.url}/v1/images/generations", timeout=30, json={"model": "tiny-sd", "prompt": "x", "size": "65x64"}
+    )
     assert response.status_code == 400
-    assert response.json()["error"] == {"message": "width and height must be multiples of 8 between 64 and 2048",
-                                        "type": "invalid_request_error", "param": "size", "code": "invalid_value"}
+    assert response.json()["error"] == {
+        "message": "width and height must be multiples of 8 between 64 and 2048",
+        "type": "invalid_request_error",
+        "param": "size",
+        "code": "invalid_value",
+    }
 
 
 # ---- images ------------------------------------------------------------------------
 
+
 def test_images(client):
-    result = client.images.generate(model="tiny-sd", prompt="a red cube", size="64x64", response_format="b64_json",
-                                    extra_body={"seed": 2})
+    result = client.images.generate(
+        model="tiny-sd", prompt="a red cube", size="64x64", response_format="b64_json", extra_body={"seed": 2}
+    )
     image = Image.open(io.BytesIO(base64.b64decode(result.data[0].b64_json)))
     assert image.format == "PNG" and image.size == (64, 64)
     pair = client.images.generate(model="tiny-sd", prompt="a red cube", size="64x64", n=2, extra_body={"seed": 2})
@@ -277,6 +322,7 @@ def test_images(client):
 
 
 # ---- transport: size limit, request ids, schema ------------------------------------
+
 
 def test_oversized_bodies_are_refused_with_413(client, worker):
     with pytest.raises(openai.APIStatusError) as error:
@@ -304,16 +350,28 @@ def test_every_response_has_a_request_id(client, worker):
         client.chat.completions.create(model="demo-text", messages=ask("hi"), logprobs=True)
     assert error.value.request_id.startswith("req_")
     assert httpx.get(f"{worker.url}/nowhere").headers["x-request-id"]
-    with httpx.stream("POST", f"{worker.url}/v1/chat/completions", timeout=30,
-                      json={"model": "demo-text", "stream": True, "messages": ask("hi")}) as response:
+    with httpx.stream(
+        "POST",
+        f"{worker.url}/v1/chat/completions",
+        timeout=30,
+        json={"model": "demo-text", "stream": True, "messages": ask("hi")},
+    ) as response:
         assert response.headers["x-request-id"].startswith("req_")
 
 
 def test_openapi_documents_the_bodies(worker):
     schema = httpx.get(f"{worker.url}/openapi.json").json()
     components = schema["components"]["schemas"]
-    assert {"ChatRequest", "ChatCompletion", "ChatCompletionChunk", "ImagesResponse", "MeshResponse", "ModelList",
-            "ModelCard", "ErrorResponse"} <= set(components)
+    assert {
+        "ChatRequest",
+        "ChatCompletion",
+        "ChatCompletionChunk",
+        "ImagesResponse",
+        "MeshResponse",
+        "ModelList",
+        "ModelCard",
+        "ErrorResponse",
+    } <= set(components)
     assert "HTTPValidationError" not in components
     chat = schema["paths"]["/v1/chat/completions"]["post"]["responses"]
     assert chat["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/ChatCompletion")

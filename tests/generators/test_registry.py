@@ -1,4 +1,5 @@
 """The backend table: the models file is checked against it at load, and builds go through it."""
+
 from __future__ import annotations
 
 import typing
@@ -54,10 +55,19 @@ def test_a_backend_serves_only_its_modalities(backend, modality):
 
 @pytest.mark.parametrize("modality", MODALITIES)
 def test_demo_and_openai_serve_every_modality(modality):
-    entries = parse_models({"models": [
-        {"name": "d", "modality": modality, "backend": "demo"},
-        {"name": "o", "modality": modality, "backend": "openai", "options": {"base_url": "https://example.org"}},
-    ]})
+    entries = parse_models(
+        {
+            "models": [
+                {"name": "d", "modality": modality, "backend": "demo"},
+                {
+                    "name": "o",
+                    "modality": modality,
+                    "backend": "openai",
+                    "options": {"base_url": "https://example.org"},
+                },
+            ]
+        }
+    )
     built = [build_generator(entry) for entry in entries]
     assert [g.modality for g in built] == [modality, modality]
     assert type(built[1]).__name__ == "OpenAIGenerator"
@@ -85,7 +95,8 @@ def test_a_missing_gpu_extra_is_a_config_error(monkeypatch):
     for module in [name for name in sys.modules if name in ("generators.hf_text", "generators.local")]:
         monkeypatch.delitem(sys.modules, module)
     monkeypatch.setattr(builtins, "__import__", no_torch)
-    entry = parse_models({"models": [{"name": "lm", "modality": "text", "backend": "hf-text",
-                                      "options": {"path": "/x"}}]})[0]
+    entry = parse_models(
+        {"models": [{"name": "lm", "modality": "text", "backend": "hf-text", "options": {"path": "/x"}}]}
+    )[0]
     with pytest.raises(ConfigError, match=r"backend hf-text needs the GPU extra .*open-arena\[gpu\].*torch"):
         build_generator(entry)

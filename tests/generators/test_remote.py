@@ -3,6 +3,7 @@
 The server here is a raw asyncio HTTP responder so each test controls the exact bytes:
 lies in Content-Length, streams that stall, bodies that never end.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -30,11 +31,17 @@ def png_b64() -> str:
     return base64.b64encode(buffer.getvalue()).decode()
 
 
-def http(status: int, body: bytes | str = b"", content_type: str = "application/json",
-         headers: dict | None = None) -> bytes:
+def http(
+    status: int, body: bytes | str = b"", content_type: str = "application/json", headers: dict | None = None
+) -> bytes:
     body = body.encode() if isinstance(body, str) else body
-    head = [f"HTTP/1.1 {status} X", f"Content-Type: {content_type}", f"Content-Length: {len(body)}",
-            "Connection: close", *(f"{k}: {v}" for k, v in (headers or {}).items())]
+    head = [
+        f"HTTP/1.1 {status} X",
+        f"Content-Type: {content_type}",
+        f"Content-Length: {len(body)}",
+        "Connection: close",
+        *(f"{k}: {v}" for k, v in (headers or {}).items()),
+    ]
     return ("\r\n".join(head) + "\r\n\r\n").encode() + body
 
 
@@ -102,8 +109,14 @@ async def test_image_success_sends_the_protocol_fields():
     assert (output.width, output.height) == (8, 6) and output.png[:4] == b"\x89PNG"
     sent = server.requests[0]
     assert sent["path"] == "/v1/images/generations"
-    assert sent["json"] == {"model": "remote-model", "prompt": "a red cube", "n": 1, "response_format": "b64_json",
-                            "size": "64x32", "seed": 5}
+    assert sent["json"] == {
+        "model": "remote-model",
+        "prompt": "a red cube",
+        "n": 1,
+        "response_format": "b64_json",
+        "size": "64x32",
+        "seed": 5,
+    }
 
 
 async def test_slow_endpoint_times_out_without_retrying():
@@ -153,16 +166,21 @@ async def test_client_errors_are_not_retried():
     assert len(server.requests) == 1
 
 
-@pytest.mark.parametrize("answer, message", [
-    (http(200, "{not json"), "malformed JSON"),
-    (http(200, "[1, 2]"), "not an object"),
-    (http(200, "<html>hi</html>", "text/html"), "answered text/html, expected application/json"),  # detail
-    (http(200, json.dumps({"data": []})), r"no data\[0\]"),
-    (http(200, json.dumps({"data": [{"b64_json": "@@@"}]})), "not valid base64"),
-    (http(200, json.dumps({"data": [{"b64_json": base64.b64encode(b"GIF89a-junk").decode()}]})),
-     "could not be decoded"),
-    (http(302, "", headers={"Location": "http://169.254.169.254/"}), "HTTP 302"),
-])
+@pytest.mark.parametrize(
+    "answer, message",
+    [
+        (http(200, "{not json"), "malformed JSON"),
+        (http(200, "[1, 2]"), "not an object"),
+        (http(200, "<html>hi</html>", "text/html"), "answered text/html, expected application/json"),  # detail
+        (http(200, json.dumps({"data": []})), r"no data\[0\]"),
+        (http(200, json.dumps({"data": [{"b64_json": "@@@"}]})), "not valid base64"),
+        (
+            http(200, json.dumps({"data": [{"b64_json": base64.b64encode(b"GIF89a-junk").decode()}]})),
+            "could not be decoded",
+        ),
+        (http(302, "", headers={"Location": "http://169.254.169.254/"}), "HTTP 302"),
+    ],
+)
 async def test_malformed_answers_are_clear_errors(answer, message):
     async with Misbehaving(lambda request: answer) as server:
         generator = remote(server.url)
@@ -265,8 +283,12 @@ async def test_text_stream_and_usage():
 
 
 async def test_text_endpoint_that_does_not_stream_is_accepted():
-    body = json.dumps({"choices": [{"message": {"role": "assistant", "content": "whole"}}],
-                       "usage": {"prompt_tokens": 1, "completion_tokens": 1}})
+    body = json.dumps(
+        {
+            "choices": [{"message": {"role": "assistant", "content": "whole"}}],
+            "usage": {"prompt_tokens": 1, "completion_tokens": 1},
+        }
+    )
     async with Misbehaving(lambda request: http(200, body)) as server:
         generator = remote(server.url, modality="text")
         output = await generator.generate(text_request())
@@ -287,12 +309,15 @@ async def test_text_stream_that_stalls_midway():
         await generator.close()
 
 
-@pytest.mark.parametrize("answer, message", [
-    (http(200, sse("{broken"), "text/event-stream"), "malformed stream chunk"),
-    (http(200, sse('"a string"'), "text/event-stream"), "not a JSON object"),
-    (http(200, "<html>", "text/html"), "expected text/event-stream"),
-    (http(200, sse(json.dumps({"error": {"message": "overloaded"}})), "text/event-stream"), "overloaded"),
-])
+@pytest.mark.parametrize(
+    "answer, message",
+    [
+        (http(200, sse("{broken"), "text/event-stream"), "malformed stream chunk"),
+        (http(200, sse('"a string"'), "text/event-stream"), "not a JSON object"),
+        (http(200, "<html>", "text/html"), "expected text/event-stream"),
+        (http(200, sse(json.dumps({"error": {"message": "overloaded"}})), "text/event-stream"), "overloaded"),
+    ],
+)
 async def test_malformed_streams(answer, message):
     async with Misbehaving(lambda request: answer) as server:
         generator = remote(server.url, modality="text")
@@ -303,10 +328,12 @@ async def test_malformed_streams(answer, message):
 
 
 async def test_mesh_answers_are_validated():
-    answers = iter([
-        http(200, json.dumps({"data": [{"b64_glb": base64.b64encode(b"not a glb").decode()}]})),
-        http(200, json.dumps({"data": [{"b64_json": png_b64()}]})),
-    ])
+    answers = iter(
+        [
+            http(200, json.dumps({"data": [{"b64_glb": base64.b64encode(b"not a glb").decode()}]})),
+            http(200, json.dumps({"data": [{"b64_json": png_b64()}]})),
+        ]
+    )
     async with Misbehaving(lambda request: next(answers)) as server:
         generator = remote(server.url, modality="3d")
         with pytest.raises(GeneratorError, match="not a GLB"):

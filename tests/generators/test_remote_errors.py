@@ -3,6 +3,7 @@
 The payloads (fixtures/upstream_errors.json) are the engines' documented shapes, served
 on loopback; no live vLLM or TGI runs here.
 """
+
 from __future__ import annotations
 
 import json
@@ -27,8 +28,13 @@ def _payload(case: dict) -> str:
 
 def _answer(case: dict) -> bytes:
     if case.get("stream"):
-        delta = json.dumps({"object": "chat.completion.chunk", "model": REMOTE_ID,
-                            "choices": [{"index": 0, "delta": {"content": "Once upon"}, "finish_reason": None}]})
+        delta = json.dumps(
+            {
+                "object": "chat.completion.chunk",
+                "model": REMOTE_ID,
+                "choices": [{"index": 0, "delta": {"content": "Once upon"}, "finish_reason": None}],
+            }
+        )
         return http(200, sse(delta, _payload(case), "[DONE]"), "text/event-stream")
     return http(case["status"], _payload(case))
 
@@ -51,8 +57,11 @@ async def test_upstream_errors_are_read_and_neutralised(case, monkeypatch):
     # an operator's log line says which model, where, and what the endpoint said (key scrubbed)
     assert "remote-model" in error.detail and REMOTE_ID in error.detail and "127.0.0.1" in error.detail
     assert SECRET not in error.detail
-    upstream_words = case["body"]["error"] if isinstance(case["body"].get("error"), str) \
+    upstream_words = (
+        case["body"]["error"]
+        if isinstance(case["body"].get("error"), str)
         else (case["body"].get("error") or case["body"])["message"]
+    )
     assert upstream_words.replace("{KEY}", "***")[:40] in error.detail
     if case["expect"] == "context_length_exceeded":
         assert isinstance(error, InvalidRequestError)
@@ -69,13 +78,16 @@ def test_parse_error_reads_every_shape(case):
     assert classify(error) == case["expect"]
 
 
-@pytest.mark.parametrize("payload", [
-    {"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": "x"}}]},
-    {"error": None, "choices": []},
-    {"error": ""},
-    [1, 2],
-    "error",
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": "x"}}]},
+        {"error": None, "choices": []},
+        {"error": ""},
+        [1, 2],
+        "error",
+    ],
+)
 def test_parse_error_ignores_what_is_not_an_error(payload):
     assert parse_error(payload) is None
 
@@ -92,8 +104,16 @@ async def test_a_non_json_error_body_is_not_shown(monkeypatch):
 
 
 async def test_an_error_in_a_200_json_answer_is_read_too():
-    body = json.dumps({"error": {"message": f"{REMOTE_ID} refused", "type": "invalid_request_error",
-                                 "param": "prompt", "code": "content_policy_violation"}})
+    body = json.dumps(
+        {
+            "error": {
+                "message": f"{REMOTE_ID} refused",
+                "type": "invalid_request_error",
+                "param": "prompt",
+                "code": "content_policy_violation",
+            }
+        }
+    )
     async with Misbehaving(lambda request: http(200, body)) as server:
         for modality in ("image", "text"):
             generator = remote(server.url, modality=modality, max_retries=0)
@@ -105,12 +125,15 @@ async def test_an_error_in_a_200_json_answer_is_read_too():
 
 
 async def test_finish_reason_is_read_from_the_stream():
-    chunks = [json.dumps({"choices": [{"index": 0, "delta": {"content": "a b"}, "finish_reason": None}]}),
-              json.dumps({"choices": [{"index": 0, "delta": {}, "finish_reason": "length"}]}),
-              json.dumps({"choices": [], "usage": {"prompt_tokens": 4, "completion_tokens": 2}})]
+    chunks = [
+        json.dumps({"choices": [{"index": 0, "delta": {"content": "a b"}, "finish_reason": None}]}),
+        json.dumps({"choices": [{"index": 0, "delta": {}, "finish_reason": "length"}]}),
+        json.dumps({"choices": [], "usage": {"prompt_tokens": 4, "completion_tokens": 2}}),
+    ]
     for events in (chunks, chunks[:2]):  # with and without a usage chunk
-        async with Misbehaving(lambda request, events=events: http(200, sse(*events, "[DONE]"),
-                                                                   "text/event-stream")) as server:
+        async with Misbehaving(
+            lambda request, events=events: http(200, sse(*events, "[DONE]"), "text/event-stream")
+        ) as server:
             generator = remote(server.url, modality="text")
             output = await generator.generate(GenerationRequest.from_prompt("text", "x", timeout_s=30))
             await generator.close()

@@ -42,8 +42,13 @@ def df():
 @pytest.fixture(scope="module")
 def split():
     """Two groups of models that never met: a disconnected comparison graph."""
-    return pd.DataFrame({"model_a": ["a", "b", "a", "c", "d", "c"], "model_b": ["b", "a", "b", "d", "c", "d"],
-                         "winner": ["model_a", "model_a", "tie", "model_a", "model_b", "tie"]})
+    return pd.DataFrame(
+        {
+            "model_a": ["a", "b", "a", "c", "d", "c"],
+            "model_b": ["b", "a", "b", "d", "c", "d"],
+            "winner": ["model_a", "model_a", "tie", "model_a", "model_b", "tie"],
+        }
+    )
 
 
 BAD_OPTIONS = [
@@ -72,14 +77,15 @@ BAD_OPTIONS = [
 ]
 
 
-@pytest.mark.parametrize("bad,text", BAD_OPTIONS, ids=[next(iter(b)) + "=" + repr(next(iter(b.values())))
-                                                      for b, _ in BAD_OPTIONS])
+@pytest.mark.parametrize(
+    "bad,text", BAD_OPTIONS, ids=[next(iter(b)) + "=" + repr(next(iter(b.values()))) for b, _ in BAD_OPTIONS]
+)
 def test_each_bad_option_raises_a_ranking_error_naming_what_is_allowed(bad, text):
     with pytest.raises(RankingError) as err:
         RankOptions(**bad)
     assert text in str(err.value) and "\n" not in str(err.value)
     with pytest.raises(RankingError, match="^" + text.replace("(", r"\(").replace(")", r"\)")):
-        rank("no-such-file.parquet", **bad)   # checked before any vote is read
+        rank("no-such-file.parquet", **bad)  # checked before any vote is read
 
 
 def test_unknown_options_and_wrong_option_objects_are_ranking_errors(df):
@@ -122,7 +128,12 @@ def test_rank_returns_one_leaderboard_of_typed_rows(df):
     assert all(isinstance(r, BoardRow) for r in lb.rows)
     row = lb.rows[0]
     assert (type(row.model), type(row.rating), type(row.rank), type(row.votes), type(row.provisional)) == (
-        str, float, int, int, bool)
+        str,
+        float,
+        int,
+        int,
+        bool,
+    )
     with pytest.raises(dataclasses.FrozenInstanceError):
         row.rating = 0.0
     records = lb.records()
@@ -140,8 +151,12 @@ def test_rank_groups_returns_string_labels_to_boards_or_too_small(df):
     assert isinstance(out["1"], Leaderboard) and isinstance(out["2"], Leaderboard)
     small = out["3"]
     assert isinstance(small, TooSmall) and small.group == "3" and small.votes == 40 and small.too_small
-    assert small.to_dict() == {"group": "3", "votes": 40, "too_small": True,
-                               "reason": "40 votes, fewer than min_votes=1000"}
+    assert small.to_dict() == {
+        "group": "3",
+        "votes": 40,
+        "too_small": True,
+        "reason": "40 votes, fewer than min_votes=1000",
+    }
     mixed = g.assign(round=g["round"].astype(object))
     mixed.loc[mixed.index[:40], "round"] = "1"
     with pytest.raises(RankingError, match="two group labels differ only in type"):
@@ -171,7 +186,7 @@ def test_cli_components_and_by_choose_the_entry_point(df, split, tmp_path, capsy
     assert out[0].startswith("group,model,rating") and sum(line.startswith("component ") for line in out) == 4
     df.to_csv(tmp_path / "v.csv", index=False)
     assert main([str(tmp_path / "v.csv"), "--components", "separate", "--format", "csv"]) == 0
-    assert capsys.readouterr().out.startswith("model,rating")   # connected: one plain board
+    assert capsys.readouterr().out.startswith("model,rating")  # connected: one plain board
     assert main([str(tmp_path / "v.csv"), "--by", "judge", "--components", "separate"]) == 2
     assert "cannot be combined with --by" in capsys.readouterr().err
     assert main([str(tmp_path / "v.csv"), "--by", "judge", "--min-votes", "100000", "--format", "json"]) == 0
@@ -182,14 +197,22 @@ def test_cli_components_and_by_choose_the_entry_point(df, split, tmp_path, capsy
 
 
 def test_the_command_line_starts_without_the_numerical_stack():
-    code = ("import sys, ranking, ranking.cli; from ranking import RankOptions, RankingError; "
-            "heavy = [m for m in ('numpy', 'pandas', 'scipy', 'pyarrow', 'torch') if m in sys.modules]; "
-            "print(heavy)")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
-                          env={"PYTHONPATH": str(ROOT)})
+    code = (
+        "import sys, ranking, ranking.cli; from ranking import RankOptions, RankingError; "
+        "heavy = [m for m in ('numpy', 'pandas', 'scipy', 'pyarrow', 'torch') if m in sys.modules]; "
+        "print(heavy)"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env={"PYTHONPATH": str(ROOT)}
+    )
     assert proc.returncode == 0 and proc.stdout.strip() == "[]", proc.stderr
-    helped = subprocess.run([sys.executable, "-m", "ranking", "--help"], capture_output=True, text=True,
-                            cwd=ROOT, env={"PYTHONPATH": str(ROOT)})
+    helped = subprocess.run(
+        [sys.executable, "-m", "ranking", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={"PYTHONPATH": str(ROOT)},
+    )
     assert helped.returncode == 0 and "--ci {sandwich,bootstrap,cluster}" in helped.stdout
 
 
@@ -204,6 +227,11 @@ def test_unknown_names_are_attribute_errors():
 def test_ranking_imports_neither_arena_nor_generators():
     for path in sorted((ROOT / "ranking").rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
-                     else [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom) and not node.level
+                else []
+            )
             assert not [n for n in names if n.split(".")[0] in ("arena", "generators")], path

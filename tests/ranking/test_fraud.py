@@ -14,7 +14,7 @@ from ranking.fraud.evidence import Events, run
 
 ALPHA = 0.01
 ATTACKS = (
-    Attack("random", voters=5, votes=(90, 120)),     # random votes carry little evidence: see the benchmark
+    Attack("random", voters=5, votes=(90, 120)),  # random votes carry little evidence: see the benchmark
     Attack("always_left", voters=5, votes=(30, 60)),
     Attack("promote", voters=5, votes=(30, 60)),
     Attack("omnipresent", voters=5, votes=(30, 60)),
@@ -63,10 +63,8 @@ def test_each_kind_is_flagged_for_its_own_reason(arena):
     assert all("outcome surprise" in r for r in reasons("random"))
     for kind in ("promote", "sleeper"):
         assert all(f"involve {target[kind]}" in r or f"favours {target[kind]}" in r for r in reasons(kind))
-    assert all(f"disfavours {target['demote']}" in r or f"involve {target['demote']}" in r
-               for r in reasons("demote"))
-    assert all("or the models ranked just above it" in r or "omnipresent: pushes" in r
-               for r in reasons("omnipresent"))
+    assert all(f"disfavours {target['demote']}" in r or f"involve {target['demote']}" in r for r in reasons("demote"))
+    assert all("or the models ranked just above it" in r or "omnipresent: pushes" in r for r in reasons("omnipresent"))
     sybils = reasons("sybil")
     assert sum("coordinated: one of" in r for r in sybils) >= len(sybils) // 2
     groups = [g for g in report.groups if g.kind == "ip" and g.flagged]
@@ -100,18 +98,21 @@ def test_honest_groups_behind_one_address_are_listed_not_flagged(arena):
 def test_position_comes_from_the_display_order_not_the_alphabet():
     """An always-left voter is flagged for position; oriented alphabetically (as LMArena's
     test does) the same votes show no position bias."""
-    sim = simulate_arena(ArenaOptions(models=20, honest=300, seed=4,
-                                      attacks=(Attack("always_left", voters=3, votes=(50, 60)),)))
+    sim = simulate_arena(
+        ArenaOptions(models=20, honest=300, seed=4, attacks=(Attack("always_left", voters=3, votes=(50, 60)),))
+    )
     lefties = _kind(sim, "always_left")
     report = audit(sim.frame)
     by_voter = {f.voter: f for f in report.flags}
-    assert all(v in by_voter and by_voter[v].reasons[0].startswith("position bias: favoured the left side")
-               for v in lefties)
+    assert all(
+        v in by_voter and by_voter[v].reasons[0].startswith("position bias: favoured the left side") for v in lefties
+    )
     df = sim.frame.copy()
     swap = df["model_a"] > df["model_b"]
     df.loc[swap, ["model_a", "model_b"]] = df.loc[swap, ["model_b", "model_a"]].to_numpy()
-    df.loc[swap, "winner"] = df.loc[swap, "winner"].map({"model_a": "model_b", "model_b": "model_a"}).fillna(
-        df.loc[swap, "winner"])
+    df.loc[swap, "winner"] = (
+        df.loc[swap, "winner"].map({"model_a": "model_b", "model_b": "model_a"}).fillna(df.loc[swap, "winner"])
+    )
     alphabetical = audit(df)
     for v in lefties:
         assert not any(r.startswith("position") for f in alphabetical.flags if f.voter == v for r in f.reasons)
@@ -121,8 +122,15 @@ def test_position_comes_from_the_display_order_not_the_alphabet():
 def test_outcome_tests_catch_an_attacker_that_votes_in_every_battle():
     """Without abandoned battles there is no concentration; the targeted test still flags a
     promoter once it has enough battles with its target."""
-    sim = simulate_arena(ArenaOptions(models=12, honest=300, seed=5, popularity=0.0,
-                                      attacks=(Attack("promote", voters=3, votes=(300, 320), abandon=False),)))
+    sim = simulate_arena(
+        ArenaOptions(
+            models=12,
+            honest=300,
+            seed=5,
+            popularity=0.0,
+            attacks=(Attack("promote", voters=3, votes=(300, 320), abandon=False),),
+        )
+    )
     report = audit(sim.frame)
     target = sim.targets[0]
     by_voter = {f.voter: f for f in report.flags}
@@ -134,14 +142,17 @@ def test_outcome_tests_catch_an_attacker_that_votes_in_every_battle():
 def test_coordinated_ids_without_a_shared_address_form_a_co_vote_group():
     """Ids that vote the same way on the same pairs within minutes, each from its own
     address and each with too few votes to be caught alone, are caught together."""
-    sim = simulate_arena(ArenaOptions(models=20, honest=300, seed=6, attacks=(
-        Attack("sybil", voters=60, votes=(3, 3), ips=60, burst=900.0),)))
+    sim = simulate_arena(
+        ArenaOptions(
+            models=20, honest=300, seed=6, attacks=(Attack("sybil", voters=60, votes=(3, 3), ips=60, burst=900.0),)
+        )
+    )
     report = audit(sim.frame, AuditOptions(group=""))
     sybils = _kind(sim, "sybil")
     by_voter = {f.voter: f for f in report.flags}
     via_covote = [v for v in sybils if v in by_voter and any(g.startswith("co-vote:") for g in by_voter[v].groups)]
     assert len(via_covote) >= len(sybils) // 2
-    assert sum(v in report.flagged for v in sybils) >= 0.6 * len(sybils)   # ids with no co-vote partner pass
+    assert sum(v in report.flagged for v in sybils) >= 0.6 * len(sybils)  # ids with no co-vote partner pass
     assert sum(sim.labels[f.voter] == "honest" for f in report.flags) <= 0.01 * 300
     assert any(g.kind == "co-vote" and g.flagged for g in report.groups)
     assert all(sim.labels[v] == "sybil" for g in report.groups if g.kind == "co-vote" for v in g.voters)
@@ -152,7 +163,7 @@ def test_share_of_honest_voters_ever_flagged_under_continuous_monitoring_is_at_m
     """Honest voters only (personal tastes, left bias, ties): the audit rerun after every
     tenth of the votes, each time on a refitted board; a voter counts once flagged at any
     of those looks. The share must stay at or below alpha (Ville's inequality)."""
-    alpha = 0.05      # a large alpha, so that a miscalibrated test would show
+    alpha = 0.05  # a large alpha, so that a miscalibrated test would show
     sim = simulate_arena(ArenaOptions(models=30, honest=800, seed=7, taste=0.4))
     frame = sim.frame
     ever: set[str] = set()
@@ -181,22 +192,32 @@ def test_the_e_process_is_a_supermartingale_under_the_null():
     edges = np.stack([(biased - mu) / mu, (mu - biased) / (1 - mu)], axis=1)
     seg = run(Events(unit, np.zeros_like(unit), step, edges, biased, mu), math.log(100))
     caught = seg.log_e >= math.log(100)
-    assert caught.mean() > 0.9 and seg.up[caught].all()     # ... and in the right direction
+    assert caught.mean() > 0.9 and seg.up[caught].all()  # ... and in the right direction
     hits = rng.random(units * n) < 0.1
-    seg = run(Events(unit[hits], np.zeros(int(hits.sum()), dtype=np.int64), step[hits],
-                     np.full((int(hits.sum()), 1), 9.0), np.ones(int(hits.sum())), np.full(int(hits.sum()), 0.1),
-                     decay=True), math.log(10))
+    seg = run(
+        Events(
+            unit[hits],
+            np.zeros(int(hits.sum()), dtype=np.int64),
+            step[hits],
+            np.full((int(hits.sum()), 1), 9.0),
+            np.ones(int(hits.sum())),
+            np.full(int(hits.sum()), 0.1),
+            decay=True,
+        ),
+        math.log(10),
+    )
     assert (seg.log_e >= math.log(10)).mean() <= 0.1
 
 
 def test_every_input_format_gives_the_same_audit(tmp_path):
-    sim = simulate_arena(ArenaOptions(models=15, honest=150, seed=8,
-                                      attacks=(Attack("always_left", voters=2, votes=(40, 40)),)))
+    sim = simulate_arena(
+        ArenaOptions(models=15, honest=150, seed=8, attacks=(Attack("always_left", voters=2, votes=(40, 40)),))
+    )
     df = sim.frame
     base = audit(df)
     fastchat = df.rename(columns={"voter": "judge"}).assign(
-        winner=df["winner"].replace({"both_bad": "tie (bothbad)"}),
-        tstamp=pd.to_datetime(df["tstamp"], unit="s"))
+        winner=df["winner"].replace({"both_bad": "tie (bothbad)"}), tstamp=pd.to_datetime(df["tstamp"], unit="s")
+    )
     fastchat.to_json(tmp_path / "v.json", orient="records", date_format="iso")
     fastchat.to_json(tmp_path / "v.jsonl", orient="records", lines=True, date_format="iso")
     df.to_parquet(tmp_path / "v.parquet")
@@ -208,8 +229,9 @@ def test_every_input_format_gives_the_same_audit(tmp_path):
 
 
 def test_file_order_is_the_time_order_without_a_time_column():
-    sim = simulate_arena(ArenaOptions(models=15, honest=150, seed=8,
-                                      attacks=(Attack("always_left", voters=2, votes=(40, 40)),)))
+    sim = simulate_arena(
+        ArenaOptions(models=15, honest=150, seed=8, attacks=(Attack("always_left", voters=2, votes=(40, 40)),))
+    )
     report = audit(sim.frame.drop(columns=["tstamp", "ip_hash"]))
     assert set(_kind(sim, "always_left")) <= report.flagged
     assert any("no time column" in n for n in report.notes) and any("no ip_hash" in n for n in report.notes)
@@ -233,15 +255,18 @@ def test_bad_input_is_one_readable_ranking_error(change, text):
     assert text in str(err.value) and "\n" not in str(err.value)
 
 
-@pytest.mark.parametrize("bad,text", [
-    ({"alpha": 0.0}, "alpha must be between 0 and 1"),
-    ({"alpha": "0.01"}, "alpha must be a number"),
-    ({"tolerance": -1}, "tolerance must be a finite number >= 0"),
-    ({"neighbours": 1.5}, "neighbours must be an integer >= 0"),
-    ({"window": 0}, "window must be a positive number of seconds"),
-    ({"min_covotes": 0}, "min_covotes must be an integer >= 1"),
-    ({"voter": ""}, "voter must be a column name or None"),
-])
+@pytest.mark.parametrize(
+    "bad,text",
+    [
+        ({"alpha": 0.0}, "alpha must be between 0 and 1"),
+        ({"alpha": "0.01"}, "alpha must be a number"),
+        ({"tolerance": -1}, "tolerance must be a finite number >= 0"),
+        ({"neighbours": 1.5}, "neighbours must be an integer >= 0"),
+        ({"window": 0}, "window must be a positive number of seconds"),
+        ({"min_covotes": 0}, "min_covotes must be an integer >= 1"),
+        ({"voter": ""}, "voter must be a column name or None"),
+    ],
+)
 def test_bad_options_fail_on_construction(bad, text):
     with pytest.raises(RankingError, match=text):
         AuditOptions(**bad)

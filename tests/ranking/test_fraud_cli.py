@@ -19,8 +19,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def sim():
-    return simulate_arena(ArenaOptions(models=15, honest=200, seed=3, attacks=(
-        Attack("always_left", voters=3, votes=(40, 50)), Attack("promote", voters=3, votes=(30, 40)))))
+    return simulate_arena(
+        ArenaOptions(
+            models=15,
+            honest=200,
+            seed=3,
+            attacks=(Attack("always_left", voters=3, votes=(40, 50)), Attack("promote", voters=3, votes=(30, 40))),
+        )
+    )
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +66,7 @@ def test_table_on_csv_with_a_judge_column(sim, files, expected, capsys):
     assert lines[0].split()[:4] == ["voter", "score", "votes", "at"]
     assert lines[-1].startswith(f"{len(expected)} of {len(sim.labels)} voters flagged at alpha=0.01")
     assert all(v in captured.out for v in _attackers(sim))
-    assert "groups:" in captured.out and "listed" in captured.out    # the honest campus behind one address
+    assert "groups:" in captured.out and "listed" in captured.out  # the honest campus behind one address
 
 
 def test_alpha_changes_the_threshold(files, capsys):
@@ -75,10 +81,10 @@ def test_the_arena_registers_the_parser_and_passes_its_own_dataframe(sim, expect
     parser = argparse.ArgumentParser(prog="arena")
     sub = parser.add_subparsers(dest="command", required=True)
     p = add_audit_parser(sub)
-    p.add_argument("--db", action="store_true")      # what the arena adds
+    p.add_argument("--db", action="store_true")  # what the arena adds
     args = parser.parse_args(["audit", "--db", "--format", "json", "--alpha", "0.01"])
     assert args.file is None and args.db
-    frame = sim.frame.assign(tstamp=pd.to_datetime(sim.frame["tstamp"], unit="s"))   # as read from SQL
+    frame = sim.frame.assign(tstamp=pd.to_datetime(sim.frame["tstamp"], unit="s"))  # as read from SQL
     buf = io.StringIO()
     assert audit_command(frame, args, out=buf) == 0
     assert {row["voter"] for row in json.loads(buf.getvalue())} == expected
@@ -86,16 +92,19 @@ def test_the_arena_registers_the_parser_and_passes_its_own_dataframe(sim, expect
     assert args.func(args) == 2 and capsys.readouterr().err == "error: no vote file given\n"
 
 
-@pytest.mark.parametrize("setup,argv,text", [
-    (None, ["missing.parquet"], "error: no such file: "),
-    ("empty", ["empty.csv"], "error: empty file: "),
-    ("novoter", ["novoter.csv"], "error: an audit needs a voter column (judge, judge_hash, voter, or --voter)"),
-    ("counted", ["counted.csv"], "error: an audit needs one row per vote, not counted rows"),
-    ("badjson", ["bad.json"], "error: bad.json is not a JSON list of vote objects"),
-    (None, ["votes.parquet", "--alpha", "0"], "error: alpha must be between 0 and 1 (exclusive), not 0"),
-    (None, ["votes.parquet", "--voter", "who"], "error: no column 'who' for --voter"),
-    (None, ["votes.parquet", "--group", "subnet"], "error: no column 'subnet' for the group tests"),
-])
+@pytest.mark.parametrize(
+    "setup,argv,text",
+    [
+        (None, ["missing.parquet"], "error: no such file: "),
+        ("empty", ["empty.csv"], "error: empty file: "),
+        ("novoter", ["novoter.csv"], "error: an audit needs a voter column (judge, judge_hash, voter, or --voter)"),
+        ("counted", ["counted.csv"], "error: an audit needs one row per vote, not counted rows"),
+        ("badjson", ["bad.json"], "error: bad.json is not a JSON list of vote objects"),
+        (None, ["votes.parquet", "--alpha", "0"], "error: alpha must be between 0 and 1 (exclusive), not 0"),
+        (None, ["votes.parquet", "--voter", "who"], "error: no column 'who' for --voter"),
+        (None, ["votes.parquet", "--group", "subnet"], "error: no column 'subnet' for the group tests"),
+    ],
+)
 def test_bad_input_is_one_error_line_and_exit_2(sim, files, tmp_path, capsys, setup, argv, text):
     for name in ("votes.parquet",):
         (tmp_path / name).write_bytes((files / name).read_bytes())
@@ -106,7 +115,7 @@ def test_bad_input_is_one_error_line_and_exit_2(sim, files, tmp_path, capsys, se
     elif setup == "counted":
         sim.frame.assign(count=1).to_csv(tmp_path / "counted.csv", index=False)
     elif setup == "badjson":
-        (tmp_path / "bad.json").write_text('[1, 2, 3]')
+        (tmp_path / "bad.json").write_text("[1, 2, 3]")
     path = [str(tmp_path / argv[0])] + argv[1:]
     assert main(path) == 2
     captured = capsys.readouterr()
@@ -114,11 +123,19 @@ def test_bad_input_is_one_error_line_and_exit_2(sim, files, tmp_path, capsys, se
 
 
 def test_the_command_line_starts_without_the_numerical_stack():
-    code = ("import sys, ranking.fraud, ranking.fraud.cli; from ranking.fraud import AuditOptions, AuditReport; "
-            "print([m for m in ('numpy', 'pandas', 'scipy', 'pyarrow') if m in sys.modules])")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
-                          env={"PYTHONPATH": str(ROOT)})
+    code = (
+        "import sys, ranking.fraud, ranking.fraud.cli; from ranking.fraud import AuditOptions, AuditReport; "
+        "print([m for m in ('numpy', 'pandas', 'scipy', 'pyarrow') if m in sys.modules])"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env={"PYTHONPATH": str(ROOT)}
+    )
     assert proc.returncode == 0 and proc.stdout.strip() == "[]", proc.stderr
-    helped = subprocess.run([sys.executable, "-m", "ranking.fraud", "--help"], capture_output=True, text=True,
-                            cwd=ROOT, env={"PYTHONPATH": str(ROOT)})
+    helped = subprocess.run(
+        [sys.executable, "-m", "ranking.fraud", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={"PYTHONPATH": str(ROOT)},
+    )
     assert helped.returncode == 0 and "--format {table,json}" in helped.stdout and "--alpha" in helped.stdout

@@ -76,14 +76,19 @@ def test_database_aggregation_query_feeds_rank(votes, reference):
 
 BAD = {
     "missing column": (lambda df: df.drop(columns="winner"), "missing column winner"),
-    "unknown label": (lambda df: df.assign(winner=df.winner.where(df.index != 5, "draw")),
-                      "unknown winner label 'draw'"),
-    "one model": (lambda df: pd.DataFrame({"model_a": ["x"], "model_b": ["x"], "winner": ["tie"]}),
-                  "only one model (x)"),
-    "self battle": (lambda df: df.assign(model_b=df.model_b.where(df.index != 7, df.model_a)),
-                    "1 votes compare a model with itself"),
-    "nan": (lambda df: df.assign(model_b=df.model_b.where(df.index != 3, None)),
-            "'model_b' has 1 missing"),
+    "unknown label": (
+        lambda df: df.assign(winner=df.winner.where(df.index != 5, "draw")),
+        "unknown winner label 'draw'",
+    ),
+    "one model": (
+        lambda df: pd.DataFrame({"model_a": ["x"], "model_b": ["x"], "winner": ["tie"]}),
+        "only one model (x)",
+    ),
+    "self battle": (
+        lambda df: df.assign(model_b=df.model_b.where(df.index != 7, df.model_a)),
+        "1 votes compare a model with itself",
+    ),
+    "nan": (lambda df: df.assign(model_b=df.model_b.where(df.index != 3, None)), "'model_b' has 1 missing"),
 }
 
 
@@ -102,8 +107,7 @@ def test_only_one_model_after_filtering():
 
 
 def test_disconnected_graph_names_the_components():
-    df = pd.DataFrame({"model_a": ["a", "b", "c", "d"], "model_b": ["b", "a", "d", "c"],
-                       "winner": ["model_a"] * 4})
+    df = pd.DataFrame({"model_a": ["a", "b", "c", "d"], "model_b": ["b", "a", "d", "c"], "winner": ["model_a"] * 4})
     with pytest.raises(RankingError, match=r"disconnected \(2 components: \{a, b\} \| \{c, d\}\)"):
         rank(df)
     parts = rank_components(df)
@@ -111,13 +115,16 @@ def test_disconnected_graph_names_the_components():
     assert {r.model for r in parts["component 2"].rows} == {"c", "d"}
 
 
-@pytest.mark.parametrize("content,text", [
-    (b"", "empty file"),
-    (b"model_a,model_b\nx,y\n", "missing column winner"),
-    (b"model_a,model_b,winner\nx,y,model_a\nx,,model_b\n", "'model_b' has 1 missing"),
-    (b"model_a,model_b,winner\nx,y,model_a\ny,x,maybe\n", "unknown winner label 'maybe'"),
-    (b"model_a,model_b,winner\n", "no votes"),
-])
+@pytest.mark.parametrize(
+    "content,text",
+    [
+        (b"", "empty file"),
+        (b"model_a,model_b\nx,y\n", "missing column winner"),
+        (b"model_a,model_b,winner\nx,y,model_a\nx,,model_b\n", "'model_b' has 1 missing"),
+        (b"model_a,model_b,winner\nx,y,model_a\ny,x,maybe\n", "unknown winner label 'maybe'"),
+        (b"model_a,model_b,winner\n", "no votes"),
+    ],
+)
 def test_cli_prints_one_line_error_and_exits_2(tmp_path, capsys, content, text):
     path = tmp_path / "votes.csv"
     path.write_bytes(content)
@@ -140,8 +147,19 @@ def test_cli_json_is_an_array_of_rows(votes, tmp_path, capsys):
     assert main([str(tmp_path / "v.parquet"), "--format", "json", "--anchor", "model-0=1114"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert isinstance(rows, list) and len(rows) == 6
-    assert set(rows[0]) == {"model", "rating", "ci_low", "ci_high", "rank", "rank_ub", "rank_low",
-                            "rank_high", "votes", "win_rate", "provisional"}
+    assert set(rows[0]) == {
+        "model",
+        "rating",
+        "ci_low",
+        "ci_high",
+        "rank",
+        "rank_ub",
+        "rank_low",
+        "rank_high",
+        "votes",
+        "win_rate",
+        "provisional",
+    }
     assert next(r for r in rows if r["model"] == "model-0")["rating"] == pytest.approx(1114)
 
 
@@ -151,8 +169,9 @@ def test_add_rank_parser_registers_a_subcommand(votes, tmp_path, capsys):
     votes.to_csv(tmp_path / "v.csv", index=False)
     parser = argparse.ArgumentParser(prog="arena")
     add_rank_parser(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["rank", str(tmp_path / "v.csv"), "--ci", "bootstrap", "--rounds", "50",
-                              "--format", "markdown", "--elo", "4"])
+    args = parser.parse_args(
+        ["rank", str(tmp_path / "v.csv"), "--ci", "bootstrap", "--rounds", "50", "--format", "markdown", "--elo", "4"]
+    )
     assert args.func(args) == 0
     out = capsys.readouterr().out
     assert out.startswith("| rank | rank_ub | model |") and "| elo |" in out
@@ -160,10 +179,20 @@ def test_add_rank_parser_registers_a_subcommand(votes, tmp_path, capsys):
 
 def test_python_dash_m_ranking_runs(votes, tmp_path):
     votes.to_csv(tmp_path / "v.csv", index=False)
-    proc = subprocess.run([sys.executable, "-m", "ranking", str(tmp_path / "v.csv"), "--format", "csv"],
-                          capture_output=True, text=True, cwd=ROOT, env={"PYTHONPATH": str(ROOT)})
+    proc = subprocess.run(
+        [sys.executable, "-m", "ranking", str(tmp_path / "v.csv"), "--format", "csv"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={"PYTHONPATH": str(ROOT)},
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines()[0].startswith("model,rating,ci_low,ci_high,rank,rank_ub")
-    bad = subprocess.run([sys.executable, "-m", "ranking", str(tmp_path / "none.csv")],
-                         capture_output=True, text=True, cwd=ROOT, env={"PYTHONPATH": str(ROOT)})
+    bad = subprocess.run(
+        [sys.executable, "-m", "ranking", str(tmp_path / "none.csv")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={"PYTHONPATH": str(ROOT)},
+    )
     assert bad.returncode == 2 and bad.stderr.startswith("error: no such file")

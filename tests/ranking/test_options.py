@@ -64,7 +64,7 @@ def test_tie_conventions_change_the_votes_used(df):
     n_tie = (df.winner == "tie").sum()
     assert half.diagnostics["n_votes"] - no_bb.diagnostics["n_votes"] == n_bb
     assert half.diagnostics["n_votes"] - drop.diagnostics["n_votes"] == n_bb + n_tie
-    assert spread(drop) > spread(half)   # ties pull ratings together
+    assert spread(drop) > spread(half)  # ties pull ratings together
 
 
 def test_position_advantage_is_recovered(df):
@@ -91,9 +91,13 @@ def test_reweighting_changes_ratings_but_not_their_order_much(df):
 
 
 def test_prior_keeps_an_undefeated_model_finite():
-    df = pd.DataFrame({"model_a": ["a"] * 20 + ["b"] * 10 + ["c"] * 10,
-                       "model_b": ["b"] * 10 + ["c"] * 10 + ["c"] * 10 + ["a"] * 10,
-                       "winner": ["model_a"] * 20 + ["model_a"] * 5 + ["model_b"] * 5 + ["model_b"] * 10})
+    df = pd.DataFrame(
+        {
+            "model_a": ["a"] * 20 + ["b"] * 10 + ["c"] * 10,
+            "model_b": ["b"] * 10 + ["c"] * 10 + ["c"] * 10 + ["a"] * 10,
+            "winner": ["model_a"] * 20 + ["model_a"] * 5 + ["model_b"] * 5 + ["model_b"] * 10,
+        }
+    )
     lb = rank(df)
     assert lb.rows[0].model == "a" and np.isfinite(lb.rows[0].rating) and lb.diagnostics["converged"]
     with pytest.raises(RankingError, match="never lose"):
@@ -144,7 +148,7 @@ def test_grouped_boards_and_too_small_groups(df):
     assert out["en"].diagnostics["n_votes"] + out["fr"].diagnostics["n_votes"] + 100 == len(g)
     wide_fr = np.median([r.ci_high - r.ci_low for r in out["fr"].rows])
     wide_en = np.median([r.ci_high - r.ci_low for r in out["en"].rows])
-    assert wide_fr > 2 * wide_en   # each group has its own, honest intervals
+    assert wide_fr > 2 * wide_en  # each group has its own, honest intervals
 
 
 def test_provisional_flag(df):
@@ -157,11 +161,17 @@ def test_provisional_flag(df):
 
 
 def test_online_elo_by_hand():
-    df = pd.DataFrame({"model_a": ["x", "y", "x"], "model_b": ["y", "x", "y"],
-                       "winner": ["model_a", "tie", "model_b"], "tstamp": [1.0, 3.0, 2.0]})
+    df = pd.DataFrame(
+        {
+            "model_a": ["x", "y", "x"],
+            "model_b": ["y", "x", "y"],
+            "winner": ["model_a", "tie", "model_b"],
+            "tstamp": [1.0, 3.0, 2.0],
+        }
+    )
     elo = online_elo(df, k=32)
     r = {"x": 1000.0, "y": 1000.0}
-    for a, b, s in (("x", "y", 1.0), ("x", "y", 0.0), ("y", "x", 0.5)):   # time order
+    for a, b, s in (("x", "y", 1.0), ("x", "y", 0.0), ("y", "x", 0.5)):  # time order
         e = 1 / (1 + 10 ** ((r[b] - r[a]) / 400))
         r[a] += 32 * (s - e)
         r[b] -= 32 * (s - e)
@@ -224,8 +234,7 @@ def test_weights_of_one_change_nothing_and_zero_weights_drop_votes(df):
 
 
 def test_every_model_option_runs_through_the_bootstrap(df, capsys):
-    lb = rank(df, ties="davidson", position=True, reweight=True, ci="cluster", rounds=40,
-              progress=True)
+    lb = rank(df, ties="davidson", position=True, reweight=True, ci="cluster", rounds=40, progress=True)
     d = lb.diagnostics
     assert d["converged"] and d["bootstrap_unconverged"] == 0 and d["ci"] == "cluster"
     assert all(r.ci_low < r.rating < r.ci_high for r in lb.rows)

@@ -4,6 +4,7 @@ The browser tests need /usr/bin/chromium (the CI script installs it with apt-get
 Playwright never downloads a browser here). Without it they are skipped with a
 message, except on CI (CI=true), where a missing browser is a failure.
 """
+
 from __future__ import annotations
 
 import re
@@ -20,10 +21,15 @@ from tests.conftest import ON_CI, LiveServer, ready_arena, write_models_file
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
     # WebGL on the CPU, so the 3D viewer renders in a headless browser
-    "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
+    "--use-angle=swiftshader",
+    "--enable-unsafe-swiftshader",
 ]
 TOKEN_DELAY_MS = 8  # slow enough to watch text stream in, fast enough for a quick suite
 
@@ -60,8 +66,12 @@ def start_server(directory: Path, models: list[dict] | None = None, **settings) 
     from arena.server import create_app
 
     config = Settings(
-        data_dir=directory / "data", models_file=models_file, secret_key="test-secret",
-        leaderboard_refresh_s=3600, leaderboard_debounce_s=0.1, min_dwell_ms=0,
+        data_dir=directory / "data",
+        models_file=models_file,
+        secret_key="test-secret",
+        leaderboard_refresh_s=3600,
+        leaderboard_debounce_s=0.1,
+        min_dwell_ms=0,
         audit_every_s=3600,  # long-lived servers: no background fraud scan quarantines a test voter
         **settings,
     )
@@ -106,8 +116,7 @@ def new_page(browser, server):
     contexts, pages = [], []
 
     def make(width: int = 1280, height: int = 900, mobile: bool = False, live: LiveServer | None = None) -> Page:
-        context = browser.new_context(viewport={"width": width, "height": height}, is_mobile=mobile,
-                                      has_touch=mobile)
+        context = browser.new_context(viewport={"width": width, "height": height}, is_mobile=mobile, has_touch=mobile)
         context.set_default_timeout(20_000)
         contexts.append(context)
         page = Page(context.new_page(), (live or server).url)

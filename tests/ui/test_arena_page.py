@@ -1,5 +1,6 @@
 """The public page in a real browser: battles in every modality, votes, reveal, leaderboard,
 side-by-side, the voter profile and the phone layout."""
+
 from __future__ import annotations
 
 import asyncio
@@ -17,8 +18,11 @@ from arena.ui.voter import COOKIE
 from arena.vocabulary import Modality
 
 TAB = {"text": "Text", "image": "Image", "3d": "3D"}
-PROMPT = {"text": "Explain how rain forms, in simple words.", "image": "a red house with a green tree",
-          "3d": "a red chair"}
+PROMPT = {
+    "text": "Explain how rain forms, in simple words.",
+    "image": "a red house with a green tree",
+    "3d": "a red chair",
+}
 VOTE_LABELS = ("A is better", "B is better", "Tie", "Both are bad")
 WINNERS = ("model_a", "model_b", "tie", "both_bad")
 

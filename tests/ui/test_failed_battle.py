@@ -1,4 +1,5 @@
 """A battle where one side fails: the voter gets a clear message and no vote buttons."""
+
 from __future__ import annotations
 
 import pytest

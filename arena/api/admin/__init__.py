@@ -18,13 +18,17 @@ from arena.api.models import ErrorOut
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorOut, "description": description}
-    for status, description in ((401, "missing or wrong admin token"),
-                                (404, "not found (every admin route, when no admin token is configured)"),
-                                (409, "conflict"), (422, "invalid input"))
+    for status, description in (
+        (401, "missing or wrong admin token"),
+        (404, "not found (every admin route, when no admin token is configured)"),
+        (409, "conflict"),
+        (422, "invalid input"),
+    )
 }
 
-router = APIRouter(prefix="/admin", tags=["admin"], route_class=AdminRoute, responses=ERRORS,
-                   dependencies=[Depends(require_admin)])
+router = APIRouter(
+    prefix="/admin", tags=["admin"], route_class=AdminRoute, responses=ERRORS, dependencies=[Depends(require_admin)]
+)
 for part in (flags, models, audit_log):
     router.include_router(part.router)
 

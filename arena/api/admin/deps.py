@@ -29,8 +29,7 @@ class Unauthorized(ArenaError):
     status = 401
 
 
-async def require_admin(request: Request,
-                        credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> str:
+async def require_admin(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> str:
     """The actor for the audit log. Raises 404 (no token configured) or Unauthorized."""
     token = arena_of(request).settings.admin_token
     if not token:
@@ -51,7 +50,6 @@ class AdminRoute(APIRoute):
             try:
                 return await handler(request)
             except Unauthorized as exc:
-                return JSONResponse({"error": str(exc)}, status_code=exc.status,
-                                    headers={"WWW-Authenticate": "Bearer"})
+                return JSONResponse({"error": str(exc)}, status_code=exc.status, headers={"WWW-Authenticate": "Bearer"})
 
         return route

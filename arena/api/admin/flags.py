@@ -13,8 +13,9 @@ router = APIRouter(route_class=AdminRoute)
 
 
 @router.get("/flags", summary="Flagged voters with score, reasons and evidence, highest score first")
-async def flags(request: Request, state: FlagState | None = None,
-                limit: int = Query(100, ge=1, le=1000)) -> list[FlagOut]:
+async def flags(
+    request: Request, state: FlagState | None = None, limit: int = Query(100, ge=1, le=1000)
+) -> list[FlagOut]:
     return [FlagOut.of(flag) for flag in await arena_of(request).integrity.flags(state, limit)]
 
 

@@ -14,8 +14,9 @@ router = APIRouter(route_class=AdminRoute)
 
 
 @router.post("/models/{name}/disable", summary="Take a model out of new battles (its votes stay on the boards)")
-async def disable(name: str, body: DisableModel, request: Request,
-                  actor: str = Depends(require_admin)) -> ModelStateOut:
+async def disable(
+    name: str, body: DisableModel, request: Request, actor: str = Depends(require_admin)
+) -> ModelStateOut:
     store = arena_of(request).store
     return ModelStateOut.of(await store.run_write(disable_model, store, name, body.reason, DisabledBy.OPERATOR, actor))
 

@@ -1,4 +1,5 @@
 """Alembic environment: migrations run on the connection handed over by arena.store.engine.upgrade."""
+
 from alembic import context
 from sqlalchemy import create_engine
 

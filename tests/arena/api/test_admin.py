@@ -65,8 +65,13 @@ def test_with_no_token_set_every_admin_route_answers_like_an_unknown_path(settin
 def test_a_missing_or_wrong_token_is_401_with_a_bearer_challenge_and_nothing_changes(server):
     before = table_counts(server.arena)
     for method, path, body in ROUTES:
-        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {TOKEN}"},
-                        {"Authorization": f"Bearer {TOKEN}x"}, {"Authorization": TOKEN}):
+        for headers in (
+            {},
+            {"Authorization": "Bearer wrong"},
+            {"Authorization": f"Basic {TOKEN}"},
+            {"Authorization": f"Bearer {TOKEN}x"},
+            {"Authorization": TOKEN},
+        ):
             answer = request(server, method, path, body, headers)
             assert answer.status_code == 401, (method, path, headers, answer.text)
             assert answer.headers["www-authenticate"] == "Bearer"
@@ -109,7 +114,9 @@ def test_flagged_voters_with_evidence_then_release_and_ban_over_http(server):
 
     log = request(server, "GET", "/api/v1/admin/audit-log", headers=ADMIN).json()
     assert [(entry["actor"], entry["action"], entry["target"]) for entry in log[:2]] == [
-        ("admin", "ban", honest), ("admin", "release", first["voter_id"])]
+        ("admin", "ban", honest),
+        ("admin", "release", first["voter_id"]),
+    ]
     assert {entry["target"] for entry in log if entry["actor"] == "detector"} == attackers(sim)
     assert all(entry["action"] == "quarantine" for entry in log if entry["actor"] == "detector")
     page = request(server, "GET", f"/api/v1/admin/audit-log?limit=2&before={log[1]['id']}", headers=ADMIN).json()
@@ -133,8 +140,13 @@ def drawn(server, client, battles: int) -> set[str]:
 def test_a_disabled_model_leaves_new_battles_at_once_and_comes_back_when_enabled(server, client, settings):
     disabled = request(server, "POST", "/api/v1/admin/models/quill-mini/disable", {"reason": "probing a leak"}, ADMIN)
     assert disabled.status_code == 200, disabled.text
-    assert disabled.json() == {"name": "quill-mini", "modality": "text", "status": "disabled",
-                               "disabled_reason": "probing a leak", "disabled_by": "operator"}
+    assert disabled.json() == {
+        "name": "quill-mini",
+        "modality": "text",
+        "status": "disabled",
+        "disabled_reason": "probing a leak",
+        "disabled_by": "operator",
+    }
     assert "quill-mini" not in drawn(server, client, 12)
     public = {model["name"]: model["status"] for model in client.get("/api/v1/models").json()}
     assert public["quill-mini"] == "disabled"
@@ -153,7 +165,9 @@ def test_a_disabled_model_leaves_new_battles_at_once_and_comes_back_when_enabled
     assert [entry["action"] for entry in log] == ["enable_model", "disable_model"]
     assert log[1]["details"]["reason"] == "probing a leak"
 
-    assert request(server, "POST", "/api/v1/admin/models/no-such-model/disable", {"reason": "x"}, ADMIN).status_code == 404
+    assert (
+        request(server, "POST", "/api/v1/admin/models/no-such-model/disable", {"reason": "x"}, ADMIN).status_code == 404
+    )
     empty = request(server, "POST", "/api/v1/admin/models/quill-mini/disable", {"reason": ""}, ADMIN)
     assert empty.status_code == 422 and set(empty.json()) == {"error"}
 
@@ -170,7 +184,10 @@ def test_the_models_file_governs_only_what_it_disabled(server, settings, tmp_pat
     with server.arena.store.read() as session:
         model = session.scalars(select(Model).where(Model.name == "quill-extra-0")).one()
         assert (model.status, model.disabled_by, model.disabled_reason) == (
-            "disabled", "file", "no longer in the models file")
+            "disabled",
+            "file",
+            "no longer in the models file",
+        )
     refused = request(server, "POST", "/api/v1/admin/models/quill-extra-0/enable", headers=ADMIN)
     assert refused.status_code == 409 and "models file" in refused.json()["error"]
 

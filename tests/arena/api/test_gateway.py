@@ -39,8 +39,9 @@ def hold_write_lock(server) -> subprocess.Popen:
     else:
         script = POSTGRES_LOCKER
         target = POSTGRES_ADMIN.rsplit("/", 1)[0] + f"/{url.database}"
-    locker = subprocess.Popen([sys.executable, "-c", script, target], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True)
+    locker = subprocess.Popen(
+        [sys.executable, "-c", script, target], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     assert locker.stdout is not None and locker.stdout.readline().strip() == "locked"
     return locker
 
@@ -50,9 +51,11 @@ def vote_is_waiting(server) -> bool:
     if arena.store.is_sqlite:  # the vote holds the in-process write lock while SQLite makes it wait
         return arena.store._write_lock.locked()
     with arena.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as observer:
-        waiting = observer.execute(text(
-            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO votes%'"
-        )).scalar()
+        waiting = observer.execute(
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO votes%'"
+            )
+        ).scalar()
     return waiting == 1
 
 
@@ -61,8 +64,11 @@ def test_reads_and_health_are_answered_while_a_vote_waits_for_the_write_lock(ser
     locker = hold_write_lock(server)
     outcome: dict[str, httpx.Response] = {}
     try:
-        voter = threading.Thread(target=lambda: outcome.setdefault(
-            "vote", client.post(f"/api/v1/battles/{battle['id']}/votes", json={"winner": "model_b"})))
+        voter = threading.Thread(
+            target=lambda: outcome.setdefault(
+                "vote", client.post(f"/api/v1/battles/{battle['id']}/votes", json={"winner": "model_b"})
+            )
+        )
         voter.start()
         assert eventually(lambda: vote_is_waiting(server), timeout=20), "the vote never reached the lock"
 

@@ -26,8 +26,9 @@ REDIS_URL = "redis://127.0.0.1:6379/0"
 
 @pytest.fixture
 def settings(settings):
-    return dataclasses.replace(settings, battles_per_minute=2, votes_per_minute=2, ip_battles_per_minute=50,
-                               new_voters_per_hour=3)
+    return dataclasses.replace(
+        settings, battles_per_minute=2, votes_per_minute=2, ip_battles_per_minute=50, new_voters_per_hour=3
+    )
 
 
 def rows(server, table) -> int:
@@ -36,8 +37,9 @@ def rows(server, table) -> int:
 
 
 def start(http, voter="voter-one-0001"):
-    return http.post("/api/v1/battles", json={"modality": "text", "prompt": "Tell me about owls."},
-                     headers={"X-Arena-Voter": voter})
+    return http.post(
+        "/api/v1/battles", json={"modality": "text", "prompt": "Tell me about owls."}, headers={"X-Arena-Voter": voter}
+    )
 
 
 def assert_refused(response, words):
@@ -54,13 +56,22 @@ def test_a_voter_over_the_battle_and_vote_limits_gets_429_and_nothing_is_written
     for battle in battles:
         assert client.post(f"/api/v1/battles/{battle['id']}/votes", json={"winner": "tie"}).status_code == 201
     other = start(client, "voter-two-0002").json()  # another voter's allowance is their own
-    response = client.post(f"/api/v1/battles/{other['id']}/votes", json={"winner": "tie"},
-                           headers={"X-Arena-Voter": "voter-two-0002"})
+    response = client.post(
+        f"/api/v1/battles/{other['id']}/votes", json={"winner": "tie"}, headers={"X-Arena-Voter": "voter-two-0002"}
+    )
     assert response.status_code == 201
     third = start(client, "voter-two-0002").json()
-    client.post(f"/api/v1/battles/{third['id']}/votes", json={"winner": "tie"}, headers={"X-Arena-Voter": "voter-two-0002"})
-    assert_refused(client.post(f"/api/v1/battles/{third['id']}/votes", json={"winner": "model_a"},
-                               headers={"X-Arena-Voter": "voter-two-0002"}), "too many votes")
+    client.post(
+        f"/api/v1/battles/{third['id']}/votes", json={"winner": "tie"}, headers={"X-Arena-Voter": "voter-two-0002"}
+    )
+    assert_refused(
+        client.post(
+            f"/api/v1/battles/{third['id']}/votes",
+            json={"winner": "model_a"},
+            headers={"X-Arena-Voter": "voter-two-0002"},
+        ),
+        "too many votes",
+    )
     assert rows(server, Vote) == 4
 
 
@@ -81,8 +92,11 @@ def test_a_vote_cast_before_anyone_could_read_both_answers_is_stored_but_not_cou
     slow = dataclasses.replace(settings, min_dwell_ms=60_000)
     with LiveServer(create_app(ready_arena(slow))) as live, httpx.Client(base_url=live.url, timeout=30) as http:
         battle = start(http).json()
-        vote = http.post(f"/api/v1/battles/{battle['id']}/votes", json={"winner": "model_a"},
-                         headers={"X-Arena-Voter": "voter-one-0001"}).json()
+        vote = http.post(
+            f"/api/v1/battles/{battle['id']}/votes",
+            json={"winner": "model_a"},
+            headers={"X-Arena-Voter": "voter-one-0001"},
+        ).json()
         assert (vote["counted"], vote["reason"]) == (False, "too_fast")
         with live.arena.store.read() as session:
             stored = session.scalars(select(Vote)).one()
@@ -131,8 +145,10 @@ def test_two_servers_share_their_limits_through_redis(tmp_path, shared_settings)
 @pytest.mark.skipif(shutil.which("redis-server") is None, reason="no redis-server binary to run a private one")
 async def test_when_redis_goes_away_limits_fall_back_to_the_process_and_say_so_once(caplog):
     port = free_port()
-    private = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                "--appendonly", "no"], stdout=subprocess.DEVNULL)
+    private = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
     url = f"redis://127.0.0.1:{port}/0"
     import redis
 

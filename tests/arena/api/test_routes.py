@@ -2,6 +2,7 @@
 
 Every bad request gets a 4xx with {"error": ...} and leaves the vote count as it was.
 """
+
 import io
 from concurrent.futures import ThreadPoolExecutor
 
@@ -123,7 +124,7 @@ def test_bad_battle_requests_get_a_json_error(client, body, status, words):
 def test_malformed_json_gets_a_json_error(client):
     response = client.post("/api/v1/battles", content=b"{not json", headers={"content-type": "application/json"})
     assert response.status_code == 422 and "json" in response.json()["error"].lower()
-    for body in (b"[1, 2]", b"\"hello\""):
+    for body in (b"[1, 2]", b'"hello"'):
         response = client.post("/api/v1/battles", content=body, headers={"content-type": "application/json"})
         assert response.status_code == 422 and response.json()["error"] == "request body must be a JSON object"
 

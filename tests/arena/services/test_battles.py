@@ -1,4 +1,5 @@
 """The battle service on SQLite and PostgreSQL: start, stream, continue, vote, reveal."""
+
 from math import comb
 
 import pytest

@@ -12,18 +12,22 @@ from arena.vocabulary import DIMENSIONS, BattleStatus, Dimension, GroupField, Mo
 
 def test_a_key_is_normalised_to_the_vocabulary():
     assert board_key("image", "aesthetics") == BoardKey(Modality.IMAGE, Dimension.AESTHETICS)
-    assert board_key("text", group=("country", "FR")) == BoardKey(Modality.TEXT, Dimension.OVERALL,
-                                                                  GroupField.COUNTRY, "FR")
+    assert board_key("text", group=("country", "FR")) == BoardKey(
+        Modality.TEXT, Dimension.OVERALL, GroupField.COUNTRY, "FR"
+    )
 
 
-@pytest.mark.parametrize("args,message", [
-    (("audio",), "modality must be one of: text, image, 3d"),
-    (("text", "aesthetics"), "dimension for text must be one of: overall"),
-    (("3d", "detail"), "dimension for 3d must be one of: overall, geometry, texture, alignment"),
-    (("text", "overall", ("favourite_colour", "red")), "group must be one of: category, age_band"),
-    (("text", "overall", ("country", "")), "group value must be 1-64 characters"),
-    (("text", "overall", ("country", "x" * 65)), "group value must be 1-64 characters"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (("audio",), "modality must be one of: text, image, 3d"),
+        (("text", "aesthetics"), "dimension for text must be one of: overall"),
+        (("3d", "detail"), "dimension for 3d must be one of: overall, geometry, texture, alignment"),
+        (("text", "overall", ("favourite_colour", "red")), "group must be one of: category, age_band"),
+        (("text", "overall", ("country", "")), "group value must be 1-64 characters"),
+        (("text", "overall", ("country", "x" * 65)), "group value must be 1-64 characters"),
+    ],
+)
 def test_a_bad_key_names_what_is_allowed(args, message):
     with pytest.raises(InvalidInput, match=message.replace("(", r"\(")):
         board_key(*args)

@@ -1,4 +1,5 @@
 """Prompt categories: keyword rules per modality, whole words only, first matching rule wins."""
+
 from __future__ import annotations
 
 import pytest
@@ -6,61 +7,77 @@ import pytest
 from arena.services.categories import OTHER, RULES, categorise
 
 
-@pytest.mark.parametrize(("modality", "prompt", "category"), [
-    ("text", "Write a Python function that reverses a list", "coding"),
-    ("text", "Why does this SQL query return duplicates?", "coding"),
-    ("text", "Solve the equation 3x + 2 = 11", "math"),
-    ("text", "What is the sum of the first 100 integers?", "math"),
-    ("text", "Write a poem about autumn rain", "creative"),
-    ("text", "Compose a haiku on winter", "creative"),
-    ("text", "How do I keep basil alive indoors?", "advice"),
-    ("text", "Should I learn the piano or the guitar?", "advice"),
-    ("text", "What is the capital of Mongolia?", "knowledge"),
-    ("text", "Explain tides to a child.", "knowledge"),
-    ("text", "Hello there!", OTHER),
-    ("image", "A misty mountain at dawn", "nature"),
-    ("image", "A fox curled up asleep", "animals"),
-    ("image", "A gothic castle on a hill", "architecture"),
-    ("image", "A red vintage car", "objects"),
-    ("image", "An abstract swirl of neon colours", OTHER),
-    ("3d", "A wooden desk with two drawers", "furniture"),
-    ("3d", "A low-poly rocket", "vehicles"),
-    ("3d", "A cheerful snowman", "characters"),
-    ("3d", "A ceramic vase", "objects"),
-    ("3d", "A blob", OTHER),
-])
+@pytest.mark.parametrize(
+    ("modality", "prompt", "category"),
+    [
+        ("text", "Write a Python function that reverses a list", "coding"),
+        ("text", "Why does this SQL query return duplicates?", "coding"),
+        ("text", "Solve the equation 3x + 2 = 11", "math"),
+        ("text", "What is the sum of the first 100 integers?", "math"),
+        ("text", "Write a poem about autumn rain", "creative"),
+        ("text", "Compose a haiku on winter", "creative"),
+        ("text", "How do I keep basil alive indoors?", "advice"),
+        ("text", "Should I learn the piano or the guitar?", "advice"),
+        ("text", "What is the capital of Mongolia?", "knowledge"),
+        ("text", "Explain tides to a child.", "knowledge"),
+        ("text", "Hello there!", OTHER),
+        ("image", "A misty mountain at dawn", "nature"),
+        ("image", "A fox curled up asleep", "animals"),
+        ("image", "A gothic castle on a hill", "architecture"),
+        ("image", "A red vintage car", "objects"),
+        ("image", "An abstract swirl of neon colours", OTHER),
+        ("3d", "A wooden desk with two drawers", "furniture"),
+        ("3d", "A low-poly rocket", "vehicles"),
+        ("3d", "A cheerful snowman", "characters"),
+        ("3d", "A ceramic vase", "objects"),
+        ("3d", "A blob", OTHER),
+    ],
+)
 def test_golden_prompts(modality, prompt, category):
     assert categorise(modality, prompt) == category
 
 
-@pytest.mark.parametrize(("modality", "prompt"), [
-    ("image", "a scatter of confetti"),     # not "cat"
-    ("image", "concatenated shapes"),       # not "cat"
-    ("image", "a category diagram"),        # not "cat"
-    ("image", "carpet patterns"),           # not "car"
-    ("image", "sunny skyline"),             # not "sun", not "sky"
-    ("text", "decode the message"),         # not "code"
-    ("text", "a bugle call"),               # not "bug"
-    ("text", "improve programmer morale"),  # not "program"
-    ("3d", "a boxer"),                      # not "box"
-])
+@pytest.mark.parametrize(
+    ("modality", "prompt"),
+    [
+        ("image", "a scatter of confetti"),  # not "cat"
+        ("image", "concatenated shapes"),  # not "cat"
+        ("image", "a category diagram"),  # not "cat"
+        ("image", "carpet patterns"),  # not "car"
+        ("image", "sunny skyline"),  # not "sun", not "sky"
+        ("text", "decode the message"),  # not "code"
+        ("text", "a bugle call"),  # not "bug"
+        ("text", "improve programmer morale"),  # not "program"
+        ("3d", "a boxer"),  # not "box"
+    ],
+)
 def test_keywords_match_whole_words_only(modality, prompt):
     assert categorise(modality, prompt) == OTHER
 
 
-@pytest.mark.parametrize(("modality", "prompt", "category"), [
-    ("image", "Cat.", "animals"),
-    ("image", "the cat's whiskers", "animals"),
-    ("image", "(dog)", "animals"),
-    ("text", "python!", "coding"),
-])
+@pytest.mark.parametrize(
+    ("modality", "prompt", "category"),
+    [
+        ("image", "Cat.", "animals"),
+        ("image", "the cat's whiskers", "animals"),
+        ("image", "(dog)", "animals"),
+        ("text", "python!", "coding"),
+    ],
+)
 def test_punctuation_is_a_word_boundary(modality, prompt, category):
     assert categorise(modality, prompt) == category
 
 
-@pytest.mark.parametrize("prompt", [
-    "WHAT IS the answer", "What Is the answer", "  what   is  the answer  ", "what\tis\nthe answer", "\n\nwhat is",
-])
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "WHAT IS the answer",
+        "What Is the answer",
+        "  what   is  the answer  ",
+        "what\tis\nthe answer",
+        "\n\nwhat is",
+    ],
+)
 def test_case_and_whitespace_do_not_matter(prompt):
     assert categorise("text", prompt) == "knowledge"
 
@@ -70,17 +87,20 @@ def test_multi_word_keywords_survive_any_whitespace(prompt):
     assert categorise("text", prompt) == "math"
 
 
-@pytest.mark.parametrize(("modality", "prompt", "category"), [
-    ("text", "Write a Python poem", "coding"),               # coding before creative
-    ("text", "Explain how to calculate an integral", "math"),  # math before knowledge
-    ("text", "What is the best tip? any advice?", "advice"),   # advice before knowledge
-    ("image", "a cat in a forest", "nature"),                # nature before animals
-    ("image", "a house by the lake", "nature"),              # nature before architecture
-    ("image", "a clock tower", "architecture"),              # architecture before objects
-    ("3d", "a chair shaped like a car", "furniture"),        # furniture before vehicles
-    ("3d", "a robot riding a truck", "vehicles"),            # vehicles before characters
-    ("3d", "a dog in a box", "characters"),                  # characters before objects
-])
+@pytest.mark.parametrize(
+    ("modality", "prompt", "category"),
+    [
+        ("text", "Write a Python poem", "coding"),  # coding before creative
+        ("text", "Explain how to calculate an integral", "math"),  # math before knowledge
+        ("text", "What is the best tip? any advice?", "advice"),  # advice before knowledge
+        ("image", "a cat in a forest", "nature"),  # nature before animals
+        ("image", "a house by the lake", "nature"),  # nature before architecture
+        ("image", "a clock tower", "architecture"),  # architecture before objects
+        ("3d", "a chair shaped like a car", "furniture"),  # furniture before vehicles
+        ("3d", "a robot riding a truck", "vehicles"),  # vehicles before characters
+        ("3d", "a dog in a box", "characters"),  # characters before objects
+    ],
+)
 def test_the_first_matching_rule_wins(modality, prompt, category):
     assert categorise(modality, prompt) == category
 
@@ -100,12 +120,15 @@ def test_every_keyword_alone_gives_its_own_category():
                 assert categorise(modality, word) == category, (modality, word)
 
 
-@pytest.mark.parametrize(("modality", "prompt"), [
-    ("audio", "a poem about the sea"),
-    ("video", "a cat"),
-    ("", "python function"),
-    ("text", ""),
-    ("image", "   "),
-])
+@pytest.mark.parametrize(
+    ("modality", "prompt"),
+    [
+        ("audio", "a poem about the sea"),
+        ("video", "a cat"),
+        ("", "python function"),
+        ("text", ""),
+        ("image", "   "),
+    ],
+)
 def test_unknown_modality_or_no_match_is_other(modality, prompt):
     assert categorise(modality, prompt) == OTHER

@@ -1,4 +1,5 @@
 """A model that fails: the battle fails clearly, takes no vote, and keeps the names hidden."""
+
 import pytest
 
 from arena.errors import Conflict
@@ -22,5 +23,3 @@ async def test_a_failing_side_fails_the_battle_without_revealing_it(arena):
     with pytest.raises(Conflict, match="failed"):
         await ready.battles.vote(view.id, VOTER, "model_b")
     assert (await ready.battles.get(view.id, VOTER)).votes == {}
-
-

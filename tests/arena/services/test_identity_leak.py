@@ -3,6 +3,7 @@
 The vote is stored (nothing is silently dropped) but marked invalid with its reason,
 and the leaderboard does not count it.
 """
+
 import pytest
 import yaml
 from sqlalchemy import select
@@ -17,10 +18,16 @@ VOTER = "voter-leak-0001"
 def models_file(tmp_path):
     # A model called "the" names itself in nearly every English answer.
     path = tmp_path / "models.yaml"
-    path.write_text(yaml.safe_dump({"models": [
-        {"name": "the", "modality": "text", "backend": "demo", "options": {"quality": 3}},
-        {"name": "zzqx-model", "modality": "text", "backend": "demo", "options": {"quality": 1}},
-    ]}))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "models": [
+                    {"name": "the", "modality": "text", "backend": "demo", "options": {"quality": 3}},
+                    {"name": "zzqx-model", "modality": "text", "backend": "demo", "options": {"quality": 1}},
+                ]
+            }
+        )
+    )
     return path
 
 

@@ -71,8 +71,9 @@ def reasons_of(arena) -> dict[str | None, int]:
 
 def log_rows(arena) -> list[tuple[str, str, str]]:
     with arena.store.read() as session:
-        rows = session.execute(select(AdminLogEntry.actor, AdminLogEntry.action, AdminLogEntry.target)
-                               .order_by(AdminLogEntry.id)).all()
+        rows = session.execute(
+            select(AdminLogEntry.actor, AdminLogEntry.action, AdminLogEntry.target).order_by(AdminLogEntry.id)
+        ).all()
     return [tuple(row) for row in rows]
 
 
@@ -199,8 +200,9 @@ def test_each_board_slice_is_audited_alone_and_a_voter_on_two_is_judged_on_their
     text = sim.frame.assign(modality="text", dimension="overall")
     one = detect(text, 0.01)
     reference = audit(sim.frame, AuditOptions(alpha=0.01))
-    assert [(f.voter, f.score, f.reasons) for f in one.flags] == \
-        [(f.voter, round(f.score, 4), f.reasons) for f in reference.flags]
+    assert [(f.voter, f.score, f.reasons) for f in one.flags] == [
+        (f.voter, round(f.score, 4), f.reasons) for f in reference.flags
+    ]
 
     # The same votes judged again as a second board: each voter's evidence is the mean of its two e-values.
     both = pd.concat([text, text.assign(dimension="aesthetics", modality="image")], ignore_index=True)
@@ -252,7 +254,7 @@ def test_the_job_scans_after_votes_and_at_most_every_audit_every_s(tmp_path, sim
             create_voters(arena, frame)
             write_votes(arena, frame.head(2000), new_voters=False)
             for start in range(2000, len(frame), 200):  # a burst of batches, one event each
-                write_votes(arena, frame.iloc[start:start + 200], new_voters=False)
+                write_votes(arena, frame.iloc[start : start + 200], new_voters=False)
             assert eventually(lambda: len(list_flags(arena.store)) == len(attackers(sim)), timeout=20)
             time.sleep(1.5)  # no new votes: no more scans
         finally:
@@ -268,8 +270,12 @@ def test_the_job_scans_after_votes_and_at_most_every_audit_every_s(tmp_path, sim
 def _settings(tmp_path):
     from arena.settings import Settings
 
-    return Settings(data_dir=tmp_path / "data", models_file=trust_models_file(tmp_path / "models.yaml"),
-                    secret_key="test-secret", leaderboard_refresh_s=3600)
+    return Settings(
+        data_dir=tmp_path / "data",
+        models_file=trust_models_file(tmp_path / "models.yaml"),
+        secret_key="test-secret",
+        leaderboard_refresh_s=3600,
+    )
 
 
 def test_a_job_without_new_votes_does_not_scan(tmp_path):

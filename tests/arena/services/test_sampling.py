@@ -3,6 +3,7 @@
 Every random test uses a seeded random.Random, so it gives the same answer on every run;
 the statistical bounds below are chosen so that a correct sampler passes them easily.
 """
+
 from __future__ import annotations
 
 import random
@@ -34,8 +35,12 @@ def draws(models: dict[str, float], n: int = DRAWS, seed: int = 20240601) -> lis
 def test_pair_weights_are_products_over_sorted_unordered_pairs_without_zero_weights():
     weights = dict(pair_weights(WEIGHTS))
     assert weights == {
-        ("alpha", "beta"): 2.0, ("alpha", "delta"): 0.5, ("alpha", "gamma"): 3.0,
-        ("beta", "delta"): 1.0, ("beta", "gamma"): 6.0, ("delta", "gamma"): 1.5,
+        ("alpha", "beta"): 2.0,
+        ("alpha", "delta"): 0.5,
+        ("alpha", "gamma"): 3.0,
+        ("beta", "delta"): 1.0,
+        ("beta", "gamma"): 6.0,
+        ("delta", "gamma"): 1.5,
     }
 
 

@@ -1,4 +1,5 @@
 """The vote store: migrations, SQLite settings, the artifact store."""
+
 import io
 
 import trimesh

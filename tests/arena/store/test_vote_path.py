@@ -95,12 +95,26 @@ def test_a_batch_with_one_bad_ballot_writes_nothing(server):
     asyncio.run(arena.voters.ensure("voter-one-0001"))
     ids = [str(uuid.uuid4()) for _ in range(3)]
     now = datetime.now(UTC)
-    arena.battles.write_ready([
-        {"id": battle_id, "modality": "text", "mode": "anonymous", "prompt": "p", "conversation": ["p"],
-         "category": "other", "model_a": pair[0], "model_b": pair[1], "status": "ready",
-         "voter_id": "voter-one-0001", "created_at": now, "ready_at": now, "updated_at": now}
-        for battle_id, pair in zip(ids, [sorted(active_models(arena.store, Modality.TEXT))[:2]] * 3)
-    ])
+    arena.battles.write_ready(
+        [
+            {
+                "id": battle_id,
+                "modality": "text",
+                "mode": "anonymous",
+                "prompt": "p",
+                "conversation": ["p"],
+                "category": "other",
+                "model_a": pair[0],
+                "model_b": pair[1],
+                "status": "ready",
+                "voter_id": "voter-one-0001",
+                "created_at": now,
+                "ready_at": now,
+                "updated_at": now,
+            }
+            for battle_id, pair in zip(ids, [sorted(active_models(arena.store, Modality.TEXT))[:2]] * 3)
+        ]
+    )
     good = [Ballot(battle_id, "voter-one-0001", Winner.TIE) for battle_id in ids]
     missing = Ballot(str(uuid.uuid4()), "voter-one-0001", Winner.TIE)
     with pytest.raises(InvalidInput, match="no such battle"):

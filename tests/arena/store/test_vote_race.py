@@ -4,6 +4,7 @@ The follow-up locks the battle row and takes it back to 'generating'; a vote tha
 arrives meanwhile waits for that lock and is then refused, instead of landing on a
 battle that just got another turn.
 """
+
 import asyncio
 import threading
 
@@ -17,8 +18,7 @@ VOTER = "voter-race-0001"
 
 
 async def test_a_vote_waits_for_a_concurrent_follow_up_and_is_refused(tmp_path, postgres_url, models_file):
-    arena = ready_arena(Settings(data_dir=tmp_path, models_file=models_file, database_url=postgres_url,
-                                 secret_key="s"))
+    arena = ready_arena(Settings(data_dir=tmp_path, models_file=models_file, database_url=postgres_url, secret_key="s"))
     await arena.start(jobs=False)
     await arena.voters.ensure(VOTER)
     view = await arena.battles.start("text", "Tell me about tides.", VOTER)

@@ -60,8 +60,10 @@ def upgrade() -> None:
     op.create_index("ix_admin_actions_at", "admin_actions", ["at"])
     if op.get_bind().dialect.name == "sqlite":
         op.execute("ALTER TABLE models ADD COLUMN disabled_reason VARCHAR(500)")
-        op.execute(f"ALTER TABLE models ADD COLUMN disabled_by VARCHAR(10) "
-                   f"CONSTRAINT ck_models_disabled_by CHECK ({DISABLED_BY})")
+        op.execute(
+            f"ALTER TABLE models ADD COLUMN disabled_by VARCHAR(10) "
+            f"CONSTRAINT ck_models_disabled_by CHECK ({DISABLED_BY})"
+        )
         return
     op.add_column("models", sa.Column("disabled_reason", sa.String(length=500), nullable=True))
     op.add_column("models", sa.Column("disabled_by", sa.String(length=10), nullable=True))
