@@ -29,7 +29,7 @@ from arena.store.artifacts import ArtifactStore
 from arena.store.engine import Store
 from arena.store.events import BattleFinished
 from arena.store.schema import Battle, Output, Vote
-from arena.store.votes import Ballot, DwellPolicy, RecordedVote, record_votes
+from arena.store.votes import Ballot, DwellPolicy, RecordedVote, is_battle_id, record_votes
 from arena.vocabulary import (
     BattleMode,
     BattleStatus,
@@ -449,7 +449,7 @@ class BattleService:
             )
 
     def _owned(self, session: Session, battle_id: str, voter_id: str, lock: bool = False) -> Battle:
-        battle = session.get(Battle, battle_id, with_for_update=lock) if _is_uuid(battle_id) else None
+        battle = session.get(Battle, battle_id, with_for_update=lock) if is_battle_id(battle_id) else None
         return self._check_owner(battle, voter_id)
 
     @staticmethod
@@ -531,11 +531,3 @@ def _dimension(value: str) -> Dimension:
         return Dimension(value)
     except ValueError:
         raise InvalidInput(f"dimension must be one of: {one_of(Dimension)}") from None
-
-
-def _is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except (ValueError, TypeError, AttributeError):
-        return False
-    return True

@@ -324,7 +324,7 @@ def _set_validity(store: Store, voter_ids: Collection[str], reason: InvalidReaso
 def _check_ballot(ballot: Ballot) -> None:
     if not isinstance(ballot.winner, Winner):
         raise InvalidInput(f"winner must be one of: {one_of(Winner)}")
-    if not _is_uuid(ballot.battle_id):
+    if not is_battle_id(ballot.battle_id):
         raise NotFound("no such battle")
 
 
@@ -347,7 +347,8 @@ def _ms_between(start: datetime | None, end: datetime) -> int | None:
     return int((end - start).total_seconds() * 1000)
 
 
-def _is_uuid(value: str) -> bool:
+def is_battle_id(value: str) -> bool:
+    """Battle ids are UUIDs: anything else is no battle, answered before any query."""
     try:
         uuid.UUID(value)
     except (ValueError, TypeError, AttributeError):
