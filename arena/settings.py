@@ -57,6 +57,7 @@ class Settings:
     trusted_proxies: str = ""  # proxies whose X-Forwarded-For is believed, comma-separated addresses
     # trust: statistical detection and review
     quarantine: bool = True  # flagged voters' votes leave the boards until an operator decides
+    quarantine_weight: float = 0.0  # > 0: the robust fit keeps quarantined votes at this weight instead
     audit_alpha: float = 0.01
     audit_every_s: float = 60.0
     admin_token: str = field(default="", repr=False)
@@ -132,7 +133,7 @@ ENVIRONMENT: dict[str, Callable[[str], object]] = {
     "public_url": str,
     "allowed_origins": str,
     "trusted_proxies": str,
-    "quarantine": _flag,
+    "quarantine": _flag, "quarantine_weight": float,
     "audit_alpha": float,
     "audit_every_s": float,
     "admin_token": str,

@@ -193,6 +193,7 @@ class LeaderboardOut(BaseModel):
         default_factory=dict,
         description="anonymous votes of this board that are not counted, by reason (e.g. quarantined, too_fast)",
     )
+    down_weighted: int = Field(0, description="quarantined votes kept in the fit at ARENA_QUARANTINE_WEIGHT")
 
     @classmethod
     def of(cls, board: Board) -> LeaderboardOut:
@@ -211,6 +212,7 @@ class LeaderboardOut(BaseModel):
                 "win_rate_matrix",
                 "battle_counts",
                 "excluded",
+                "down_weighted",
             )
         }
         group = BoardGroupOut(field=board.group.field, value=board.group.value) if board.group else None

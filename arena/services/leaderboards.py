@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple, TypeVar
 
 import pandas as pd
-from sqlalchemy import Select, SQLColumnExpression, func, select
+from sqlalchemy import ColumnElement, Select, SQLColumnExpression, func, or_, select
 
 from arena.errors import InvalidInput
 from arena.services.catalog import display_metadata
@@ -24,7 +24,7 @@ from arena.settings import Settings
 from arena.store.engine import Store
 from arena.store.events import Event, VoterProfileChanged, VotesInvalidated, VotesRecorded
 from arena.store.schema import Battle, Vote, Voter
-from arena.vocabulary import DIMENSIONS, Dimension, GroupField, Modality, one_of
+from arena.vocabulary import DIMENSIONS, Dimension, GroupField, InvalidReason, Modality, one_of
 from ranking import RankingError, RankOptions, rank
 
 GROUP_COLUMNS = {
@@ -69,6 +69,7 @@ class Board:
     win_rate_matrix: dict[str, dict[str, float]] = field(default_factory=dict)
     battle_counts: dict[str, dict[str, float]] = field(default_factory=dict)
     excluded: dict[str, int] = field(default_factory=dict)  # invalid reason -> anonymous votes not counted
+    down_weighted: int = 0  # quarantined votes kept in the robust fit at ARENA_QUARANTINE_WEIGHT
 
 
 def board_key(modality: str, dimension: str = "overall", group: tuple[str, str] | None = None) -> BoardKey:
@@ -97,16 +98,28 @@ def main_keys() -> list[BoardKey]:
     return [BoardKey(modality, dimension) for modality, dimensions in DIMENSIONS.items() for dimension in dimensions]
 
 
-def vote_counts(store: Store, key: BoardKey, per_voter: bool = False) -> pd.DataFrame:
-    """Counts of valid anonymous votes per (model_a, model_b, winner[, voter])."""
+def vote_counts(store: Store, key: BoardKey, per_voter: bool = False, quarantine_weight: float = 0.0) -> pd.DataFrame:
+    """Counts of valid anonymous votes per (model_a, model_b, winner[, voter]).
+
+    With `quarantine_weight` > 0 (the robust fit) quarantined votes stay in, each worth that
+    much of a vote (a `weight` column), so a wrongly flagged voter still counts a little
+    and a rigger's votes barely move the board.
+    """
     columns: list[SQLColumnExpression[Any]] = [Battle.model_a, Battle.model_b, Vote.winner]
     if per_voter:
         columns.append(Vote.voter_id.label("voter"))
-    query = _board_votes(select(*columns, func.count().label("count")), key).where(Vote.valid).group_by(*columns)
+    counted: ColumnElement[bool] = Vote.valid.expression
+    if quarantine_weight > 0:
+        counted = or_(Vote.valid, Vote.invalid_reason == InvalidReason.QUARANTINED)
+        columns.append(Vote.valid.label("valid"))
+    query = _board_votes(select(*columns, func.count().label("count")), key).where(counted).group_by(*columns)
     with store.read() as session:
         rows = session.execute(query).all()
-    names = ["model_a", "model_b", "winner"] + (["voter"] if per_voter else []) + ["count"]
-    return pd.DataFrame(rows, columns=names)
+    names = ["model_a", "model_b", "winner"] + (["voter"] if per_voter else [])
+    frame = pd.DataFrame(rows, columns=[*names, *(["valid"] if quarantine_weight > 0 else []), "count"])
+    if quarantine_weight > 0:
+        frame["weight"] = frame.pop("valid").map(lambda valid: 1.0 if valid else quarantine_weight).astype(float)
+    return frame
 
 
 def excluded_counts(store: Store, key: BoardKey) -> dict[str, int]:
@@ -215,8 +228,11 @@ class Leaderboards:
 
     def _fit(self, key: BoardKey) -> Board:
         per_voter = self.settings.leaderboard_ci == "cluster"
-        counts = vote_counts(self.store, key, per_voter)
-        n_votes = int(counts["count"].sum()) if len(counts) else 0
+        weight = self.settings.quarantine_weight
+        counts = vote_counts(self.store, key, per_voter, weight)
+        excluded = excluded_counts(self.store, key)
+        down_weighted = excluded.pop(InvalidReason.QUARANTINED, 0) if weight > 0 else 0
+        n_votes = int(counts["count"].sum()) - down_weighted if len(counts) else 0
         board = Board(
             key.modality,
             key.dimension,
@@ -226,16 +242,20 @@ class Leaderboards:
             datetime.now(UTC),
             self.settings.leaderboard_ci,
             0.95,
-            excluded=excluded_counts(self.store, key),
+            excluded=excluded,
+            down_weighted=down_weighted,
         )
         minimum = self.settings.min_group_votes if key.group else 1
         if n_votes < minimum:
             board.status, board.message = "too_few_votes", f"too few votes: {n_votes} (at least {minimum} needed)"
             return board
         try:
-            result = rank(
-                counts, RankOptions(ci=self.settings.leaderboard_ci, provisional_votes=self.settings.provisional_votes)
+            options = RankOptions(
+                ci=self.settings.leaderboard_ci,
+                provisional_votes=self.settings.provisional_votes,
+                weight="weight" if weight > 0 else None,
             )
+            result = rank(counts, options)
         except RankingError as exc:
             board.status, board.message = "too_few_votes", str(exc)
             return board

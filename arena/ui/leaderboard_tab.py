@@ -105,6 +105,7 @@ def board_html(arena: Arena, modality: str, dimension: str, group: str, value: s
         return (
             updated
             + _excluded(board.excluded)
+            + _down_weighted(board.down_weighted, arena.settings.quarantine_weight)
             + _note(
                 _sentence(board.message or "too few votes") + " "
                 "A table from so few votes would mislead, so none is shown yet."
@@ -121,6 +122,7 @@ def board_html(arena: Arena, modality: str, dimension: str, group: str, value: s
         updated
         + _table(rows)
         + _excluded(board.excluded)
+        + _down_weighted(board.down_weighted, arena.settings.quarantine_weight)
         + legend
         + "<h3>Ratings with 95% confidence intervals</h3>"
         + rating_chart(rows)
@@ -158,6 +160,16 @@ def _excluded(excluded: dict[str, int]) -> str:
         return ""
     parts = ", ".join(f"{count:,} {EXCLUDED_LABELS.get(reason, reason)}" for reason, count in excluded.items())
     return f'<p class="arena-excluded">{total:,} {"vote" if total == 1 else "votes"} not counted: {escape(parts)}</p>'
+
+
+def _down_weighted(votes: int, weight: float) -> str:
+    """The robust fit's note: quarantined votes that still count, a little."""
+    if not votes:
+        return ""
+    return (
+        f'<p class="arena-excluded">{votes:,} quarantined {"vote counts" if votes == 1 else "votes count"} '
+        f"at weight {weight:g} (robust fit).</p>"
+    )
 
 
 def _dimension_choices(modality: str) -> list[tuple[str, str]]:

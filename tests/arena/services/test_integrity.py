@@ -288,3 +288,34 @@ def test_a_job_without_new_votes_does_not_scan(tmp_path):
     finally:
         arena.store.stop()
         arena.engine.dispose()
+
+
+@pytest.fixture
+def robust_settings(settings):
+    return dataclasses.replace(settings, quarantine_weight=0.25)
+
+
+async def test_the_robust_fit_keeps_quarantined_votes_at_their_weight(robust_settings, sim):
+    from ranking import RankOptions, rank
+
+    arena = ready_arena(robust_settings)
+    await arena.start(jobs=False)
+    try:
+        frame = named(sim, arena)
+        write_votes(arena, frame)
+        bad = attackers(sim)
+        assert set(arena.integrity.scan().quarantined) == bad
+        fitted = board(arena)
+        honest = frame[~frame["voter"].isin(bad)]
+        assert (fitted.votes, fitted.down_weighted) == (len(honest), len(frame) - len(honest))
+        assert "quarantined" not in fitted.excluded
+        weighted = frame.assign(weight=frame["voter"].isin(bad).map({True: 0.25, False: 1.0}))
+        counts = weighted.groupby(["model_a", "model_b", "winner", "weight"]).size().rename("count").reset_index()
+        options = RankOptions(
+            ci=robust_settings.leaderboard_ci, provisional_votes=robust_settings.provisional_votes, weight="weight"
+        )
+        expected = {row["model"]: row["rating"] for row in rank(counts, options).records()}
+        assert {row["model"]: pytest.approx(row["rating"], abs=1e-6) for row in fitted.rows} == expected
+        assert expected != ratings_of(honest, arena) != ratings_of(frame, arena)  # between removal and no defence
+    finally:
+        await arena.stop()
