@@ -1,4 +1,4 @@
-"""The `arena` command: serve, db upgrade, simulate, rank, audit, worker.
+"""The `arena` command: serve, db upgrade, simulate, rank, audit, export, worker.
 
 Every failure a user can cause ends in one readable `error: ...` line and exit
 status 2, never a traceback.
@@ -90,6 +90,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     audit.add_argument("--data-dir", type=Path, default=None, help="with --db: default ./arena-data or ARENA_DATA_DIR")
     audit.set_defaults(func=_audit)
+    export = commands.add_parser(
+        "export",
+        help="write a vote dump (Parquet, CSV or JSONL) and its manifest",
+        description="Write the votes as a dump in LMArena's column names, with a manifest beside it "
+        "(row count, sha256, filters, the `arena rank` command that reproduces the boards). "
+        "Default: a new file in the data dir's dumps/ folder, which the server publishes.",
+    )
+    export.add_argument("--data-dir", type=Path, default=None, help="default ./arena-data or ARENA_DATA_DIR")
+    export.add_argument("--format", default=None, help="parquet (default), csv or jsonl")
+    export.add_argument("--modality", default=None, help="only this modality: text, image or 3d")
+    export.add_argument("--dimension", default=None, help="only this dimension (overall, aesthetics, ...)")
+    export.add_argument("--since", default=None, help="only votes cast at or after this UTC date or time (ISO 8601)")
+    export.add_argument("--until", default=None, help="only votes cast before this UTC date or time (ISO 8601)")
+    export.add_argument("--valid-only", action="store_true", help="only votes that count (default: all, is_valid says)")
+    export.add_argument("--older-than", default=None, metavar="DAYS", help="only votes older than DAYS days")
+    export.add_argument(
+        "--winner-labels", default=None, help="arena (default: both_bad) or lmarena (tie (bothbad), as clean_battle)"
+    )
+    export.add_argument("--out", type=Path, default=None, help="the dump's path (default: <data dir>/dumps/votes-...)")
+    export.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    export.set_defaults(func=_export)
     add_worker_parser(commands)
     return parser
 
@@ -180,6 +201,61 @@ def _audit(args: argparse.Namespace) -> int:
         f"boards audited: {', '.join(detection.boards) or 'none'}"
     )
     print("\n".join(lines))
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from arena.errors import ArenaError
+    from arena.services.exports import FORMATS, default_path, export, export_options
+    from arena.settings import ensure_secret
+    from arena.store.engine import Store, current_revision, head_revision, make_engine
+
+    fmt = args.format
+    if args.out is not None:
+        suffix = args.out.suffix.lstrip(".").lower()
+        if fmt is None and suffix in FORMATS:
+            fmt = suffix
+        elif fmt is not None and suffix and suffix != fmt:
+            raise ValueError(f"--out ends in .{suffix} but --format is {fmt}")
+        if args.out.exists() and args.out.is_dir():
+            raise ValueError(f"--out {args.out} is a folder: give a file name")
+    try:
+        options = export_options(
+            fmt,
+            args.modality,
+            args.dimension,
+            args.since,
+            args.until,
+            args.valid_only,
+            args.older_than,
+            args.winner_labels,
+        )
+    except ArenaError as exc:
+        raise ValueError(str(exc)) from None
+    settings = _settings(args)
+    ensure_secret(settings)
+    out = args.out if args.out is not None else default_path(settings, options)
+    engine = make_engine(settings.sqlalchemy_url)
+    bar = tqdm(unit=" votes", file=sys.stderr, disable=args.no_progress or None, dynamic_ncols=True, leave=False)
+    try:
+        if current_revision(engine) != head_revision():
+            raise RuntimeError("the database schema is not up to date: run `arena db upgrade` first")
+
+        def total(count: int) -> None:
+            bar.total = count
+            bar.refresh()
+
+        manifest = export(Store(engine), settings, options, out, progress=bar.update, total=total)
+    except ArenaError as exc:
+        raise ValueError(str(exc)) from None
+    finally:
+        bar.close()
+        engine.dispose()
+    print(f"{manifest['rows']:,} votes -> {out} ({manifest['size']:,} bytes, sha256 {manifest['sha256']})")
+    print(f"manifest: {out.with_name(out.stem + '.manifest.json')}")
+    print(f"reproduce the boards: {manifest['command']}")
     return 0
 
 

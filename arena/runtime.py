@@ -14,6 +14,7 @@ import logging
 import random
 
 from arena.jobs.boards import BoardJob
+from arena.jobs.dumps import DumpJob
 from arena.jobs.integrity import IntegrityJob
 from arena.services.battles import BattleService
 from arena.services.catalog import sync_models
@@ -83,6 +84,7 @@ class Arena:
         self.leaderboards = Leaderboards(self.store, settings)
         self.board_job = BoardJob(self.leaderboards, settings)
         self.integrity_job = IntegrityJob(self.integrity, settings)
+        self.dump_job = DumpJob(self.store, settings)  # off unless ARENA_DUMP_EVERY is set
 
     async def start(self, *, jobs: bool = True) -> None:
         """Open the gateway and load every generator; a model that cannot load stops the start."""
@@ -92,10 +94,12 @@ class Arena:
         if jobs:
             self.board_job.start()
             self.integrity_job.start()
+            self.dump_job.start()
 
     async def stop(self) -> None:
         self.board_job.stop()
         self.integrity_job.stop()
+        self.dump_job.stop()
         await asyncio.gather(*(g.close() for g in self.generators.values()), return_exceptions=True)
         await self.limiter.close()
         self.store.stop()

@@ -61,6 +61,9 @@ class Settings:
     audit_alpha: float = 0.01
     audit_every_s: float = 60.0
     admin_token: str = field(default="", repr=False)
+    # researchers: scheduled vote dumps in <data dir>/dumps (unset: only `arena export` writes them)
+    dump_every: float | None = None  # seconds between rolling releases
+    dump_older_than_days: float = 0.0  # a rolling release holds votes older than this
 
     @property
     def sqlalchemy_url(self) -> str:
@@ -138,6 +141,8 @@ ENVIRONMENT: dict[str, Callable[[str], object]] = {
     "audit_alpha": float,
     "audit_every_s": float,
     "admin_token": str,
+    "dump_every": float,
+    "dump_older_than_days": float,
 }
 
 

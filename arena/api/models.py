@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from arena.services.battles import BattleView, SideOutput
 from arena.services.catalog import PublicModel
+from arena.services.exports import DumpInfo
 from arena.services.leaderboards import Board
 from arena.services.voters import Profile
 from arena.store.votes import RecordedVote
@@ -241,3 +242,33 @@ class ProfileDeleted(BaseModel):
 class HealthOut(BaseModel):
     status: str = Field(description="ok, or degraded when the database does not answer")
     database: str
+
+
+class DumpOut(BaseModel):
+    name: str = Field(description="download it from /api/v1/dumps/{name}")
+    format: str = Field(description="parquet, csv or jsonl")
+    rows: int = Field(description="votes in the file")
+    size: int = Field(description="bytes")
+    sha256: str = Field(description="SHA-256 of the file")
+    created_at: datetime
+    first_vote: datetime | None = Field(description="the date range of the votes in the dump")
+    last_vote: datetime | None
+    url: str
+    manifest: dict[str, Any] = Field(
+        description="schema version, filters, columns, winner labels, the `arena rank` command and the boards it gives"
+    )
+
+    @classmethod
+    def of(cls, info: DumpInfo) -> DumpOut:
+        return cls(
+            name=info.name,
+            format=info.format,
+            rows=info.rows,
+            size=info.size,
+            sha256=info.sha256,
+            created_at=datetime.fromisoformat(info.created_at),
+            first_vote=datetime.fromisoformat(info.first_vote) if info.first_vote else None,
+            last_vote=datetime.fromisoformat(info.last_vote) if info.last_vote else None,
+            url=f"/api/v1/dumps/{info.name}",
+            manifest=info.manifest,
+        )

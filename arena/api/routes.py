@@ -1,4 +1,4 @@
-"""The public routes under /api/v1: battles, votes, models, leaderboards, artifacts, profile, health.
+"""The public routes under /api/v1: battles, votes, models, leaderboards, artifacts, dumps, profile, health.
 
 Handlers are thin: they validate the body (pydantic), call one service and wrap the
 result in a named response model. Services reach the database through the store's
@@ -16,6 +16,7 @@ from arena.api.deps import arena_of, client, throttle
 from arena.api.models import (
     BattleOut,
     CastVote,
+    DumpOut,
     ErrorOut,
     FollowUp,
     HealthOut,
@@ -29,6 +30,7 @@ from arena.api.models import (
 )
 from arena.errors import InvalidInput, NotFound
 from arena.services.catalog import list_models
+from arena.services.exports import find_dump, list_dumps
 from arena.services.leaderboards import board_key
 from arena.services.voters import Client
 from arena.vocabulary import Dimension, GroupField, Modality
@@ -114,6 +116,39 @@ async def artifact(sha256: str, request: Request) -> FileResponse:
         raise NotFound("no such artifact")
     path, media_type = found
     return FileResponse(path, media_type=media_type, headers={"Cache-Control": "public, max-age=31536000, immutable"})
+
+
+DUMP_TYPES = {
+    ".parquet": "application/vnd.apache.parquet",
+    ".csv": "text/csv",
+    ".jsonl": "application/x-ndjson",
+    ".json": "application/json",
+}
+
+
+@router.get("/dumps", summary="Published vote dumps, newest first, each with its manifest")
+async def dumps(request: Request) -> list[DumpOut]:
+    arena = arena_of(request)
+    return [DumpOut.of(info) for info in await arena.store.run(list_dumps, arena.settings)]
+
+
+@router.get(
+    "/dumps/{name}",
+    summary="Download a vote dump (or its .manifest.json) by name",
+    response_class=FileResponse,
+    responses={
+        200: {
+            "description": "the file",
+            "content": {"application/vnd.apache.parquet": {}, "text/csv": {}, "application/x-ndjson": {}},
+        }
+    },
+)
+async def dump(name: str, request: Request) -> FileResponse:
+    path = find_dump(arena_of(request).settings, name)
+    if path is None:
+        raise NotFound("no such dump")
+    media_type = DUMP_TYPES.get(path.suffix, "application/octet-stream")
+    return FileResponse(path, media_type=media_type, filename=path.name)
 
 
 @router.get("/voter/profile", summary="Your optional profile")

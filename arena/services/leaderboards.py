@@ -250,12 +250,7 @@ class Leaderboards:
             board.status, board.message = "too_few_votes", f"too few votes: {n_votes} (at least {minimum} needed)"
             return board
         try:
-            options = RankOptions(
-                ci=self.settings.leaderboard_ci,
-                provisional_votes=self.settings.provisional_votes,
-                weight="weight" if weight > 0 else None,
-            )
-            result = rank(counts, options)
+            result = rank(counts, rank_options(self.settings, weighted=weight > 0))
         except RankingError as exc:
             board.status, board.message = "too_few_votes", str(exc)
             return board
@@ -264,6 +259,15 @@ class Leaderboards:
         board.win_rate_matrix = _matrix(result.win_rate_matrix)
         board.battle_counts = _matrix(result.battle_counts)
         return board
+
+
+def rank_options(settings: Settings, *, weighted: bool = False) -> RankOptions:
+    """How every board of this arena is fitted (and a dump's manifest reproduces it)."""
+    return RankOptions(
+        ci=settings.leaderboard_ci,
+        provisional_votes=settings.provisional_votes,
+        weight="weight" if weighted else None,
+    )
 
 
 def _group(key: BoardKey) -> BoardGroup | None:

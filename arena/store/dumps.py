@@ -1,0 +1,135 @@
+"""The votes a dump holds, read as a stream: one SQL query in vote order, fetched in chunks.
+
+`dump_rows` never loads the votes table: rows come from a server-side cursor
+(PostgreSQL, psycopg) or SQLite's stepping cursor, `chunk` at a time, and the outputs of
+each chunk's battles (text replies, artifact digests) are looked up per chunk, so memory
+is bounded by the chunk, not by the number of votes. Only what a dump may publish is
+selected: never the voter id's raw value beyond this module's caller (which hashes it),
+never an IP hash, never dwell times.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, func, select
+
+from arena.store.engine import Store
+from arena.store.schema import Battle, Output, Vote
+from arena.vocabulary import Dimension, Modality
+
+_LOOKUP = 2000  # battle ids per outputs query: under every driver's parameter limit
+
+
+@dataclass(frozen=True)
+class DumpFilter:
+    """Which votes a dump holds; None means no restriction."""
+
+    modality: Modality | None = None
+    dimension: Dimension | None = None
+    since: datetime | None = None  # votes cast at or after (UTC)
+    until: datetime | None = None  # votes cast before (UTC)
+    valid_only: bool = False
+
+
+# The order of the values in each row `dump_rows` yields.
+ROW_FIELDS = (
+    "vote_id",
+    "battle_id",
+    "model_a",
+    "model_b",
+    "winner",
+    "voter_id",
+    "anonymous",
+    "created_at",  # naive on SQLite (stored as UTC), aware on PostgreSQL
+    "modality",
+    "dimension",
+    "category",
+    "valid",
+    "invalid_reason",
+    "source",
+    "prompt",
+    "conversation",  # every user turn, in order
+)
+
+
+@dataclass(frozen=True)
+class TurnOutput:
+    text: str | None
+    artifact_sha256: str | None
+    error: str | None
+
+
+def _conditions(where: DumpFilter) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if where.modality is not None:
+        conditions.append(Battle.modality == where.modality.value)
+    if where.dimension is not None:
+        conditions.append(Vote.dimension == where.dimension.value)
+    if where.since is not None:
+        conditions.append(Vote.created_at >= where.since.astimezone(UTC))
+    if where.until is not None:
+        conditions.append(Vote.created_at < where.until.astimezone(UTC))
+    if where.valid_only:
+        conditions.append(Vote.valid.is_(True))
+    return conditions
+
+
+def _query(where: DumpFilter) -> Select:
+    return (
+        select(
+            Vote.id,
+            Vote.battle_id,
+            Battle.model_a,
+            Battle.model_b,
+            Vote.winner,
+            Vote.voter_id,
+            Vote.anonymous,
+            Vote.created_at,
+            Battle.modality,
+            Vote.dimension,
+            Battle.category,
+            Vote.valid,
+            Vote.invalid_reason,
+            Vote.source,
+            Battle.prompt,
+            Battle.conversation,
+        )
+        .join(Battle, Battle.id == Vote.battle_id)
+        .where(*_conditions(where))
+        .order_by(Vote.id)
+    )
+
+
+def count_rows(store: Store, where: DumpFilter) -> int:
+    """How many votes `dump_rows` will yield (for the progress bar); blocking."""
+    query = select(func.count(Vote.id)).join(Battle, Battle.id == Vote.battle_id).where(*_conditions(where))
+    with store.read() as session:
+        return int(session.execute(query).scalar_one())
+
+
+def dump_rows(store: Store, where: DumpFilter, chunk: int = 20_000) -> Iterator[Sequence[Sequence[Any]]]:
+    """The matching votes in id order (values in ROW_FIELDS order), `chunk` rows at a time,
+    streamed from a server-side cursor; blocking."""
+    with store.engine.connect() as connection:
+        result = connection.execution_options(stream_results=True, yield_per=chunk).execute(_query(where))
+        yield from result.partitions(chunk)
+
+
+def turn_outputs(store: Store, battle_ids: Sequence[str]) -> dict[str, dict[tuple[int, str], TurnOutput]]:
+    """battle id -> {(turn, side): output} for these battles (absent: no outputs stored); blocking."""
+    found: dict[str, dict[tuple[int, str], TurnOutput]] = {}
+    unique = list(dict.fromkeys(battle_ids))
+    with store.read() as session:
+        for start in range(0, len(unique), _LOOKUP):
+            rows = session.execute(
+                select(Output.battle_id, Output.turn, Output.side, Output.text, Output.artifact_sha256, Output.error)
+                .where(Output.battle_id.in_(unique[start : start + _LOOKUP]))
+                .order_by(Output.battle_id, Output.turn, Output.side)
+            ).all()
+            for battle_id, turn, side, text, sha256, error in rows:
+                found.setdefault(battle_id, {})[int(turn), side] = TurnOutput(text, sha256, error)
+    return found
