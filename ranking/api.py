@@ -58,7 +58,7 @@ def rank(data: VoteSource, options: RankOptions | None = None, **overrides: Unpa
     device = _device(opts)
     timings: dict[str, float] = {}
     counts = _aggregate(data, opts, by=None, timings=timings)
-    return board_from_counts(counts, opts, device=device, timings=timings)
+    return _with_skipped(board_from_counts(counts, opts, device=device, timings=timings), counts)
 
 
 def rank_groups(
@@ -85,7 +85,9 @@ def rank_groups(
     timings: dict[str, float] = {}
     counts = _aggregate(data, opts, by=by, timings=timings)
     return grouped(
-        counts, min_votes, lambda g: board_from_counts(counts, opts, group=g, device=device, timings=timings)
+        counts,
+        min_votes,
+        lambda g: _with_skipped(board_from_counts(counts, opts, group=g, device=device, timings=timings), counts),
     )
 
 
@@ -101,11 +103,20 @@ def rank_components(
     opts = with_overrides(options, overrides)
     device = _device(opts)
     timings: dict[str, float] = {}
-    pairs = _pairs(_aggregate(data, opts, by=None, timings=timings), opts, group=None)
+    counts = _aggregate(data, opts, by=None, timings=timings)
+    pairs = _pairs(counts, opts, group=None)
     return {
-        f"component {k + 1}": fit_board(subset_pairs(pairs, c), opts, device=device, timings=dict(timings))
+        f"component {k + 1}": _with_skipped(
+            fit_board(subset_pairs(pairs, c), opts, device=device, timings=dict(timings)), counts
+        )
         for k, c in enumerate(check_connected(pairs))
     }
+
+
+def _with_skipped(board: Leaderboard, counts: Counts) -> Leaderboard:
+    """Record on the board the rows of the input that were skipped (by reason)."""
+    board.diagnostics["skipped"] = dict(counts.skipped)
+    return board
 
 
 def board_from_counts(
@@ -126,7 +137,15 @@ def board_from_counts(
 
 
 def _aggregate(data: VoteSource, opts: RankOptions, *, by: str | None, timings: dict[str, float]) -> Counts:
-    src = open_votes(data, voter=opts.voter, need_voter=opts.ci == "cluster", by=by, weight=opts.weight)
+    src = open_votes(
+        data,
+        voter=opts.voter,
+        need_voter=opts.ci == "cluster",
+        by=by,
+        weight=opts.weight,
+        strict=opts.strict,
+        all_battles=opts.all_battles,
+    )
     return aggregate(src, progress=opts.progress, timings=timings)
 
 

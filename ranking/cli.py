@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from .errors import RankingError
 from .options import BOTH_BAD, CI_METHODS, FORMATS, MIN_VOTES, PRIOR, PROVISIONAL_VOTES, TIES, RankOptions, parse_anchor
+from .skipped import describe_skipped
 
 if TYPE_CHECKING:
     from .result import TooSmall
@@ -73,6 +74,17 @@ def configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument(
         "--elo", type=float, metavar="K", help="also show online Elo with this K-factor (votes in time order)"
     )
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="refuse a file with rows that cannot be ranked (missing fields, unknown winner labels, "
+        "a model against itself) instead of skipping them",
+    )
+    p.add_argument(
+        "--all-battles",
+        action="store_true",
+        help="count every battle; by default, where the file has an anony column, only anonymous battles count",
+    )
     p.add_argument("--format", choices=FORMATS, default="table")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     return p
@@ -111,6 +123,8 @@ def options_from_args(args: argparse.Namespace) -> RankOptions:
         voter=args.voter,
         weight=args.weight,
         progress=not args.no_progress and sys.stderr.isatty(),
+        strict=args.strict,
+        all_battles=args.all_battles,
     )
 
 
@@ -136,7 +150,10 @@ def run_rank(args: argparse.Namespace) -> int:
             result = rank(args.file, options)
         elo = None
         if args.elo is not None:
-            elo = {str(k): float(v) for k, v in online_elo(args.file, k=args.elo, both_bad=args.both_bad).items()}
+            ratings = online_elo(
+                args.file, k=args.elo, both_bad=args.both_bad, strict=args.strict, all_battles=args.all_battles
+            )
+            elo = {str(k): float(v) for k, v in ratings.items()}
         text, notes = render(result, args.format, elo=elo)
     except RankingError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -144,11 +161,16 @@ def run_rank(args: argparse.Namespace) -> int:
     except MemoryError:
         print("error: out of memory", file=sys.stderr)
         return 2
+    boards = {"": result} if isinstance(result, Leaderboard) else result
+    skipped = next((b.diagnostics.get("skipped") for b in boards.values() if isinstance(b, Leaderboard)), None)
+    line = describe_skipped(skipped or {})
+    if line:
+        hint = " (--all-battles counts them)" if (skipped or {}).get("not_anonymous") else ""
+        print(f"{line}{hint}", file=sys.stderr)
     for note in notes:
         print(note, file=sys.stderr)
     if text:
         print(text)
-    boards = {"": result} if isinstance(result, Leaderboard) else result
     for label, board in boards.items():
         if isinstance(board, Leaderboard) and not board.diagnostics["converged"]:
             where = f" ({label})" if label else ""

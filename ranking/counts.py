@@ -10,7 +10,7 @@ streamed file needs memory for cells, not votes.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from math import prod
 
 import numpy as np
@@ -41,6 +41,8 @@ class Counts:
     n_voters: int = 0
     group: np.ndarray | None = None
     groups: tuple[object, ...] = ()
+    skipped: dict[str, int] = field(default_factory=dict)
+    """Rows of the source skipped (or left out) by reason: see :mod:`ranking.skipped`."""
 
     @property
     def n_votes(self) -> float:
@@ -134,12 +136,9 @@ def aggregate(src: VoteStream, *, progress: bool = False, timings: dict[str, flo
             t_read += t1 - t0
             if batch is None:
                 break
-            same = batch.a == batch.b
-            if same.any():
-                name = src.models.values[int(batch.a[np.argmax(same)])]
-                if len(src.models.values) == 1:
-                    raise RankingError(f"only one model ({name}): nothing to rank")
-                raise RankingError(f"{int(same.sum())} votes compare a model with itself ({name})")
+            bar.update(len(batch.a) if batch.rows < 0 else batch.rows)
+            if len(batch.a) == 0:
+                continue
             keys = [batch.a, batch.b, batch.winner.astype(np.int64)]
             sizes = [len(src.models.values)] * 2 + [4]
             if batch.group is not None:
@@ -157,11 +156,10 @@ def aggregate(src: VoteStream, *, progress: bool = False, timings: dict[str, flo
             cells = reduce_cells(keys, sizes, n, w)
             acc.add(*cells, sizes)
             seen += len(batch.a)
-            bar.update(len(batch.a))
             t_agg += time.perf_counter() - t1
     t0 = time.perf_counter()
     if not acc.parts:
-        raise RankingError("no votes: the data is empty")
+        raise src.no_votes_left()
     sizes = [len(src.models.values)] * 2 + [4]
     sizes += [len(src.groups.values)] if cols.group else []
     sizes += [len(src.voters.values)] if cols.voter else []
@@ -206,4 +204,5 @@ def _relabel(
         n_voters=len(src.voters.values),
         group=group,
         groups=tuple(src.groups.values),
+        skipped={k: v for k, v in src.skipped.items() if v},
     )

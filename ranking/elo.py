@@ -25,19 +25,24 @@ def online_elo(
     scale: float = 400.0,
     base: float = 10.0,
     both_bad: BothBad = "tie",
+    strict: bool = False,
+    all_battles: bool = False,
 ) -> pd.Series:
     """Elo ratings after one pass over the votes, sorted best first.
 
     Votes are taken in timestamp order when a timestamp column (tstamp, timestamp,
     time, created_at) exists, else in file order. ``both_bad="drop"`` skips both-bad
-    votes; otherwise they count as ties.
+    votes; otherwise they count as ties. ``strict`` and ``all_battles`` as in
+    :class:`ranking.RankOptions` (rows that cannot be rated are skipped by default).
     """
     if not k > 0:
         raise RankingError("the Elo K-factor must be positive")
     if both_bad not in BOTH_BAD_CHOICES:
         raise RankingError(f"both_bad must be one of {', '.join(BOTH_BAD_CHOICES)}, not {both_bad!r}")
-    src = open_votes(data, need_time=True)
+    src = open_votes(data, need_time=True, strict=strict, all_battles=all_battles)
     parts = list(src.batches)
+    if not parts or sum(len(p.a) for p in parts) == 0:
+        raise src.no_votes_left()
     a = np.concatenate([p.a for p in parts])
     b = np.concatenate([p.b for p in parts])
     w = np.concatenate([p.winner for p in parts])

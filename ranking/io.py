@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeAlias, TypedDict
@@ -27,6 +27,7 @@ import pandas as pd
 import pyarrow as pa
 
 from .errors import RankingError
+from .skipped import SKIP_REASONS, describe_skipped
 
 VoteSource: TypeAlias = pd.DataFrame | pa.Table | str | os.PathLike[str]
 """What the entry points read: a DataFrame, an arrow Table, or the path of a Parquet,
@@ -38,6 +39,8 @@ OUTCOMES = ("model_a", "model_b", "tie", "both_bad")
 WINNER_CODES = {"model_a": A_WINS, "model_b": B_WINS, "tie": TIE, "both_bad": BOTH_BAD, "tie (bothbad)": BOTH_BAD}
 VOTER_COLUMNS = ("judge", "judge_hash", "voter")
 TIME_COLUMNS = ("tstamp", "timestamp", "time", "created_at")
+ANONY_COLUMN = "anony"
+UNKNOWN_LABEL, NO_LABEL = -1, -2  # winner codes of rows that are skipped
 BATCH_ROWS = 1 << 20
 
 
@@ -58,6 +61,18 @@ class Vocab:
             out[k] = code
         return out
 
+    def nullable_codes(self, uniques: Sequence[object]) -> Codes:
+        """:meth:`codes`, with -1 for a missing value (None, NaN or an empty string)."""
+        missing = np.array([_is_missing(u) for u in uniques], dtype=bool)
+        out = np.full(len(uniques), -1, dtype=np.int64)
+        if (~missing).any():
+            out[~missing] = self.codes([u for u, m in zip(uniques, missing, strict=True) if not m])
+        return out
+
+
+def _is_missing(value: object) -> bool:
+    return value is None or value == "" or (isinstance(value, float) and value != value)
+
 
 @dataclass
 class Batch:
@@ -71,6 +86,25 @@ class Batch:
     voter: np.ndarray | None = None
     group: np.ndarray | None = None
     time: np.ndarray | None = None
+    rows: int = -1  # rows read for this batch, skipped ones included (-1: len(a))
+
+    def take(self, keep: npt.NDArray[np.bool_]) -> Batch:
+        """The rows where ``keep`` is true (``rows`` still counts every row read)."""
+
+        def sub(x: np.ndarray | None) -> np.ndarray | None:
+            return None if x is None else x[keep]
+
+        return Batch(
+            a=self.a[keep],
+            b=self.b[keep],
+            winner=self.winner[keep],
+            count=sub(self.count),
+            weight=sub(self.weight),
+            voter=sub(self.voter),
+            group=sub(self.group),
+            time=sub(self.time),
+            rows=len(self.a) if self.rows < 0 else self.rows,
+        )
 
 
 @dataclass
@@ -82,9 +116,10 @@ class Columns:
     voter: str | None = None
     group: str | None = None
     time: str | None = None
+    anony: str | None = None  # only rows where it is true count
 
     def names(self) -> list[str]:
-        extra = [self.count, self.weight, self.voter, self.group, self.time]
+        extra = [self.count, self.weight, self.voter, self.group, self.time, self.anony]
         return ["model_a", "model_b", "winner"] + [c for c in extra if c is not None]
 
 
@@ -98,6 +133,15 @@ class VoteStream:
     models: Vocab = field(default_factory=Vocab)
     voters: Vocab = field(default_factory=Vocab)
     groups: Vocab = field(default_factory=Vocab)
+    strict: bool = False
+    skipped: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SKIP_REASONS, 0))
+    """Rows skipped so far, by reason (:data:`ranking.skipped.SKIP_REASONS`); complete
+    once every batch has been read."""
+
+    def no_votes_left(self) -> RankingError:
+        """The error for a source whose every row was skipped (or that had none)."""
+        line = describe_skipped(self.skipped)
+        return RankingError(f"no votes left: {line}" if line else "no votes: the data is empty")
 
 
 # --------------------------------------------------------------------------- columns
@@ -111,6 +155,7 @@ def resolve_columns(
     by: str | None,
     weight: str | None,
     need_time: bool,
+    all_battles: bool = False,
 ) -> Columns:
     """Check the required columns and pick the optional ones; raise a one-line error."""
     have = set(available)
@@ -125,6 +170,8 @@ def resolve_columns(
         if name is not None and name not in have:
             raise RankingError(f"no column {name!r} for --{'by' if role == 'group' else role}")
     cols.group, cols.weight = by, weight
+    if ANONY_COLUMN in have and not all_battles:
+        cols.anony = ANONY_COLUMN
     if need_voter:
         cols.voter = voter or next((c for c in VOTER_COLUMNS if c in have), None)
         if cols.voter is None:
@@ -136,40 +183,61 @@ def resolve_columns(
     return cols
 
 
-def _codes_arrow(arr: pa.Array | pa.ChunkedArray, vocab: Vocab, name: str) -> Codes:
+def _codes_arrow(arr: pa.Array | pa.ChunkedArray, vocab: Vocab) -> Codes:
+    """Codes of a string column; -1 for a missing value."""
     if isinstance(arr, pa.ChunkedArray):
-        parts = [_codes_arrow(c, vocab, name) for c in arr.chunks]
+        parts = [_codes_arrow(c, vocab) for c in arr.chunks]
         return np.concatenate(parts) if parts else np.empty(0, np.int64)
-    if arr.null_count:
-        raise RankingError(f"column {name!r} has {arr.null_count} missing values")
     out: Codes
     if pa.types.is_dictionary(arr.type):
-        lut = vocab.codes(arr.dictionary.to_pylist())
-        out = lut[arr.indices.to_numpy(zero_copy_only=False)]
+        lut = np.append(vocab.nullable_codes(arr.dictionary.to_pylist()), -1)
+        idx = arr.indices.fill_null(len(arr.dictionary)) if arr.null_count else arr.indices
+        out = lut[idx.to_numpy(zero_copy_only=False)]
         return out
     codes, uniques = pd.factorize(arr.to_numpy(zero_copy_only=False))
-    out = vocab.codes(list(uniques))[codes]
+    out = np.append(vocab.nullable_codes(list(uniques)), -1)[codes]
     return out
 
 
-def _codes_pandas(s: pd.Series, vocab: Vocab, name: str) -> Codes:
+def _codes_pandas(s: pd.Series, vocab: Vocab) -> Codes:
+    """Codes of a column; -1 for a missing value."""
     codes, uniques = pd.factorize(s)
-    if (codes < 0).any():
-        raise RankingError(f"column {name!r} has {int((codes < 0).sum())} missing values")
-    out: Codes = vocab.codes(list(uniques))[codes]
+    out: Codes = np.append(vocab.nullable_codes(list(uniques)), -1)[codes]
     return out
 
 
-def _winner_codes(uniques: Sequence[object], name: str = "winner") -> npt.NDArray[np.int8]:
+def _winner_codes(uniques: Sequence[object]) -> npt.NDArray[np.int8]:
+    """Outcome codes of winner labels: UNKNOWN_LABEL for a label we do not know,
+    NO_LABEL for a missing one."""
     out = np.empty(len(uniques), dtype=np.int8)
     for k, label in enumerate(uniques):
         code = WINNER_CODES.get(label) if isinstance(label, str) else None
-        if code is None:
-            raise RankingError(
-                f"unknown winner label {label!r} in column {name!r} "
-                "(expected model_a, model_b, tie, both_bad or tie (bothbad))"
+        out[k] = (NO_LABEL if _is_missing(label) else UNKNOWN_LABEL) if code is None else code
+    return out
+
+
+def unknown_label_error(label: object, name: str = "winner") -> RankingError:
+    return RankingError(
+        f"unknown winner label {label!r} in column {name!r} (expected model_a, model_b, tie, both_bad or tie (bothbad))"
+    )
+
+
+def _anonymous(s: pd.Series) -> npt.NDArray[np.bool_]:
+    """Rows of an ``anony`` column that are true (True, 1, "true", "yes"); a missing
+    value is not anonymous."""
+    out: npt.NDArray[np.bool_]
+    if pd.api.types.is_bool_dtype(s):
+        out = s.to_numpy(dtype=bool)
+    elif pd.api.types.is_numeric_dtype(s):
+        out = s.to_numpy(dtype=np.float64, na_value=0.0) == 1
+    else:
+        out = s.map(
+            lambda v: (
+                v is True
+                or (isinstance(v, (int, float)) and v == 1)
+                or str(v).strip().lower() in ("true", "t", "yes", "1")
             )
-        out[k] = code
+        ).to_numpy(dtype=bool)
     return out
 
 
@@ -198,7 +266,8 @@ def _time_values(values: object) -> npt.NDArray[np.float64]:
 
 
 class _Coder:
-    """Turns arrow record batches or DataFrames into coded :class:`Batch` objects."""
+    """Turns arrow record batches or DataFrames into coded :class:`Batch` objects, with
+    the rows that cannot be fitted skipped (and counted) or, when strict, refused."""
 
     def __init__(self, src: VoteStream) -> None:
         self.src = src
@@ -208,43 +277,82 @@ class _Coder:
         w = rb.column("winner")
         if isinstance(w, pa.ChunkedArray):
             w = w.combine_chunks()
-        if w.null_count:
-            raise RankingError(f"column 'winner' has {w.null_count} missing values")
         if pa.types.is_dictionary(w.type):
-            winner = _winner_codes(w.dictionary.to_pylist())[w.indices.to_numpy(zero_copy_only=False)]
+            lut = np.append(_winner_codes(w.dictionary.to_pylist()), np.int8(NO_LABEL))
+            idx = w.indices.fill_null(len(w.dictionary)) if w.null_count else w.indices
+            winner = lut[idx.to_numpy(zero_copy_only=False)]
         else:
             codes, uniques = pd.factorize(w.to_numpy(zero_copy_only=False))
-            winner = _winner_codes(list(uniques))[codes]
+            winner = np.append(_winner_codes(list(uniques)), np.int8(NO_LABEL))[codes]
 
         def num(name: str, nonneg: bool) -> npt.NDArray[np.float64]:
             return _numbers(rb.column(name).to_numpy(zero_copy_only=False), name, nonneg=nonneg)
 
-        return Batch(
-            a=_codes_arrow(rb.column("model_a"), src.models, "model_a"),
-            b=_codes_arrow(rb.column("model_b"), src.models, "model_b"),
+        batch = Batch(
+            a=_codes_arrow(rb.column("model_a"), src.models),
+            b=_codes_arrow(rb.column("model_b"), src.models),
             winner=winner,
             count=num(c.count, True) if c.count else None,
             weight=num(c.weight, True) if c.weight else None,
-            voter=_codes_arrow(rb.column(c.voter), src.voters, c.voter) if c.voter else None,
+            voter=_codes_arrow(rb.column(c.voter), src.voters) if c.voter else None,
             group=self._groups(rb.column(c.group).to_pandas()) if c.group else None,
             time=_time_values(rb.column(c.time).to_numpy(zero_copy_only=False)) if c.time else None,
         )
+        anon = _anonymous(rb.column(c.anony).to_pandas()) if c.anony else None
+        return self.screen(batch, anon, lambda k: rb.column("winner")[k].as_py())
 
     def pandas(self, df: pd.DataFrame) -> Batch:
         c, src = self.src.columns, self.src
         codes, uniques = pd.factorize(df["winner"])
-        if (codes < 0).any():
-            raise RankingError(f"column 'winner' has {int((codes < 0).sum())} missing values")
-        return Batch(
-            a=_codes_pandas(df["model_a"], src.models, "model_a"),
-            b=_codes_pandas(df["model_b"], src.models, "model_b"),
-            winner=_winner_codes(list(uniques))[codes],
+        batch = Batch(
+            a=_codes_pandas(df["model_a"], src.models),
+            b=_codes_pandas(df["model_b"], src.models),
+            winner=np.append(_winner_codes(list(uniques)), np.int8(NO_LABEL))[codes],
             count=_numbers(df[c.count].to_numpy(), c.count, nonneg=True) if c.count else None,
             weight=_numbers(df[c.weight].to_numpy(), c.weight, nonneg=True) if c.weight else None,
-            voter=_codes_pandas(df[c.voter], src.voters, c.voter) if c.voter else None,
+            voter=_codes_pandas(df[c.voter], src.voters) if c.voter else None,
             group=self._groups(df[c.group]) if c.group else None,
             time=_time_values(df[c.time].to_numpy()) if c.time else None,
         )
+        anon = _anonymous(df[c.anony]) if c.anony else None
+        return self.screen(batch, anon, lambda k: df["winner"].iloc[k])
+
+    def screen(self, batch: Batch, anonymous: npt.NDArray[np.bool_] | None, label_at: Callable[[int], object]) -> Batch:
+        """Leave out battles that were not anonymous; skip (and count) or, when strict,
+        refuse rows with a missing field, an unknown winner label or one model twice."""
+        src = self.src
+        rows = len(batch.a)
+        keep = np.ones(rows, dtype=bool) if anonymous is None else anonymous.copy()
+        src.skipped["not_anonymous"] += rows - int(keep.sum())
+        fields = [("model_a", batch.a < 0), ("model_b", batch.b < 0), ("winner", batch.winner == NO_LABEL)]
+        if batch.voter is not None:
+            fields.append((src.columns.voter or "voter", batch.voter < 0))
+        missing = np.zeros(rows, dtype=bool)
+        for name, bad in fields:
+            bad &= keep
+            if src.strict and bad.any():
+                raise RankingError(f"column {name!r} has {int(bad.sum())} missing values")
+            missing |= bad
+        src.skipped["missing_field"] += int(missing.sum())
+        keep &= ~missing
+        unknown = keep & (batch.winner == UNKNOWN_LABEL)
+        if unknown.any():
+            if src.strict:
+                raise unknown_label_error(label_at(int(np.argmax(unknown))))
+            src.skipped["unknown_winner"] += int(unknown.sum())
+            keep &= ~unknown
+        same = keep & (batch.a == batch.b)
+        if same.any():
+            if src.strict:
+                model = src.models.values[int(batch.a[np.argmax(same)])]
+                if len(src.models.values) == 1:
+                    raise RankingError(f"only one model ({model}): nothing to rank")
+                raise RankingError(f"{int(same.sum())} votes compare a model with itself ({model})")
+            src.skipped["self_comparison"] += int(same.sum())
+            keep &= ~same
+        if keep.all():
+            return batch
+        return batch.take(keep)
 
     def _groups(self, s: pd.Series) -> Codes:
         """Group codes; a missing group value is its own group, labelled "(missing)"."""
@@ -265,6 +373,7 @@ class _Wanted(TypedDict):
     by: str | None
     weight: str | None
     need_time: bool
+    all_battles: bool
 
 
 def open_votes(
@@ -275,16 +384,31 @@ def open_votes(
     by: str | None = None,
     weight: str | None = None,
     need_time: bool = False,
+    strict: bool = False,
+    all_battles: bool = False,
 ) -> VoteStream:
-    """Open a DataFrame, an arrow Table or a file path as a stream of coded batches."""
-    opts = _Wanted(voter=voter, need_voter=need_voter, by=by, weight=weight, need_time=need_time)
+    """Open a DataFrame, an arrow Table or a file path as a stream of coded batches.
+
+    Rows with a missing model, winner (or voter, when one is read), an unknown winner
+    label or one model on both sides are skipped and counted in the stream's
+    ``skipped``; ``strict=True`` raises a :class:`RankingError` at the first one instead.
+    Where there is an ``anony`` column only the rows where it is true are read, unless
+    ``all_battles=True``.
+    """
+    opts = _Wanted(
+        voter=voter, need_voter=need_voter, by=by, weight=weight, need_time=need_time, all_battles=all_battles
+    )
+    src: VoteStream
     if isinstance(data, pd.DataFrame):
-        return _from_frame(data, opts)
-    if isinstance(data, pa.Table):
-        return _from_arrow(data, opts)
-    if isinstance(data, (str, os.PathLike)):
-        return _from_path(Path(data), opts)
-    raise RankingError(f"cannot rank a {type(data).__name__}: pass a DataFrame or a file path")
+        src = _from_frame(data, opts)
+    elif isinstance(data, pa.Table):
+        src = _from_arrow(data, opts)
+    elif isinstance(data, (str, os.PathLike)):
+        src = _from_path(Path(data), opts)
+    else:
+        raise RankingError(f"cannot rank a {type(data).__name__}: pass a DataFrame or a file path")
+    src.strict = strict  # the batches are read lazily, after this
+    return src
 
 
 def _from_frame(df: pd.DataFrame, opts: _Wanted) -> VoteStream:
@@ -405,6 +529,8 @@ def _from_csv(path: Path, opts: _Wanted) -> VoteStream:
     types = {n: dict_type for n in ("model_a", "model_b", "winner")}
     if cols.voter:
         types[cols.voter] = dict_type
+    if cols.anony:
+        types[cols.anony] = pa.string()  # True/true/1 alike, whatever the first block holds
     convert = pcsv.ConvertOptions(include_columns=cols.names(), column_types=types, strings_can_be_null=True)
     reader = pcsv.open_csv(
         path, parse_options=parse, convert_options=convert, read_options=pcsv.ReadOptions(block_size=1 << 24)

@@ -55,7 +55,10 @@ class RankOptions:
     plain MLE). ``tol``: convergence tolerance of the fit. ``device``: "auto", "cpu",
     "cuda" or "cuda:N" for the bootstrap. ``voter``: voter column for ``ci="cluster"``
     (default: judge, judge_hash or voter). ``weight``: per-vote weight column.
-    ``progress``: progress bars on stderr.
+    ``progress``: progress bars on stderr. ``strict``: refuse rows with a missing
+    field, an unknown winner label or one model on both sides instead of skipping them
+    (the board's ``diagnostics["skipped"]`` counts what was skipped). ``all_battles``:
+    count every battle even where an ``anony`` column says it was not anonymous.
 
     Raises :class:`RankingError` naming the allowed values when a field is out of range.
     """
@@ -76,6 +79,8 @@ class RankOptions:
     voter: str | None = None
     weight: str | None = None
     progress: bool = False
+    strict: bool = False
+    all_battles: bool = False
 
     def __post_init__(self) -> None:
         _choice("ci", self.ci, CI_METHODS)
@@ -95,7 +100,7 @@ class RankOptions:
         if not tol > 0:
             raise RankingError(f"tol must be positive, not {tol}")
         self._set("tol", tol)
-        for name in ("reweight", "position", "progress"):
+        for name in ("reweight", "position", "progress", "strict", "all_battles"):
             if not isinstance(getattr(self, name), bool):
                 raise RankingError(f"{name} must be True or False, not {getattr(self, name)!r}")
         for name in ("voter", "weight"):
@@ -127,6 +132,8 @@ class RankKwargs(TypedDict, total=False):
     voter: str | None
     weight: str | None
     progress: bool
+    strict: bool
+    all_battles: bool
 
 
 OPTION_NAMES: tuple[str, ...] = tuple(f.name for f in fields(RankOptions))

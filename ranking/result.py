@@ -85,6 +85,10 @@ class Diagnostics(TypedDict):
     ``position_advantage`` (Elo points, with its ``_se``) is present with
     ``position=True``, ``tie_param`` (Davidson's ν) with ``ties="davidson"``, the
     ``bootstrap_*`` keys with a bootstrap, ``n_voters`` with ``ci="cluster"``.
+    ``skipped``: rows of the input that were skipped, by reason (``not_anonymous``,
+    ``missing_field``, ``unknown_winner``, ``self_comparison``; only reasons that
+    occurred), for the whole input (also on a group's board); present on boards that
+    :func:`ranking.rank` and its siblings return.
     """
 
     converged: bool
@@ -114,6 +118,7 @@ class Diagnostics(TypedDict):
     position_advantage: NotRequired[float]
     position_advantage_se: NotRequired[float]
     tie_param: NotRequired[float]
+    skipped: NotRequired[dict[str, int]]
 
 
 def _plain(x: object) -> JSON:

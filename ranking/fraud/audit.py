@@ -114,6 +114,7 @@ class Votes:
     voters: list[str]
     groups: list[str]
     notes: list[str] = field(default_factory=list)
+    skipped: dict[str, int] = field(default_factory=dict)
 
     @property
     def n(self) -> int:
@@ -181,7 +182,15 @@ def load(data: VoteSource, opts: AuditOptions) -> Votes:
     if columns is not None and opts.voter is None and not any(c in columns for c in VOTER_COLUMNS):
         raise RankingError(f"an audit needs a voter column ({', '.join(VOTER_COLUMNS)}, or --voter)")
     try:
-        src = open_votes(data, voter=opts.voter, need_voter=True, by=group_col, need_time=True)
+        src = open_votes(
+            data,
+            voter=opts.voter,
+            need_voter=True,
+            by=group_col,
+            need_time=True,
+            strict=opts.strict,
+            all_battles=opts.all_battles,
+        )
     except RankingError as exc:
         if "online Elo" in str(exc):
             raise RankingError("an audit needs one row per vote, not counted rows (a 'count' column)") from None
@@ -191,8 +200,8 @@ def load(data: VoteSource, opts: AuditOptions) -> Votes:
             raise RankingError(f"no column {group_col!r} for the group tests") from None
         raise
     parts = list(src.batches)
-    if not parts:
-        raise RankingError("no votes: the data is empty")
+    if not parts or sum(len(p.a) for p in parts) == 0:
+        raise src.no_votes_left()
     a = np.concatenate([p.a for p in parts])
     b = np.concatenate([p.b for p in parts])
     y = np.concatenate([p.winner for p in parts]).astype(np.int8)
@@ -231,6 +240,7 @@ def load(data: VoteSource, opts: AuditOptions) -> Votes:
         voters=[str(v) for v in src.voters.values],
         groups=groups,
         notes=notes,
+        skipped={k: n for k, n in src.skipped.items() if n},
     )
     if len(set(votes.voters)) < len(votes.voters):
         raise RankingError("two voter labels differ only in type (e.g. 1 and '1')")
@@ -265,6 +275,7 @@ def _take(v: Votes, order: Ints) -> Votes:
         voters=v.voters,
         groups=v.groups,
         notes=v.notes,
+        skipped=v.skipped,
     )
 
 
@@ -732,6 +743,7 @@ def _report(v: Votes, p: _Pass, opts: AuditOptions, passes: int) -> AuditReport:
         passes=passes,
         scores=scores,
         notes=list(v.notes),
+        skipped=dict(v.skipped),
     )
 
 

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, TextIO
 
 from ..errors import RankingError
+from ..skipped import describe_skipped
 from .options import ALPHA, AUDIT_FORMATS, AuditOptions
 from .report import AuditReport
 
@@ -54,6 +55,17 @@ def configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
         metavar="COL",
         help="column grouping voter ids for coordination tests (default: ip_hash when present)",
     )
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="refuse a file with rows that cannot be audited (missing fields, unknown winner labels, "
+        "a model against itself) instead of skipping them",
+    )
+    p.add_argument(
+        "--all-battles",
+        action="store_true",
+        help="audit every battle; by default, where the file has an anony column, only anonymous battles",
+    )
     return p
 
 
@@ -71,7 +83,13 @@ def add_audit_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
 
 def options_from_args(args: argparse.Namespace) -> AuditOptions:
     """The :class:`AuditOptions` the parsed command line asks for (RankingError if bad)."""
-    return AuditOptions(alpha=args.alpha, voter=getattr(args, "voter", None), group=getattr(args, "group", None))
+    return AuditOptions(
+        alpha=args.alpha,
+        voter=getattr(args, "voter", None),
+        group=getattr(args, "group", None),
+        strict=bool(getattr(args, "strict", False)),
+        all_battles=bool(getattr(args, "all_battles", False)),
+    )
 
 
 def run_audit(args: argparse.Namespace) -> int:
@@ -99,6 +117,10 @@ def audit_command(source: VoteSource, args: argparse.Namespace, out: TextIO | No
     except MemoryError:
         print("error: out of memory", file=sys.stderr)
         return 2
+    line = describe_skipped(report.skipped)
+    if line:
+        hint = " (--all-battles counts them)" if report.skipped.get("not_anonymous") else ""
+        print(f"{line}{hint}", file=sys.stderr)
     for note in report.notes:
         print(f"note: {note}", file=sys.stderr)
     print(render(report, args.format), file=stream)

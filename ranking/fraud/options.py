@@ -46,7 +46,10 @@ class AuditOptions:
     ``window`` of the other's, are linked; linked ids form a co-vote group (needs a time
     column). ``passes``: how many times the consensus is refitted without the voters
     flagged so far. ``sybil_ids``: groups with at least this many voter ids are listed
-    in the report even when their votes pass.
+    in the report even when their votes pass. ``strict``: refuse rows with a missing
+    field, an unknown winner label or one model on both sides instead of skipping them
+    (the report's ``skipped`` counts them). ``all_battles``: audit every battle even where
+    an ``anony`` column says it was not anonymous.
     """
 
     alpha: float = ALPHA
@@ -59,6 +62,8 @@ class AuditOptions:
     min_covotes: int = MIN_COVOTES
     passes: int = PASSES
     sybil_ids: int = SYBIL_IDS
+    strict: bool = False
+    all_battles: bool = False
 
     def __post_init__(self) -> None:
         alpha = _number("alpha", self.alpha)
@@ -80,6 +85,9 @@ class AuditOptions:
         self._set("sybil_ids", check_integer("sybil_ids", self.sybil_ids, minimum=2))
         if self.voter is not None and (not isinstance(self.voter, str) or not self.voter):
             raise RankingError(f"voter must be a column name or None, not {self.voter!r}")
+        for name in ("strict", "all_battles"):
+            if not isinstance(getattr(self, name), bool):
+                raise RankingError(f"{name} must be True or False, not {getattr(self, name)!r}")
         if self.group is not None and not isinstance(self.group, str):
             raise RankingError(f"group must be a column name, '' (off) or None, not {self.group!r}")
 

@@ -121,7 +121,9 @@ class AuditReport:
     were flagged or are large (``sybil_ids``). ``scores``: every voter's score (log10
     e-value), flagged or not. ``excluded_votes``: votes cast by flagged voters (what a
     board that quarantines them leaves out). ``notes``: what the audit could not do
-    (no time column, no group column).
+    (no time column, no group column). ``skipped``: rows of the input that were not
+    audited, by reason (``not_anonymous``, ``missing_field``, ``unknown_winner``,
+    ``self_comparison``; see :mod:`ranking.skipped`), only reasons that occurred.
     """
 
     flags: list[VoterFlag]
@@ -133,6 +135,7 @@ class AuditReport:
     passes: int
     scores: dict[str, float] = field(default_factory=dict, repr=False)
     notes: list[str] = field(default_factory=list)
+    skipped: dict[str, int] = field(default_factory=dict)
 
     @property
     def threshold(self) -> float:

@@ -251,7 +251,7 @@ BAD = [
 def test_bad_input_is_one_readable_ranking_error(change, text):
     df = simulate_arena(ArenaOptions(models=6, honest=20, seed=1)).frame
     with pytest.raises(RankingError) as err:
-        audit(change(df))
+        audit(change(df), AuditOptions(strict=True))
     assert text in str(err.value) and "\n" not in str(err.value)
 
 

@@ -96,7 +96,7 @@ BAD = {
 def test_bad_frames_raise_one_line_errors(votes, case):
     make, text = BAD[case]
     with pytest.raises(RankingError, match=None) as err:
-        rank(make(votes.copy()))
+        rank(make(votes.copy()), strict=True)
     assert text in str(err.value) and "\n" not in str(err.value)
 
 
@@ -128,7 +128,7 @@ def test_disconnected_graph_names_the_components():
 def test_cli_prints_one_line_error_and_exits_2(tmp_path, capsys, content, text):
     path = tmp_path / "votes.csv"
     path.write_bytes(content)
-    assert main([str(path)]) == 2
+    assert main([str(path), "--strict"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and text in err and err.count("\n") == 1
 
