@@ -12,7 +12,7 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -53,8 +53,15 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad flag is one `error:` line (and exit status 2), like every other failure."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="arena", description="Open Arena: battles, votes and leaderboards")
+    parser: argparse.ArgumentParser = _Parser(prog="arena", description="Open Arena: battles, votes and leaderboards")
     commands = parser.add_subparsers(title="commands")
 
     serve = commands.add_parser("serve", help="start the web page and the REST API")

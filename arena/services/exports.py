@@ -485,11 +485,11 @@ def write_release(store: Store, settings: Settings, older_than_days: float, fmt:
         export(store, settings, options, out)
     except InvalidInput:
         return None
-    releases = sorted(dumps_dir(settings).glob(f"{ROLLING_PREFIX}-*{MANIFEST_SUFFIX}"))
-    for old in releases[:-ROLLING_KEEP]:
-        manifest = json.loads(old.read_text(encoding="utf-8"))
-        (old.parent / manifest["name"]).unlink(missing_ok=True)
-        old.unlink(missing_ok=True)
+    releases = [info for info in list_dumps(settings) if info.name.startswith(f"{ROLLING_PREFIX}-")]
+    for old in releases[ROLLING_KEEP:]:  # newest first
+        path = dumps_dir(settings) / old.name
+        manifest_path(path).unlink(missing_ok=True)  # first: a dump without its manifest is not listed
+        path.unlink(missing_ok=True)
     return out
 
 
