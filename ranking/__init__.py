@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from .fraud import AuditOptions, AuditReport, GroupFlag, VoterFlag, audit
     from .io import VoteSource, aggregation_query, read_database
     from .result import BoardRow, BoardRowDict, Diagnostics, Leaderboard, TooSmall
+    from .skipped import describe_skipped
+    from .style import style_features
 
 _LAZY = {
     "rank": "api",
@@ -50,6 +52,8 @@ _LAZY = {
     "AuditReport": "fraud",
     "VoterFlag": "fraud",
     "GroupFlag": "fraud",
+    "style_features": "style",
+    "describe_skipped": "skipped",
 }
 
 __all__ = [
@@ -74,6 +78,8 @@ __all__ = [
     "AuditReport",
     "VoterFlag",
     "GroupFlag",
+    "style_features",
+    "describe_skipped",
 ]
 
 

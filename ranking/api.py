@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import os
 import time
+from statistics import NormalDist
 from typing import Literal, Unpack
 
 import numpy as np
@@ -20,6 +21,7 @@ import pandas as pd
 
 from . import bt
 from .bootstrap import Replicas, bootstrap
+from .contextual import StyleFit, fit_style
 from .counts import Counts, aggregate
 from .design import (
     DRAW,
@@ -35,7 +37,7 @@ from .design import (
 from .errors import RankingError
 from .groups import grouped
 from .intervals import normal_ci, normal_draws, param_se, percentile_ci, rank_interval, rank_ub, ranks, sandwich_cov
-from .io import VoteSource, open_votes
+from .io import A_WINS, B_WINS, BOTH_BAD, VoteSource, VoteStream, open_votes
 from .options import MIN_VOTES, RankKwargs, RankOptions, check_integer, with_overrides
 from .result import BoardRow, Diagnostics, Leaderboard, TooSmall
 
@@ -55,8 +57,11 @@ def rank(data: VoteSource, options: RankOptions | None = None, **overrides: Unpa
     graph (its message names the components; :func:`rank_components` fits each).
     """
     opts = with_overrides(options, overrides)
-    device = _device(opts)
     timings: dict[str, float] = {}
+    if opts.style == "controlled":
+        board, counts = _style_board(data, opts, timings)
+        return _with_skipped(board, counts)
+    device = _device(opts)
     counts = _aggregate(data, opts, by=None, timings=timings)
     return _with_skipped(board_from_counts(counts, opts, device=device, timings=timings), counts)
 
@@ -78,6 +83,7 @@ def rank_groups(
     votes with its own intervals. Raises :class:`RankingError` for bad input.
     """
     opts = with_overrides(options, overrides)
+    _no_style(opts, "rank_groups (--by)")
     if not isinstance(by, str) or not by:
         raise RankingError(f"by must be a column name, not {by!r}")
     min_votes = check_integer("min_votes", min_votes, minimum=0)
@@ -101,6 +107,7 @@ def rank_components(
     one entry when the graph is connected. Raises :class:`RankingError` for bad input.
     """
     opts = with_overrides(options, overrides)
+    _no_style(opts, "rank_components (--components separate)")
     device = _device(opts)
     timings: dict[str, float] = {}
     counts = _aggregate(data, opts, by=None, timings=timings)
@@ -111,6 +118,57 @@ def rank_components(
         )
         for k, c in enumerate(check_connected(pairs))
     }
+
+
+def _no_style(opts: RankOptions, where: str) -> None:
+    if opts.style != "none":
+        raise RankingError(f"style control fits one board (rank), not {where}")
+
+
+def _style_board(data: VoteSource, opts: RankOptions, timings: dict[str, float]) -> tuple[Leaderboard, Counts]:
+    """Style control: counts (for votes, win rates and the comparison graph) and the
+    contextual fit on the per-vote rows."""
+    src = open_votes(
+        data, weight=opts.weight, strict=opts.strict, all_battles=opts.all_battles, style=True, voter=None, by=None
+    )
+    batches = [b for b in src.batches if len(b.a)]
+    replay = VoteStream(iter(batches), src.columns, src.total_rows, src.models, src.voters, src.groups)
+    replay.skipped = src.skipped
+    counts = aggregate(replay, progress=opts.progress, timings=timings)
+    pairs = _pairs(counts, opts, group=None)
+    comps = check_connected(pairs)
+    if len(comps) > 1:
+        raise RankingError(describe_components(comps))
+    a = np.concatenate([b.a for b in batches])
+    b = np.concatenate([b.b for b in batches])
+    winner = np.concatenate([b.winner for b in batches])
+    features = np.concatenate([b.style for b in batches if b.style is not None])
+    w = np.concatenate([b.weight if b.weight is not None else np.ones(len(b.a)) for b in batches])
+    keep = np.ones(len(a), dtype=bool)
+    if opts.ties == "drop":
+        keep &= (winner == A_WINS) | (winner == B_WINS)
+    elif opts.both_bad == "drop":
+        keep &= winner != BOTH_BAD
+    index = {name: k for k, name in enumerate(pairs.models)}
+    lut = np.array([index.get(str(v), -1) for v in src.models.values], dtype=np.int64)
+    a, b, winner, features, w = lut[a[keep]], lut[b[keep]], winner[keep], features[keep], w[keep]
+    y = np.where(winner == A_WINS, 1.0, np.where(winner == B_WINS, 0.0, 0.5))
+    t0 = time.perf_counter()
+    sf = fit_style(
+        a,
+        b,
+        y,
+        w,
+        features,
+        src.columns.style_names,
+        pairs.n_models,
+        position=opts.position,
+        prior=opts.prior,
+        reg=opts.style_reg,
+        tol=opts.tol,
+    )
+    timings["style_fit"] = time.perf_counter() - t0
+    return fit_board(pairs, opts, device="cpu", timings=timings, style=sf), counts
 
 
 def _with_skipped(board: Leaderboard, counts: Counts) -> Leaderboard:
@@ -192,17 +250,29 @@ def _torch_cuda() -> bool:
     return bool(torch.cuda.is_available())
 
 
-def fit_board(pairs: Pairs, options: RankOptions, *, device: str, timings: dict[str, float]) -> Leaderboard:
-    """Fit, intervals, ranks, matrices and diagnostics for one connected board."""
+def fit_board(
+    pairs: Pairs,
+    options: RankOptions,
+    *,
+    device: str,
+    timings: dict[str, float],
+    style: StyleFit | None = None,
+) -> Leaderboard:
+    """Fit, intervals, ranks, matrices and diagnostics for one connected board; with
+    ``style`` (a contextual fit of the same votes) its θ and sandwich replace the plain fit."""
     o = options
     family: Literal["bt", "davidson"] = "davidson" if o.ties == "davidson" else "bt"
     if o.prior == 0:
         check_mle_exists(pairs)
     t0 = time.perf_counter()
-    f = bt.fit(pairs, family, prior=o.prior, tol=o.tol)
+    f = bt.fit(pairs, family, prior=o.prior, tol=o.tol) if style is None else style.fit
     t1 = time.perf_counter()
     boot: Replicas | None = None
-    if o.ci == "sandwich":
+    if style is not None:
+        cov = style.cov
+        lo, hi = normal_ci(f.theta, cov, o.level)
+        reps = normal_draws(f.theta, cov, o.rounds, o.seed)
+    elif o.ci == "sandwich":
         cov = sandwich_cov(pairs, f)
         lo, hi = normal_ci(f.theta, cov, o.level)
         reps = normal_draws(f.theta, cov, o.rounds, o.seed)
@@ -283,7 +353,22 @@ def fit_board(pairs: Pairs, options: RankOptions, *, device: str, timings: dict[
         diagnostics["bootstrap_max_grad_norm"] = boot.max_grad
     if o.ci == "cluster" and pairs.voters is not None:
         diagnostics["n_voters"] = int(pairs.voters.shape[0])
-    if f.position is not None or f.tie_param is not None:
+    style_coef: dict[str, float] | None = None
+    style_ci: dict[str, tuple[float, float]] | None = None
+    if style is not None:
+        z = NormalDist().inv_cdf(0.5 + o.level / 2)
+        style_coef = {k: float(v) for k, v in zip(style.names, style.beta, strict=True)}
+        style_ci = {
+            k: (float(v - z * s), float(v + z * s))
+            for k, v, s in zip(style.names, style.beta, style.beta_se, strict=True)
+        }
+        diagnostics["style"] = o.style
+        diagnostics["style_reg"] = o.style_reg
+        diagnostics["style_dropped"] = list(style.dropped)
+        if f.position is not None and style.position_se is not None:
+            diagnostics["position_advantage"] = SCALE * f.position
+            diagnostics["position_advantage_se"] = SCALE * style.position_se
+    elif f.position is not None or f.tie_param is not None:
         se = param_se(pairs, f)
         if f.position is not None:
             diagnostics["position_advantage"] = SCALE * f.position
@@ -298,6 +383,8 @@ def fit_board(pairs: Pairs, options: RankOptions, *, device: str, timings: dict[
         battle_counts=battles,
         diagnostics=diagnostics,
         replicas=shift + SCALE * reps[:, order],
+        style=style_coef,
+        style_ci=style_ci,
     )
 
 

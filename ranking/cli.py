@@ -75,6 +75,18 @@ def configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
         "--elo", type=float, metavar="K", help="also show online Elo with this K-factor (votes in time order)"
     )
     p.add_argument(
+        "--style-control",
+        action="store_true",
+        help="ratings with answer style held equal (length, headers, lists, bold), from style_* columns "
+        "or conversation_a/conversation_b; the style coefficients are shown",
+    )
+    p.add_argument(
+        "--style-reg",
+        type=float,
+        default=0.0,
+        help="ridge penalty on the style coefficients (default 0; arena-rank uses 1)",
+    )
+    p.add_argument(
         "--strict",
         action="store_true",
         help="refuse a file with rows that cannot be ranked (missing fields, unknown winner labels, "
@@ -125,6 +137,8 @@ def options_from_args(args: argparse.Namespace) -> RankOptions:
         progress=not args.no_progress and sys.stderr.isatty(),
         strict=args.strict,
         all_battles=args.all_battles,
+        style="controlled" if args.style_control else "none",
+        style_reg=args.style_reg,
     )
 
 

@@ -28,6 +28,7 @@ import pyarrow as pa
 
 from .errors import RankingError
 from .skipped import SKIP_REASONS, describe_skipped
+from .style import CONVERSATION_COLUMNS, STYLE_FEATURES, STYLE_PREFIX, features_of_conversations
 
 VoteSource: TypeAlias = pd.DataFrame | pa.Table | str | os.PathLike[str]
 """What the entry points read: a DataFrame, an arrow Table, or the path of a Parquet,
@@ -86,6 +87,7 @@ class Batch:
     voter: np.ndarray | None = None
     group: np.ndarray | None = None
     time: np.ndarray | None = None
+    style: np.ndarray | None = None  # rows × style features (raw, not standardised)
     rows: int = -1  # rows read for this batch, skipped ones included (-1: len(a))
 
     def take(self, keep: npt.NDArray[np.bool_]) -> Batch:
@@ -103,6 +105,7 @@ class Batch:
             voter=sub(self.voter),
             group=sub(self.group),
             time=sub(self.time),
+            style=sub(self.style),
             rows=len(self.a) if self.rows < 0 else self.rows,
         )
 
@@ -117,10 +120,20 @@ class Columns:
     group: str | None = None
     time: str | None = None
     anony: str | None = None  # only rows where it is true count
+    style: list[str] = field(default_factory=list)  # style_* feature columns
+    conversations: bool = False  # style features computed from conversation_a / conversation_b
 
     def names(self) -> list[str]:
         extra = [self.count, self.weight, self.voter, self.group, self.time, self.anony]
-        return ["model_a", "model_b", "winner"] + [c for c in extra if c is not None]
+        conv = list(CONVERSATION_COLUMNS) if self.conversations else []
+        return ["model_a", "model_b", "winner"] + [c for c in extra if c is not None] + self.style + conv
+
+    @property
+    def style_names(self) -> list[str]:
+        """The style features' names: the ``style_*`` columns without the prefix."""
+        if self.conversations:
+            return list(STYLE_FEATURES)
+        return [c[len(STYLE_PREFIX) :] for c in self.style]
 
 
 @dataclass
@@ -156,6 +169,7 @@ def resolve_columns(
     weight: str | None,
     need_time: bool,
     all_battles: bool = False,
+    style: bool = False,
 ) -> Columns:
     """Check the required columns and pick the optional ones; raise a one-line error."""
     have = set(available)
@@ -172,6 +186,16 @@ def resolve_columns(
     cols.group, cols.weight = by, weight
     if ANONY_COLUMN in have and not all_battles:
         cols.anony = ANONY_COLUMN
+    if style:
+        if cols.count is not None:
+            raise RankingError("style control needs one row per vote, not counted rows (a 'count' column)")
+        cols.style = sorted(str(c) for c in available if str(c).startswith(STYLE_PREFIX))
+        cols.conversations = not cols.style and all(c in have for c in CONVERSATION_COLUMNS)
+        if not cols.style and not cols.conversations:
+            raise RankingError(
+                "style control needs style_* feature columns or conversation_a and conversation_b "
+                "(OpenAI message lists)"
+            )
     if need_voter:
         cols.voter = voter or next((c for c in VOTER_COLUMNS if c in have), None)
         if cols.voter is None:
@@ -254,6 +278,15 @@ def _numbers(values: object, name: str, *, nonneg: bool) -> npt.NDArray[np.float
     return x
 
 
+def _style_values(values: object, name: str) -> npt.NDArray[np.float64]:
+    """A numeric style feature; a missing value is NaN (the row is then skipped)."""
+    try:
+        out: npt.NDArray[np.float64] = np.asarray(pd.to_numeric(pd.Series(values), errors="raise"), dtype=np.float64)
+    except (TypeError, ValueError):
+        raise RankingError(f"style column {name!r} must be numeric") from None
+    return out
+
+
 def _time_values(values: object) -> npt.NDArray[np.float64]:
     """Timestamps as sortable float64 (numbers, datetimes or ISO strings)."""
     s = pd.Series(values)
@@ -298,6 +331,12 @@ class _Coder:
             group=self._groups(rb.column(c.group).to_pandas()) if c.group else None,
             time=_time_values(rb.column(c.time).to_numpy(zero_copy_only=False)) if c.time else None,
         )
+        if c.style:
+            batch.style = np.column_stack(
+                [_style_values(rb.column(n).to_numpy(zero_copy_only=False), n) for n in c.style]
+            )
+        elif c.conversations:
+            batch.style = features_of_conversations(*(rb.column(n).to_pylist() for n in CONVERSATION_COLUMNS))
         anon = _anonymous(rb.column(c.anony).to_pandas()) if c.anony else None
         return self.screen(batch, anon, lambda k: rb.column("winner")[k].as_py())
 
@@ -314,6 +353,10 @@ class _Coder:
             group=self._groups(df[c.group]) if c.group else None,
             time=_time_values(df[c.time].to_numpy()) if c.time else None,
         )
+        if c.style:
+            batch.style = np.column_stack([_style_values(df[n].to_numpy(), n) for n in c.style])
+        elif c.conversations:
+            batch.style = features_of_conversations(*(df[n].tolist() for n in CONVERSATION_COLUMNS))
         anon = _anonymous(df[c.anony]) if c.anony else None
         return self.screen(batch, anon, lambda k: df["winner"].iloc[k])
 
@@ -327,6 +370,8 @@ class _Coder:
         fields = [("model_a", batch.a < 0), ("model_b", batch.b < 0), ("winner", batch.winner == NO_LABEL)]
         if batch.voter is not None:
             fields.append((src.columns.voter or "voter", batch.voter < 0))
+        if batch.style is not None:
+            fields.append(("style", ~np.isfinite(batch.style).all(axis=1)))
         missing = np.zeros(rows, dtype=bool)
         for name, bad in fields:
             bad &= keep
@@ -374,6 +419,7 @@ class _Wanted(TypedDict):
     weight: str | None
     need_time: bool
     all_battles: bool
+    style: bool
 
 
 def open_votes(
@@ -386,6 +432,7 @@ def open_votes(
     need_time: bool = False,
     strict: bool = False,
     all_battles: bool = False,
+    style: bool = False,
 ) -> VoteStream:
     """Open a DataFrame, an arrow Table or a file path as a stream of coded batches.
 
@@ -393,10 +440,17 @@ def open_votes(
     label or one model on both sides are skipped and counted in the stream's
     ``skipped``; ``strict=True`` raises a :class:`RankingError` at the first one instead.
     Where there is an ``anony`` column only the rows where it is true are read, unless
-    ``all_battles=True``.
+    ``all_battles=True``. ``style=True`` also reads style features into each batch's
+    ``style`` (``style_*`` columns, or computed from ``conversation_a`` / ``conversation_b``).
     """
     opts = _Wanted(
-        voter=voter, need_voter=need_voter, by=by, weight=weight, need_time=need_time, all_battles=all_battles
+        voter=voter,
+        need_voter=need_voter,
+        by=by,
+        weight=weight,
+        need_time=need_time,
+        all_battles=all_battles,
+        style=style,
     )
     src: VoteStream
     if isinstance(data, pd.DataFrame):

@@ -24,6 +24,9 @@ Ties = Literal["half", "drop", "davidson"]
 """A tie is half a win each (LMArena), dropped, or fitted by Davidson's tie model."""
 BothBad = Literal["tie", "drop"]
 """A ``both_bad`` vote counts as a tie, or is dropped."""
+Style = Literal["none", "controlled"]
+"""``controlled``: ratings with answer style held equal (a contextual Bradley-Terry fit
+with style features, as LMArena's style control); ``none``: the plain fit."""
 Format = Literal["table", "markdown", "csv", "json"]
 """Text renderings of the command line."""
 
@@ -31,6 +34,7 @@ CI_METHODS: tuple[CIMethod, ...] = get_args(CIMethod)
 TIES: tuple[Ties, ...] = get_args(Ties)
 BOTH_BAD: tuple[BothBad, ...] = get_args(BothBad)
 FORMATS: tuple[Format, ...] = get_args(Format)
+STYLES: tuple[Style, ...] = get_args(Style)
 DEVICES = ("auto", "cpu", "cuda")  # and "cuda:N"
 
 MIN_VOTES = 300  # smallest group that gets its own leaderboard
@@ -59,6 +63,11 @@ class RankOptions:
     field, an unknown winner label or one model on both sides instead of skipping them
     (the board's ``diagnostics["skipped"]`` counts what was skipped). ``all_battles``:
     count every battle even where an ``anony`` column says it was not anonymous.
+    ``style``: "controlled" fits ratings with answer style held equal (style features
+    from ``style_*`` columns or ``conversation_a`` / ``conversation_b``; see
+    :mod:`ranking.style`), sandwich intervals only, ties "half" or "drop";
+    ``style_reg``: ridge penalty ½·reg·N·‖β‖² on the style coefficients (0: plain MLE;
+    1: arena-rank's default).
 
     Raises :class:`RankingError` naming the allowed values when a field is out of range.
     """
@@ -81,11 +90,22 @@ class RankOptions:
     progress: bool = False
     strict: bool = False
     all_battles: bool = False
+    style: Style = "none"
+    style_reg: float = 0.0
 
     def __post_init__(self) -> None:
         _choice("ci", self.ci, CI_METHODS)
         _choice("ties", self.ties, TIES)
         _choice("both_bad", self.both_bad, BOTH_BAD)
+        _choice("style", self.style, STYLES)
+        self._set("style_reg", _number("style_reg", self.style_reg, minimum=0.0))
+        if self.style == "controlled":
+            if self.ci != "sandwich":
+                raise RankingError(f"style control has sandwich intervals only, not ci={self.ci!r}")
+            if self.ties == "davidson":
+                raise RankingError("style control fits ties as half a win (ties half or drop), not davidson")
+            if self.reweight:
+                raise RankingError("style control cannot be combined with reweight")
         if not isinstance(self.device, str) or (self.device not in DEVICES and not _is_cuda_index(self.device)):
             raise RankingError(f"device must be one of {', '.join(DEVICES)} or cuda:N, not {self.device!r}")
         self._set("rounds", check_integer("rounds", self.rounds, minimum=1))
@@ -134,6 +154,8 @@ class RankKwargs(TypedDict, total=False):
     progress: bool
     strict: bool
     all_battles: bool
+    style: Style
+    style_reg: float
 
 
 OPTION_NAMES: tuple[str, ...] = tuple(f.name for f in fields(RankOptions))

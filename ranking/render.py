@@ -69,7 +69,20 @@ def summary(lb: Leaderboard) -> str:
         text += f", position advantage {d['position_advantage']:+.1f} ± {1.96 * d['position_advantage_se']:.1f}"
     if "tie_param" in d:
         text += f", davidson nu={d['tie_param']:.3f}"
+    style = style_line(lb)
+    if style:
+        text += f"\n{style}"
     return text
+
+
+def style_line(lb: Leaderboard) -> str | None:
+    """The style coefficients in one line (None without style control)."""
+    if lb.style is None:
+        return None
+    ci = lb.style_ci or {}
+    pct = f"{lb.diagnostics['level']:.0%}"
+    parts = [f"{k} {v:+.3f}" + (f" [{ci[k][0]:+.3f}, {ci[k][1]:+.3f}]" if k in ci else "") for k, v in lb.style.items()]
+    return f"style control, coefficients (log-odds per s.d., {pct} CI): " + ", ".join(parts)
 
 
 def render(result: Leaderboard | Boards, fmt: Format, elo: Mapping[str, float] | None = None) -> tuple[str, list[str]]:
@@ -84,6 +97,7 @@ def render(result: Leaderboard | Boards, fmt: Format, elo: Mapping[str, float] |
     notes = [f"{label}: not ranked ({item.reason})" for label, item in boards.items() if isinstance(item, TooSmall)]
     fitted = {k: v for k, v in boards.items() if isinstance(v, Leaderboard)}
     if fmt in ("json", "csv"):
+        notes += [line for lb in fitted.values() if (line := style_line(lb))]
         rows: list[dict[str, object]] = []
         for label, lb in fitted.items():
             for r in lb.records():

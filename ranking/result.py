@@ -88,7 +88,8 @@ class Diagnostics(TypedDict):
     ``skipped``: rows of the input that were skipped, by reason (``not_anonymous``,
     ``missing_field``, ``unknown_winner``, ``self_comparison``; only reasons that
     occurred), for the whole input (also on a group's board); present on boards that
-    :func:`ranking.rank` and its siblings return.
+    :func:`ranking.rank` and its siblings return. ``style`` ("controlled"),
+    ``style_reg`` and ``style_dropped`` (constant features, not fitted) with style control.
     """
 
     converged: bool
@@ -119,6 +120,9 @@ class Diagnostics(TypedDict):
     position_advantage_se: NotRequired[float]
     tie_param: NotRequired[float]
     skipped: NotRequired[dict[str, int]]
+    style: NotRequired[str]
+    style_reg: NotRequired[float]
+    style_dropped: NotRequired[list[str]]
 
 
 def _plain(x: object) -> JSON:
@@ -152,7 +156,10 @@ class Leaderboard:
     model (NaN where they never met); ``predicted_win_rate``: the same from the fit;
     ``battle_counts``: votes per pair. ``replicas`` holds the bootstrap (or
     sandwich-normal) ratings, rounds × models in row order, for further analysis; it is
-    not part of ``to_dict()``.
+    not part of ``to_dict()``. ``style`` (with style control only): the fitted style
+    coefficients, log-odds per standard deviation of each feature (positive: voters
+    favour the side with more of it), and ``style_ci`` their intervals at the board's
+    level.
     """
 
     rows: tuple[BoardRow, ...]
@@ -161,6 +168,8 @@ class Leaderboard:
     battle_counts: pd.DataFrame
     diagnostics: Diagnostics
     replicas: npt.NDArray[np.float64] | None = field(default=None, repr=False)
+    style: dict[str, float] | None = None
+    style_ci: dict[str, tuple[float, float]] | None = None
 
     @property
     def models(self) -> list[str]:
@@ -175,14 +184,24 @@ class Leaderboard:
         return pd.DataFrame(self.records(), columns=list(ROW_KEYS))
 
     def to_dict(self) -> dict[str, JSON]:
-        """rows, diagnostics and the three matrices ({"models", "values"}) as plain JSON."""
-        return {
+        """rows, diagnostics and the three matrices ({"models", "values"}) as plain JSON;
+        with style control also ``style`` ({feature: {"coef", "ci_low", "ci_high"}})."""
+        out: dict[str, JSON] = {
             "rows": _plain(self.records()),
             "diagnostics": _plain(self.diagnostics),
             "win_rate_matrix": _matrix(self.win_rate_matrix),
             "predicted_win_rate": _matrix(self.predicted_win_rate),
             "battle_counts": _matrix(self.battle_counts),
         }
+        if self.style is not None:
+            ci = self.style_ci or {}
+            out["style"] = {
+                k: _plain(
+                    {"coef": v, "ci_low": ci.get(k, (math.nan,) * 2)[0], "ci_high": ci.get(k, (math.nan,) * 2)[1]}
+                )
+                for k, v in self.style.items()
+            }
+        return out
 
     def __repr__(self) -> str:
         d = self.diagnostics
