@@ -212,6 +212,7 @@ def _audit(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # stderr is for the progress bar and errors
     from tqdm import tqdm
 
     from arena.errors import ArenaError
