@@ -28,7 +28,14 @@ import pyarrow as pa
 
 from .errors import RankingError
 from .skipped import SKIP_REASONS, describe_skipped
-from .style import CONVERSATION_COLUMNS, STYLE_FEATURES, STYLE_PREFIX, features_of_conversations
+from .style import (
+    CONVERSATION_COLUMNS,
+    METADATA_COLUMN,
+    STYLE_FEATURES,
+    STYLE_PREFIX,
+    features_of_conversations,
+    features_of_metadata,
+)
 
 VoteSource: TypeAlias = pd.DataFrame | pa.Table | str | os.PathLike[str]
 """What the entry points read: a DataFrame, an arrow Table, or the path of a Parquet,
@@ -122,16 +129,17 @@ class Columns:
     anony: str | None = None  # only rows where it is true count
     style: list[str] = field(default_factory=list)  # style_* feature columns
     conversations: bool = False  # style features computed from conversation_a / conversation_b
+    metadata: bool = False  # style features from LMArena's conv_metadata counts
 
     def names(self) -> list[str]:
         extra = [self.count, self.weight, self.voter, self.group, self.time, self.anony]
-        conv = list(CONVERSATION_COLUMNS) if self.conversations else []
+        conv = list(CONVERSATION_COLUMNS) if self.conversations else [METADATA_COLUMN] if self.metadata else []
         return ["model_a", "model_b", "winner"] + [c for c in extra if c is not None] + self.style + conv
 
     @property
     def style_names(self) -> list[str]:
         """The style features' names: the ``style_*`` columns without the prefix."""
-        if self.conversations:
+        if self.conversations or self.metadata:
             return list(STYLE_FEATURES)
         return [c[len(STYLE_PREFIX) :] for c in self.style]
 
@@ -190,11 +198,12 @@ def resolve_columns(
         if cols.count is not None:
             raise RankingError("style control needs one row per vote, not counted rows (a 'count' column)")
         cols.style = sorted(str(c) for c in available if str(c).startswith(STYLE_PREFIX))
-        cols.conversations = not cols.style and all(c in have for c in CONVERSATION_COLUMNS)
-        if not cols.style and not cols.conversations:
+        cols.metadata = not cols.style and METADATA_COLUMN in have
+        cols.conversations = not cols.style and not cols.metadata and all(c in have for c in CONVERSATION_COLUMNS)
+        if not cols.style and not cols.metadata and not cols.conversations:
             raise RankingError(
-                "style control needs style_* feature columns or conversation_a and conversation_b "
-                "(OpenAI message lists)"
+                "style control needs style_* feature columns, LMArena's conv_metadata, or conversation_a "
+                "and conversation_b (OpenAI message lists)"
             )
     if need_voter:
         cols.voter = voter or next((c for c in VOTER_COLUMNS if c in have), None)
@@ -335,6 +344,8 @@ class _Coder:
             batch.style = np.column_stack(
                 [_style_values(rb.column(n).to_numpy(zero_copy_only=False), n) for n in c.style]
             )
+        elif c.metadata:
+            batch.style = features_of_metadata(rb.column(METADATA_COLUMN).to_pylist())
         elif c.conversations:
             batch.style = features_of_conversations(*(rb.column(n).to_pylist() for n in CONVERSATION_COLUMNS))
         anon = _anonymous(rb.column(c.anony).to_pandas()) if c.anony else None
@@ -355,6 +366,8 @@ class _Coder:
         )
         if c.style:
             batch.style = np.column_stack([_style_values(df[n].to_numpy(), n) for n in c.style])
+        elif c.metadata:
+            batch.style = features_of_metadata(df[METADATA_COLUMN].tolist())
         elif c.conversations:
             batch.style = features_of_conversations(*(df[n].tolist() for n in CONVERSATION_COLUMNS))
         anon = _anonymous(df[c.anony]) if c.anony else None

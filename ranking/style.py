@@ -38,6 +38,13 @@ STYLE_PREFIX = "style_"
 STYLE_FEATURES = ("length", "headers", "lists", "bold")
 """The features :func:`style_features` computes, as columns ``style_<name>``."""
 CONVERSATION_COLUMNS = ("conversation_a", "conversation_b")
+METADATA_COLUMN = "conv_metadata"
+_METADATA_KEYS = {
+    "length": "sum_assistant_{}_tokens",
+    "headers": "header_count_{}",
+    "lists": "list_count_{}",
+    "bold": "bold_count_{}",
+}
 
 _CODE = re.compile(r"```[^`]*```", re.DOTALL)
 _HEADER = re.compile(r"^#{1,6}\s", re.MULTILINE)
@@ -97,6 +104,41 @@ def style_features(conversation_a: object, conversation_b: object) -> dict[str, 
     ``style="controlled"`` uses them."""
     ca, cb = style_counts(conversation_a), style_counts(conversation_b)
     return {f"{STYLE_PREFIX}{k}": (ca[k] - cb[k]) / (ca[k] + cb[k] + 1) for k in STYLE_FEATURES}
+
+
+def _count(value: object) -> float:
+    """A count of LMArena's conv_metadata: a number, or a dict of counts (h1..h6,
+    ordered/unordered, ** and __) that is summed; NaN when missing."""
+    if isinstance(value, Mapping):
+        return float(sum(_count(v) for v in value.values()))
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return float("nan")
+
+
+def metadata_features(metadata: object) -> list[float]:
+    """The :data:`STYLE_FEATURES` of one battle from LMArena's ``conv_metadata``
+    (``sum_assistant_a_tokens``, ``header_count_a``, ``list_count_a``, ``bold_count_a``
+    and the ``_b`` ones; a dict or its JSON): the same normalised differences, with the
+    length in tokens as LMArena counts it. NaN where a count is missing."""
+    if isinstance(metadata, str):
+        try:
+            metadata = json.loads(metadata)
+        except ValueError:
+            metadata = None
+    if not isinstance(metadata, Mapping):
+        return [float("nan")] * len(STYLE_FEATURES)
+    out = []
+    for k in STYLE_FEATURES:
+        a, b = (_count(metadata.get(_METADATA_KEYS[k].format(side))) for side in "ab")
+        out.append((a - b) / (a + b + 1))
+    return out
+
+
+def features_of_metadata(values: Sequence[object]) -> Matrix:
+    """Rows × :data:`STYLE_FEATURES` matrix of :func:`metadata_features`."""
+    out = np.array([metadata_features(v) for v in values], dtype=np.float64)
+    return out.reshape(len(values), len(STYLE_FEATURES))
 
 
 def features_of_conversations(conv_a: Sequence[object], conv_b: Sequence[object]) -> Matrix:

@@ -138,6 +138,33 @@ def test_features_from_conversations_in_every_format(tmp_path):
         assert np.allclose(lb.to_frame().rating, ref.to_frame().rating), src
 
 
+def metadata(conv_a, conv_b):
+    """LMArena's conv_metadata for two conversations (length in characters here)."""
+    out = {}
+    for side, conv in (("a", conv_a), ("b", conv_b)):
+        c = style_counts(conv)
+        out[f"sum_assistant_{side}_tokens"] = c["length"]
+        out[f"header_count_{side}"] = {"h1": c["headers"], "h2": 0, "h3": 0, "h4": 0, "h5": 0, "h6": 0}
+        out[f"list_count_{side}"] = {"ordered": 0, "unordered": c["lists"]}
+        out[f"bold_count_{side}"] = {"**": c["bold"], "__": 0}
+    return out
+
+
+def test_features_from_lmarena_conv_metadata(tmp_path):
+    df = with_conversations(simulate(5, 600, seed=7).frame().astype(str))
+    ref = rank(df, style="controlled")
+    meta = df[["model_a", "model_b", "winner"]].assign(
+        conv_metadata=[metadata(a, b) for a, b in zip(df.conversation_a, df.conversation_b)]
+    )
+    pq.write_table(pa.Table.from_pandas(meta, preserve_index=False), tmp_path / "m.parquet")
+    for src in (meta, tmp_path / "m.parquet", meta.assign(conversation_a=None, conversation_b=None)):
+        lb = rank(src, style="controlled")
+        assert lb.style == pytest.approx(ref.style)
+        assert np.allclose(lb.to_frame().rating, ref.to_frame().rating)
+    meta.loc[4, "conv_metadata"] = None
+    assert rank(meta, style="controlled").diagnostics["skipped"] == {"missing_field": 1}
+
+
 def test_style_rows_are_screened_like_the_others():
     df, _ = simulated(3_000)
     df.loc[3, "style_length"] = np.nan
@@ -165,7 +192,7 @@ def test_bad_style_options(kwargs, text):
 
 def test_style_needs_features_and_one_board():
     df = simulate(4, 200, seed=1).frame().astype(str)
-    with pytest.raises(RankingError, match="style control needs style_\\* feature columns or conversation_a"):
+    with pytest.raises(RankingError, match="style control needs style_\\* feature columns, LMArena's conv_metadata"):
         rank(df, style="controlled")
     with pytest.raises(RankingError, match="one row per vote"):
         rank(df.groupby(["model_a", "model_b", "winner"]).size().rename("count").reset_index(), style="controlled")
