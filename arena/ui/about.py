@@ -36,15 +36,17 @@ def about_markdown(arena: Arena) -> str:
 - A salted, one-way hash of your IP address (HMAC-SHA256), used only to detect fraud; never the address.
 - If you fill in **About you** (optional): age band, gender, country, first language and expertise.
   You can change or delete those answers at any time; deleting them removes them from your votes too.
-- Published vote data uses salted pseudonyms instead of voter ids and only coarse demographics.
+- Published vote dumps use a pseudonym per release instead of voter ids (salted anew for each dump, so two
+  dumps cannot be linked), and no addresses or demographics.
 
 ## Take part
 - **Submit a model:** serve it behind an OpenAI-compatible endpoint (`/v1/chat/completions`,
   `/v1/images/generations`, or this project's `/v1/3d/generations`) and ask the operators to add it to the
   models file; it is validated before it enters battles.
 - **Download the data:** the REST API is documented at [/api/v1/docs](/api/v1/docs)
-  ([OpenAPI](/api/v1/openapi.json)): models, leaderboards (with groups) and artifacts; operators publish
-  anonymised vote dumps for researchers.
+  ([OpenAPI](/api/v1/openapi.json)): models, leaderboards (with groups) and artifacts. The **Data** tab
+  lists the published vote dumps (Parquet, CSV or JSON lines, also at [/api/v1/dumps](/api/v1/dumps)), each
+  with a manifest and the `arena rank` command that reproduces the leaderboard from it.
 """
 
 

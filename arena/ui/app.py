@@ -1,4 +1,4 @@
-"""The public page: tabs for anonymous battles, named side-by-side, leaderboard and about.
+"""The public page: tabs for anonymous battles, named side-by-side, leaderboard, data (vote dumps) and about.
 
 `build_ui` assembles the Blocks; `mount` serves them at / on the API's FastAPI app
 with everything the page needs from the Gradio wheel (no CDN, no web fonts), so
@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from arena.runtime import Arena
 from arena.ui.about import build_about_tab
 from arena.ui.battle import MODALITY_LABELS, build_panel
+from arena.ui.data_tab import build_data_tab
 from arena.ui.leaderboard_tab import build_leaderboard_tab
 from arena.ui.profile import build_profile_form
 from arena.ui.voter import VoterCookieMiddleware
@@ -84,6 +85,7 @@ def build_ui(arena: Arena) -> gr.Blocks:
                             build_panel(arena, modality, named=True)
             with gr.Tab("Leaderboard", id="leaderboard", elem_id="tab-leaderboard") as leaderboard_tab:
                 board, board_inputs, render = build_leaderboard_tab(arena)
+            build_data_tab(arena)
             with gr.Tab("About", id="about", elem_id="tab-about"):
                 build_about_tab(arena)
         leaderboard_tab.select(
