@@ -202,3 +202,24 @@ async def test_releases_are_listed_rolled_and_found_by_safe_names_only(arena, vo
     for name in ("../secret.key", "..", "arena.db", "secret.key", "/etc/passwd", "%2e%2e", written[0].name):  # type: ignore[union-attr]
         assert find_dump(settings, name) is None
     assert write_release(arena.store, settings, 30) is None  # nothing old enough: no release
+
+
+async def test_the_dump_job_writes_rolling_releases_on_its_schedule_and_is_off_by_default(arena, voted, monkeypatch):
+    from dataclasses import replace
+
+    from arena.jobs.dumps import DumpJob
+    from arena.settings import from_environment
+    from tests.conftest import eventually
+
+    assert not arena.dump_job.enabled and arena.dump_job._thread is None  # ARENA_DUMP_EVERY unset: off
+    monkeypatch.setenv("ARENA_DUMP_EVERY", "0.5")
+    monkeypatch.setenv("ARENA_DUMP_OLDER_THAN_DAYS", "0")
+    configured = from_environment()
+    assert configured.dump_every == 0.5 and configured.dump_older_than_days == 0
+    job = DumpJob(arena.store, replace(arena.settings, dump_every=1.0))
+    job.start()
+    try:
+        listed = eventually(lambda: list_dumps(arena.settings), timeout=20)
+    finally:
+        job.stop()
+    assert listed and listed[0].name.startswith("rolling-") and listed[0].rows == 5
