@@ -131,7 +131,9 @@ def _style_board(data: VoteSource, opts: RankOptions, timings: dict[str, float])
     src = open_votes(
         data, weight=opts.weight, strict=opts.strict, all_battles=opts.all_battles, style=True, voter=None, by=None
     )
+    t_read = time.perf_counter()
     batches = [b for b in src.batches if len(b.a)]
+    timings["read"] = time.perf_counter() - t_read
     replay = VoteStream(iter(batches), src.columns, src.total_rows, src.models, src.voters, src.groups)
     replay.skipped = src.skipped
     counts = aggregate(replay, progress=opts.progress, timings=timings)
