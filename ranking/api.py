@@ -128,8 +128,16 @@ def _no_style(opts: RankOptions, where: str) -> None:
 def _style_board(data: VoteSource, opts: RankOptions, timings: dict[str, float]) -> tuple[Leaderboard, Counts]:
     """Style control: counts (for votes, win rates and the comparison graph) and the
     contextual fit on the per-vote rows."""
+    cluster = opts.ci == "cluster"
     src = open_votes(
-        data, weight=opts.weight, strict=opts.strict, all_battles=opts.all_battles, style=True, voter=None, by=None
+        data,
+        weight=opts.weight,
+        strict=opts.strict,
+        all_battles=opts.all_battles,
+        style=True,
+        voter=opts.voter,
+        need_voter=cluster,
+        by=None,
     )
     t_read = time.perf_counter()
     batches = [b for b in src.batches if len(b.a)]
@@ -146,6 +154,7 @@ def _style_board(data: VoteSource, opts: RankOptions, timings: dict[str, float])
     winner = np.concatenate([b.winner for b in batches])
     features = np.concatenate([b.style for b in batches if b.style is not None])
     w = np.concatenate([b.weight if b.weight is not None else np.ones(len(b.a)) for b in batches])
+    voter = np.concatenate([b.voter for b in batches if b.voter is not None]) if cluster else None
     keep = np.ones(len(a), dtype=bool)
     if opts.ties == "drop":
         keep &= (winner == A_WINS) | (winner == B_WINS)
@@ -155,6 +164,8 @@ def _style_board(data: VoteSource, opts: RankOptions, timings: dict[str, float])
     lut = np.array([index.get(str(v), -1) for v in src.models.values], dtype=np.int64)
     a, b, winner, features, w = lut[a[keep]], lut[b[keep]], winner[keep], features[keep], w[keep]
     y = np.where(winner == A_WINS, 1.0, np.where(winner == B_WINS, 0.0, 0.5))
+    if voter is not None:
+        voter = voter[keep]
     t0 = time.perf_counter()
     sf = fit_style(
         a,
@@ -168,6 +179,7 @@ def _style_board(data: VoteSource, opts: RankOptions, timings: dict[str, float])
         prior=opts.prior,
         reg=opts.style_reg,
         tol=opts.tol,
+        cluster=voter,
     )
     timings["style_fit"] = time.perf_counter() - t0
     return fit_board(pairs, opts, device="cpu", timings=timings, style=sf), counts
@@ -334,7 +346,7 @@ def fit_board(
         tol=o.tol,
         ci=o.ci,
         level=o.level,
-        rounds=o.rounds if o.ci != "sandwich" else 0,
+        rounds=o.rounds if o.ci != "sandwich" and style is None else 0,
         seed=o.seed,
         n_votes=float(raw.sum()),
         n_models=m,

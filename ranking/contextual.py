@@ -52,12 +52,14 @@ def fit_style(
     reg: float,
     tol: float,
     max_iter: int = bt.MAX_ITER,
+    cluster: npt.NDArray[np.int64] | None = None,
 ) -> StyleFit:
     """Fit θ (M models, i/j index them), optional h and β on per-vote rows.
 
     ``y``: the left side's score (1, 0 or ½), ``w``: weights, ``features``: raw (not yet
     standardised) rows × features. A feature that is constant over the rows says
-    nothing and is dropped (listed in ``dropped``).
+    nothing and is dropped (listed in ``dropped``). ``cluster``: a voter code per row for
+    the voter-clustered sandwich (scores summed per voter before the outer product).
     """
     sd = features.std(axis=0)
     keep = sd > 1e-12 * np.maximum(1.0, np.abs(features).max(axis=0, initial=0.0))
@@ -124,7 +126,14 @@ def fit_style(
 
     p = expit(X @ x)
     score = w * (y - p)
-    meat = (X.T @ X.multiply((score * score)[:, None])).toarray()
+    if cluster is None:
+        meat = (X.T @ X.multiply((score * score)[:, None])).toarray()
+    else:
+        _, group = np.unique(cluster, return_inverse=True)
+        group = group.ravel()
+        ind = sp.csr_matrix((np.ones(rows), (group, np.arange(rows))), shape=(int(group.max()) + 1, rows))
+        sums = ind @ X.multiply(score[:, None]).tocsr()  # voters × params
+        meat = (sums.T @ sums).toarray()
     Hinv = np.linalg.inv(bt.regularised(H, m, null_space))
     V = Hinv @ meat @ Hinv
     C = np.eye(m) - 1.0 / m

@@ -65,7 +65,8 @@ class RankOptions:
     count every battle even where an ``anony`` column says it was not anonymous.
     ``style``: "controlled" fits ratings with answer style held equal (style features
     from ``style_*`` columns or ``conversation_a`` / ``conversation_b``; see
-    :mod:`ranking.style`), sandwich intervals only, ties "half" or "drop";
+    :mod:`ranking.style`), sandwich intervals (``ci="cluster"``: clustered by voter),
+    ties "half" or "drop";
     ``style_reg``: ridge penalty ½·reg·N·‖β‖² on the style coefficients (0: plain MLE;
     1: arena-rank's default).
 
@@ -100,8 +101,11 @@ class RankOptions:
         _choice("style", self.style, STYLES)
         self._set("style_reg", _number("style_reg", self.style_reg, minimum=0.0))
         if self.style == "controlled":
-            if self.ci != "sandwich":
-                raise RankingError(f"style control has sandwich intervals only, not ci={self.ci!r}")
+            if self.ci == "bootstrap":
+                raise RankingError(
+                    "style control has sandwich intervals (ci='sandwich', or 'cluster' for the "
+                    "voter-clustered sandwich), not ci='bootstrap'"
+                )
             if self.ties == "davidson":
                 raise RankingError("style control fits ties as half a win (ties half or drop), not davidson")
             if self.reweight:
