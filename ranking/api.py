@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import os
 import time
+from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Literal, Unpack
 
@@ -59,8 +60,8 @@ def rank(data: VoteSource, options: RankOptions | None = None, **overrides: Unpa
     opts = with_overrides(options, overrides)
     timings: dict[str, float] = {}
     if opts.style == "controlled":
-        board, counts = _style_board(data, opts, timings)
-        return _with_skipped(board, counts)
+        counts, rows = _style_rows(data, opts, by=None, timings=timings)
+        return _with_skipped(_style_board(counts, rows, opts, group=None, timings=timings), counts)
     device = _device(opts)
     counts = _aggregate(data, opts, by=None, timings=timings)
     return _with_skipped(board_from_counts(counts, opts, device=device, timings=timings), counts)
@@ -83,12 +84,18 @@ def rank_groups(
     votes with its own intervals. Raises :class:`RankingError` for bad input.
     """
     opts = with_overrides(options, overrides)
-    _no_style(opts, "rank_groups (--by)")
     if not isinstance(by, str) or not by:
         raise RankingError(f"by must be a column name, not {by!r}")
     min_votes = check_integer("min_votes", min_votes, minimum=0)
-    device = _device(opts)
     timings: dict[str, float] = {}
+    if opts.style == "controlled":
+        counts, rows = _style_rows(data, opts, by=by, timings=timings)
+        return grouped(
+            counts,
+            min_votes,
+            lambda g: _with_skipped(_style_board(counts, rows, opts, group=g, timings=timings), counts),
+        )
+    device = _device(opts)
     counts = _aggregate(data, opts, by=by, timings=timings)
     return grouped(
         counts,
@@ -107,7 +114,8 @@ def rank_components(
     one entry when the graph is connected. Raises :class:`RankingError` for bad input.
     """
     opts = with_overrides(options, overrides)
-    _no_style(opts, "rank_components (--components separate)")
+    if opts.style != "none":
+        raise RankingError("style control fits connected boards: rank or rank_groups, not rank_components")
     device = _device(opts)
     timings: dict[str, float] = {}
     counts = _aggregate(data, opts, by=None, timings=timings)
@@ -120,14 +128,26 @@ def rank_components(
     }
 
 
-def _no_style(opts: RankOptions, where: str) -> None:
-    if opts.style != "none":
-        raise RankingError(f"style control fits one board (rank), not {where}")
+@dataclass
+class _StyleRows:
+    """The per-vote rows of a style-controlled fit, as read (model codes of ``models``)."""
+
+    models: list[object]
+    a: npt.NDArray[np.int64]
+    b: npt.NDArray[np.int64]
+    winner: npt.NDArray[np.int8]
+    features: npt.NDArray[np.float64]
+    weight: npt.NDArray[np.float64]
+    voter: npt.NDArray[np.int64] | None
+    group: npt.NDArray[np.int64] | None
+    names: list[str]
 
 
-def _style_board(data: VoteSource, opts: RankOptions, timings: dict[str, float]) -> tuple[Leaderboard, Counts]:
-    """Style control: counts (for votes, win rates and the comparison graph) and the
-    contextual fit on the per-vote rows."""
+def _style_rows(
+    data: VoteSource, opts: RankOptions, *, by: str | None, timings: dict[str, float]
+) -> tuple[Counts, _StyleRows]:
+    """Style control reads every vote: counts (for votes, win rates and the comparison
+    graph) and the per-vote rows with their features."""
     cluster = opts.ci == "cluster"
     src = open_votes(
         data,
@@ -137,7 +157,7 @@ def _style_board(data: VoteSource, opts: RankOptions, timings: dict[str, float])
         style=True,
         voter=opts.voter,
         need_voter=cluster,
-        by=None,
+        by=by,
     )
     t_read = time.perf_counter()
     batches = [b for b in src.batches if len(b.a)]
@@ -145,44 +165,60 @@ def _style_board(data: VoteSource, opts: RankOptions, timings: dict[str, float])
     replay = VoteStream(iter(batches), src.columns, src.total_rows, src.models, src.voters, src.groups)
     replay.skipped = src.skipped
     counts = aggregate(replay, progress=opts.progress, timings=timings)
-    pairs = _pairs(counts, opts, group=None)
+
+    def cat(parts: list[np.ndarray | None]) -> np.ndarray:
+        return np.concatenate([p for p in parts if p is not None])
+
+    rows = _StyleRows(
+        models=src.models.values,
+        a=cat([b.a for b in batches]),
+        b=cat([b.b for b in batches]),
+        winner=cat([b.winner for b in batches]),
+        features=cat([b.style for b in batches]),
+        weight=cat([b.weight if b.weight is not None else np.ones(len(b.a)) for b in batches]),
+        voter=cat([b.voter for b in batches]) if cluster else None,
+        group=cat([b.group for b in batches]) if by is not None else None,
+        names=src.columns.style_names,
+    )
+    return counts, rows
+
+
+def _style_board(
+    counts: Counts, rows: _StyleRows, opts: RankOptions, *, group: int | None, timings: dict[str, float]
+) -> Leaderboard:
+    """The contextual fit of one board (of one group) and its leaderboard."""
+    timings = dict(timings)
+    pairs = _pairs(counts, opts, group=group)
     comps = check_connected(pairs)
     if len(comps) > 1:
         raise RankingError(describe_components(comps))
-    a = np.concatenate([b.a for b in batches])
-    b = np.concatenate([b.b for b in batches])
-    winner = np.concatenate([b.winner for b in batches])
-    features = np.concatenate([b.style for b in batches if b.style is not None])
-    w = np.concatenate([b.weight if b.weight is not None else np.ones(len(b.a)) for b in batches])
-    voter = np.concatenate([b.voter for b in batches if b.voter is not None]) if cluster else None
-    keep = np.ones(len(a), dtype=bool)
+    winner = rows.winner
+    keep = np.ones(len(winner), dtype=bool) if group is None or rows.group is None else rows.group == group
     if opts.ties == "drop":
         keep &= (winner == A_WINS) | (winner == B_WINS)
     elif opts.both_bad == "drop":
         keep &= winner != BOTH_BAD
     index = {name: k for k, name in enumerate(pairs.models)}
-    lut = np.array([index.get(str(v), -1) for v in src.models.values], dtype=np.int64)
-    a, b, winner, features, w = lut[a[keep]], lut[b[keep]], winner[keep], features[keep], w[keep]
+    lut = np.array([index.get(str(v), -1) for v in rows.models], dtype=np.int64)
+    winner = winner[keep]
     y = np.where(winner == A_WINS, 1.0, np.where(winner == B_WINS, 0.0, 0.5))
-    if voter is not None:
-        voter = voter[keep]
     t0 = time.perf_counter()
     sf = fit_style(
-        a,
-        b,
+        lut[rows.a[keep]],
+        lut[rows.b[keep]],
         y,
-        w,
-        features,
-        src.columns.style_names,
+        rows.weight[keep],
+        rows.features[keep],
+        rows.names,
         pairs.n_models,
         position=opts.position,
         prior=opts.prior,
         reg=opts.style_reg,
         tol=opts.tol,
-        cluster=voter,
+        cluster=None if rows.voter is None else rows.voter[keep],
     )
     timings["style_fit"] = time.perf_counter() - t0
-    return fit_board(pairs, opts, device="cpu", timings=timings, style=sf), counts
+    return fit_board(pairs, opts, device="cpu", timings=timings, style=sf)
 
 
 def _with_skipped(board: Leaderboard, counts: Counts) -> Leaderboard:

@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from ranking import RankingError, RankOptions, rank, rank_groups, style_features
+from ranking import RankingError, RankOptions, rank, rank_components, rank_groups, style_features
 from ranking.cli import main
 from ranking.simulate import SCALE, simulate
 from ranking.style import STYLE_FEATURES, style_counts
@@ -218,8 +218,19 @@ def test_style_needs_features_and_one_board():
         rank(df, style="controlled")
     with pytest.raises(RankingError, match="one row per vote"):
         rank(df.groupby(["model_a", "model_b", "winner"]).size().rename("count").reset_index(), style="controlled")
-    with pytest.raises(RankingError, match="not rank_groups"):
-        rank_groups(df.assign(g="x"), "g", style="controlled")
+    with pytest.raises(RankingError, match="not rank_components"):
+        rank_components(df.assign(style_x=1.0), style="controlled")
+
+
+def test_style_controlled_groups_fit_each_group_on_its_own():
+    df, _ = simulated(20_000)
+    df["lang"] = np.where(np.arange(len(df)) % 3 == 0, "de", "en")
+    boards = rank_groups(df, "lang", style="controlled", min_votes=0)
+    assert list(boards) == ["en", "de"]
+    for lang, lb in boards.items():
+        alone = rank(df[df.lang == lang].drop(columns="lang"), style="controlled")
+        assert lb.style == pytest.approx(alone.style), lang
+        assert np.allclose(lb.to_frame().rating, alone.to_frame().rating), lang
 
 
 def test_cli_style_control(tmp_path, capsys):
@@ -231,6 +242,9 @@ def test_cli_style_control(tmp_path, capsys):
     assert main([str(tmp_path / "v.parquet"), "--style-control", "--format", "json"]) == 0
     captured = capsys.readouterr()
     assert len(json.loads(captured.out)) == 12 and captured.err.startswith("style control, coefficients")
+    df.assign(lang=np.where(np.arange(len(df)) % 2, "de", "en")).to_csv(tmp_path / "v.csv", index=False)
+    assert main([str(tmp_path / "v.csv"), "--style-control", "--by", "lang", "--min-votes", "0"]) == 0
+    assert capsys.readouterr().out.count("style control, coefficients") == 2
     assert main([str(tmp_path / "v.parquet"), "--style-control", "--ci", "bootstrap"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: style control has sandwich intervals") and err.count("\n") == 1
