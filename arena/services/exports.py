@@ -32,7 +32,7 @@ from typing import Any, BinaryIO
 from arena.errors import InvalidInput
 from arena.services.leaderboards import rank_options
 from arena.settings import Settings
-from arena.store.dumps import DumpFilter, count_rows, dump_rows, turn_outputs
+from arena.store.dumps import DumpFilter, count_rows, dump_rows, has_outputs, turn_outputs
 from arena.store.engine import Store
 from arena.vocabulary import DIMENSIONS, Dimension, Modality, Winner, one_of
 
@@ -199,7 +199,7 @@ def export(
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as handle:
-            rows = _write(handle, options.format, _columns(store, where, shaper, chunk, progress))
+            rows = _write(handle, options.format, _tables(store, where, shaper, chunk, progress))
         digest, size = _sha256(tmp), tmp.stat().st_size
         os.replace(tmp, out)
     except BaseException:
@@ -232,6 +232,8 @@ class _Shaper:
         self.first: float | None = None
         self.last: float | None = None
         self.rows_not_counted = 0
+        self._parsed: dict[str, list[str]] = {}
+        self._user_only: dict[str, str] = {}
 
     def judge(self, voter_id: str) -> str:
         found = self.judges.get(voter_id)
@@ -242,61 +244,143 @@ class _Shaper:
             self.judges[voter_id] = found
         return found
 
-    def shape(self, rows: Sequence[Sequence[Any]], outputs: dict[str, dict[tuple[int, str], Any]]) -> dict[str, list]:
-        cols: dict[str, list] = {name: [] for name in COLUMNS}
-        for row in rows:
-            (_, battle_id, model_a, model_b, winner, voter_id, anonymous, created_at, modality) = row[:9]
-            (dimension, category, valid, invalid_reason, source, prompt, conversation) = row[9:]
-            if created_at.tzinfo is None:
-                created_at = created_at.replace(tzinfo=UTC)
-            tstamp = created_at.timestamp()
-            self.first = tstamp if self.first is None else min(self.first, tstamp)
-            self.last = tstamp if self.last is None else max(self.last, tstamp)
-            valid, anonymous = bool(valid), bool(anonymous)
-            judge = self.judge(voter_id)
-            board = f"{modality}/{dimension}" if valid and anonymous else None
-            if board is not None:
-                key = (board, model_a, model_b, winner, judge) if self.per_voter else (board, model_a, model_b, winner)
-                self.counts[key] += 1
-            else:
-                self.rows_not_counted += 1
-            turns = list(conversation or []) or [prompt]
-            battle = outputs.get(battle_id, {})
-            text = modality == Modality.TEXT
-            cols["question_id"].append(battle_id)
-            cols["model_a"].append(model_a)
-            cols["model_b"].append(model_b)
-            cols["winner"].append(self.relabel.get(winner, winner))
-            cols["judge"].append(judge)
-            cols["turn"].append(len(turns))
-            cols["anony"].append(anonymous)
-            cols["language"].append(None)
-            cols["tstamp"].append(tstamp)
-            cols["conversation_a"].append(_conversation(turns, battle, "a") if text else None)
-            cols["conversation_b"].append(_conversation(turns, battle, "b") if text else None)
-            cols["prompt"].append(prompt)
-            for side in ("a", "b"):
-                sha = None if text else _last_artifact(battle, side)
-                cols[f"sha256_{side}"].append(sha)
-                cols[f"url_{side}"].append(f"{self.base_url}/api/v1/artifacts/{sha}" if sha else None)
-            cols["modality"].append(modality)
-            cols["dimension"].append(dimension)
-            cols["category"].append(category)
-            cols["is_valid"].append(valid)
-            cols["invalid_reason"].append(invalid_reason)
-            cols["source"].append(source)
-            cols["board"].append(board)
-        return cols
+    def shape(self, rows: Sequence[Sequence[Any]], outputs: dict[str, dict[tuple[int, str], Any]]) -> Any:
+        """One chunk of rows as a pyarrow Table in COLUMNS order; counts what the manifest needs.
+
+        Column-wise on purpose: per-row Python work is only the pseudonym lookup and, for
+        text, the conversation; everything else is converted by pyarrow in C.
+        """
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        (
+            battle_id,
+            model_a,
+            model_b,
+            winner,
+            voter_id,
+            anonymous,
+            created_at,
+            modality,
+            dimension,
+            category,
+            valid,
+            invalid_reason,
+            source,
+            conversation,
+        ) = (list(column) for column in zip(*rows, strict=True))
+        turns = [self._turns(c) for c in conversation]
+        cached = self.judges.get
+        judges = [cached(voter) or self.judge(voter) for voter in voter_id]
+        boards = [
+            f"{kind}/{dim}" if ok and anon else None
+            for kind, dim, ok, anon in zip(modality, dimension, valid, anonymous, strict=True)
+        ]
+        n = len(rows)
+        conversation_a: list[str | None] = [None] * n
+        conversation_b: list[str | None] = [None] * n
+        sha_a: list[str | None] = [None] * n
+        sha_b: list[str | None] = [None] * n
+        for index in range(n):
+            battle = outputs.get(battle_id[index], _NONE)
+            if modality[index] == Modality.TEXT:
+                if battle:
+                    conversation_a[index] = _conversation(turns[index], battle, "a")
+                    conversation_b[index] = _conversation(turns[index], battle, "b")
+                else:  # no replies stored (bulk votes): both sides hold the user turns only
+                    conversation_a[index] = conversation_b[index] = self._prompts(conversation[index], turns[index])
+            elif battle:
+                sha_a[index], sha_b[index] = _last_artifact(battle, "a"), _last_artifact(battle, "b")
+        stamps = pa.array(created_at)
+        if pa.types.is_string(stamps.type):  # SQLite: UTC text
+            stamps = stamps.cast(pa.timestamp("us"))
+        seconds = pc.divide(stamps.cast(pa.timestamp("us")).cast(pa.int64()).cast(pa.float64()), 1e6)
+        columns = {
+            "question_id": pa.array(battle_id, pa.string()),
+            "model_a": pa.array(model_a, pa.string()),
+            "model_b": pa.array(model_b, pa.string()),
+            "winner": pa.array(winner, pa.string()),
+            "judge": pa.array(judges, pa.string()),
+            "turn": pa.array([len(t) or 1 for t in turns], pa.int32()),
+            "anony": pa.array(anonymous).cast(pa.bool_()),
+            "language": pa.nulls(n, pa.string()),
+            "tstamp": seconds,
+            "conversation_a": pa.array(conversation_a, pa.string()),
+            "conversation_b": pa.array(conversation_b, pa.string()),
+            "prompt": pa.array([t[0] if t else None for t in turns], pa.string()),
+            "sha256_a": pa.array(sha_a, pa.string()),
+            "sha256_b": pa.array(sha_b, pa.string()),
+            "url_a": pa.array([self._url(sha) for sha in sha_a], pa.string()),
+            "url_b": pa.array([self._url(sha) for sha in sha_b], pa.string()),
+            "modality": pa.array(modality, pa.string()),
+            "dimension": pa.array(dimension, pa.string()),
+            "category": pa.array(category, pa.string()),
+            "is_valid": pa.array(valid).cast(pa.bool_()),
+            "invalid_reason": pa.array(invalid_reason, pa.string()),
+            "source": pa.array(source, pa.string()),
+            "board": pa.array(boards, pa.string()),
+        }
+        table = pa.table(columns, schema=_arrow_schema())
+        self._count(table, pc)
+        if self.relabel:
+            relabelled = [self.relabel.get(label, label) for label in winner]
+            table = table.set_column(3, "winner", pa.array(relabelled, pa.string()))
+        return table
+
+    def _turns(self, raw: Any) -> list[str]:
+        """A battle's user turns from the column (JSON text on SQLite, a list on PostgreSQL);
+        parsed once per distinct text (prompts from the shipped sets repeat)."""
+        if not isinstance(raw, str):
+            return list(raw or [])
+        found = self._parsed.get(raw)
+        if found is None:
+            if len(self._parsed) > 100_000:
+                self._parsed.clear()
+            found = self._parsed[raw] = json.loads(raw)
+        return found
+
+    def _prompts(self, raw: Any, turns: list[str]) -> str:
+        key = raw if isinstance(raw, str) else None
+        found = self._user_only.get(key) if key is not None else None
+        if found is None:
+            found = _conversation(turns, _NONE, "a")
+            if key is not None:
+                if len(self._user_only) > 100_000:
+                    self._user_only.clear()
+                self._user_only[key] = found
+        return found
+
+    def _url(self, sha: str | None) -> str | None:
+        return f"{self.base_url}/api/v1/artifacts/{sha}" if sha else None
+
+    def _count(self, table: Any, pc: Any) -> None:
+        """Counted votes per (board, model_a, model_b, winner[, judge]) and the time range, column-wise."""
+        if table.num_rows == 0:
+            return
+        low, high = pc.min_max(table["tstamp"]).values()
+        self.first = low.as_py() if self.first is None else min(self.first, low.as_py())
+        self.last = high.as_py() if self.last is None else max(self.last, high.as_py())
+        counted = table.filter(pc.is_valid(table["board"]))
+        self.rows_not_counted += table.num_rows - counted.num_rows
+        keys = ["board", "model_a", "model_b", "winner", *(["judge"] if self.per_voter else [])]
+        grouped = counted.group_by(keys).aggregate([("question_id", "count")])
+        for row in grouped.to_pylist():
+            self.counts[tuple(row[key] for key in keys)] += row["question_id_count"]
+
+
+_NONE: dict[tuple[int, str], Any] = {}
+_quote: Callable[[str], str] = json.encoder.encode_basestring  # == json.dumps(s, ensure_ascii=False)
 
 
 def _conversation(turns: list[str], outputs: dict[tuple[int, str], Any], side: str) -> str:
-    messages: list[dict[str, str]] = []
+    """An OpenAI message list as JSON text, built as text (json.dumps of each string only)."""
+    parts = []
     for index, prompt in enumerate(turns):
-        messages.append({"role": "user", "content": prompt})
+        parts.append('{"role": "user", "content": ' + _quote(prompt) + "}")
         reply = outputs.get((index, side))
         if reply is not None and reply.text is not None:
-            messages.append({"role": "assistant", "content": reply.text})
-    return json.dumps(messages, ensure_ascii=False)
+            parts.append('{"role": "assistant", "content": ' + _quote(reply.text) + "}")
+    return "[" + ", ".join(parts) + "]"
 
 
 def _last_artifact(outputs: dict[tuple[int, str], Any], side: str) -> str | None:
@@ -304,11 +388,12 @@ def _last_artifact(outputs: dict[tuple[int, str], Any], side: str) -> str | None
     return found[-1] if found else None
 
 
-def _columns(
+def _tables(
     store: Store, where: DumpFilter, shaper: _Shaper, chunk: int, progress: Callable[[int], None] | None
-) -> Iterable[dict[str, list]]:
+) -> Iterable[Any]:
+    lookup = has_outputs(store)
     for rows in dump_rows(store, where, chunk):
-        outputs = turn_outputs(store, [row[1] for row in rows])
+        outputs = turn_outputs(store, [row[0] for row in rows]) if lookup else {}
         yield shaper.shape(rows, outputs)
         if progress is not None:
             progress(len(rows))
@@ -321,20 +406,16 @@ def _arrow_schema():
     return pa.schema([pa.field(name, types[kind]) for name, (kind, _) in COLUMNS.items()])
 
 
-def _write(handle: BinaryIO, fmt: str, chunks: Iterable[dict[str, list]]) -> int:
-    """Stream the chunks into `handle` in `fmt`; returns the number of rows written."""
+def _write(handle: BinaryIO, fmt: str, tables: Iterable[Any]) -> int:
+    """Stream the chunks (pyarrow Tables) into `handle` in `fmt`; returns the number of rows written."""
     rows = 0
     if fmt == "jsonl":
-        names = list(COLUMNS)
-        for cols in chunks:
-            lines = [
-                json.dumps(dict(zip(names, values, strict=True)), ensure_ascii=False) for values in zip(*cols.values())
-            ]
+        for table in tables:
+            lines = [json.dumps(record, ensure_ascii=False) for record in table.to_pylist()]
             if lines:
                 handle.write(("\n".join(lines) + "\n").encode())
             rows += len(lines)
         return rows
-    import pyarrow as pa
     import pyarrow.csv as pcsv
     import pyarrow.parquet as pq
 
@@ -343,8 +424,7 @@ def _write(handle: BinaryIO, fmt: str, chunks: Iterable[dict[str, list]]) -> int
         pq.ParquetWriter(handle, schema, compression="zstd") if fmt == "parquet" else pcsv.CSVWriter(handle, schema)
     )
     try:
-        for cols in chunks:
-            table = pa.Table.from_pydict(cols, schema=schema)
+        for table in tables:
             if table.num_rows:
                 writer.write_table(table)
             rows += table.num_rows

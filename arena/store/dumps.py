@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, Integer, Select, String, Text, func, select, type_coerce
 
 from arena.store.engine import Store
 from arena.store.schema import Battle, Output, Vote
@@ -35,24 +35,25 @@ class DumpFilter:
     valid_only: bool = False
 
 
-# The order of the values in each row `dump_rows` yields.
+# The order of the values in each row `dump_rows` yields. Values come as the driver hands
+# them (no per-row conversion: that is the dump's cost at millions of votes): created_at
+# is SQLite's text (UTC) or PostgreSQL's aware datetime; anonymous and valid are 0/1 or
+# bool; conversation is JSON text (SQLite) or an already parsed list (PostgreSQL).
 ROW_FIELDS = (
-    "vote_id",
     "battle_id",
     "model_a",
     "model_b",
     "winner",
     "voter_id",
     "anonymous",
-    "created_at",  # naive on SQLite (stored as UTC), aware on PostgreSQL
+    "created_at",
     "modality",
     "dimension",
     "category",
     "valid",
     "invalid_reason",
     "source",
-    "prompt",
-    "conversation",  # every user turn, in order
+    "conversation",  # every user turn, in order: the first is the prompt
 )
 
 
@@ -81,22 +82,20 @@ def _conditions(where: DumpFilter) -> list[ColumnElement[bool]]:
 def _query(where: DumpFilter) -> Select:
     return (
         select(
-            Vote.id,
             Vote.battle_id,
             Battle.model_a,
             Battle.model_b,
             Vote.winner,
             Vote.voter_id,
-            Vote.anonymous,
-            Vote.created_at,
+            type_coerce(Vote.anonymous, Integer),
+            type_coerce(Vote.created_at, String),
             Battle.modality,
             Vote.dimension,
             Battle.category,
-            Vote.valid,
+            type_coerce(Vote.valid, Integer),
             Vote.invalid_reason,
             Vote.source,
-            Battle.prompt,
-            Battle.conversation,
+            type_coerce(Battle.conversation, Text),
         )
         .join(Battle, Battle.id == Vote.battle_id)
         .where(*_conditions(where))
@@ -113,10 +112,31 @@ def count_rows(store: Store, where: DumpFilter) -> int:
 
 def dump_rows(store: Store, where: DumpFilter, chunk: int = 20_000) -> Iterator[Sequence[Sequence[Any]]]:
     """The matching votes in id order (values in ROW_FIELDS order), `chunk` rows at a time,
-    streamed from a server-side cursor; blocking."""
+    streamed; blocking.
+
+    SQLite steps through the query as rows are fetched, so its rows are read straight from
+    the driver's cursor: making a SQLAlchemy Row of each of millions of votes would cost
+    more than the query itself, and the columns need no conversion. PostgreSQL streams
+    from a server-side cursor (`stream_results`), through SQLAlchemy's buffered rows.
+    """
     with store.engine.connect() as connection:
-        result = connection.execution_options(stream_results=True, yield_per=chunk).execute(_query(where))
-        yield from result.partitions(chunk)
+        if store.is_sqlite:
+            result = connection.execute(_query(where))  # nothing prefetched: the cursor has every row
+            cursor = result.cursor
+            try:
+                while rows := cursor.fetchmany(chunk):
+                    yield rows
+            finally:
+                result.close()
+            return
+        streamed = connection.execution_options(stream_results=True, yield_per=chunk).execute(_query(where))
+        yield from streamed.partitions(chunk)
+
+
+def has_outputs(store: Store) -> bool:
+    """Whether any battle has stored outputs (bulk-simulated ones have none); blocking."""
+    with store.read() as session:
+        return session.execute(select(Output.id).limit(1)).first() is not None
 
 
 def turn_outputs(store: Store, battle_ids: Sequence[str]) -> dict[str, dict[tuple[int, str], TurnOutput]]:

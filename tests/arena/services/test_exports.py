@@ -134,7 +134,7 @@ async def test_csv_and_jsonl_hold_the_same_rows_and_lmarena_labels_rename_both_b
 
 async def test_judge_is_stable_within_a_dump_and_unlinkable_across_dumps(arena, tmp_path):
     simulate.bulk(arena, 600, [Modality.TEXT], seed=3)
-    export(arena.store, arena.settings, export_options(), tmp_path / "one.parquet")
+    export(arena.store, arena.settings, export_options(), tmp_path / "one.parquet", chunk=64)  # many chunks
     export(arena.store, arena.settings, export_options(), tmp_path / "two.parquet")
     one, two = read(tmp_path / "one.parquet"), read(tmp_path / "two.parquet")
     with arena.store.read() as session:
@@ -142,6 +142,7 @@ async def test_judge_is_stable_within_a_dump_and_unlinkable_across_dumps(arena, 
     for frame in (one, two):
         pairs = set(zip(frame.question_id.map(voters), frame.judge, strict=True))
         assert len(pairs) == frame.judge.nunique() == len(set(voters.values()))  # one judge per voter
+    assert len(one) == len(two) == one.question_id.nunique() == len(voters) == 600  # every vote, once
     assert not set(one.judge) & set(two.judge)
     assert one.drop(columns="judge").equals(two.drop(columns="judge"))
 
