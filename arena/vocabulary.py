@@ -77,9 +77,22 @@ class VoteSource(StrEnum):
 
 
 class ModelStatus(StrEnum):
+    """pending -> probing -> active | rejected; active <-> disabled; retired: history only."""
+
     ACTIVE = "active"
     DISABLED = "disabled"
     PENDING = "pending"
+    PROBING = "probing"
+    REJECTED = "rejected"
+    RETIRED = "retired"  # imported: on boards with its history, never in new battles
+
+
+class ModelOrigin(StrEnum):
+    """Who put a model in the database: the models file only ever updates its own."""
+
+    FILE = "file"
+    SUBMISSION = "submission"
+    IMPORT = "import"
 
 
 class FlagState(StrEnum):
@@ -142,6 +155,7 @@ __all__ = [
     "GroupField",
     "InvalidReason",
     "Modality",
+    "ModelOrigin",
     "ModelStatus",
     "Side",
     "VoteSource",

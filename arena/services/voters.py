@@ -25,6 +25,7 @@ from arena.services.gate import Gate
 from arena.store.engine import Store
 from arena.store.events import VoterProfileChanged
 from arena.store.schema import Voter
+from arena.store.votes import erase_demographics
 
 COOKIE = "arena_voter"  # the page and the API share one voter id per browser
 HEADER = "X-Arena-Voter"  # API clients without cookies
@@ -142,7 +143,13 @@ class Voters:
         return await self.profile(voter_id)
 
     async def delete_profile(self, voter_id: str) -> None:
-        await self.store.run_write(self._update, voter_id, {name: None for name in (*FIELDS, "consent_at")})
+        """Forget the profile, and its snapshot on the voter's past votes, in one transaction."""
+        await self.store.run_write(self._delete, voter_id)
+
+    def _delete(self, voter_id: str) -> None:
+        with self.store.atomic():
+            erase_demographics(self.store, voter_id)
+            self._update(voter_id, {name: None for name in (*FIELDS, "consent_at")})
 
     def create_many(self, rows: list[dict[str, object]]) -> None:
         """Write many new voters at once (simulations, imports); rows hold Voter columns."""

@@ -27,6 +27,7 @@ from arena.vocabulary import (
     DisabledBy,
     FlagState,
     Modality,
+    ModelOrigin,
     ModelStatus,
     Side,
     VoteSource,
@@ -69,11 +70,13 @@ class Model(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     disabled_reason: Mapped[str | None] = mapped_column(String(500))
     disabled_by: Mapped[str | None] = mapped_column(String(10))  # who disabled it: only they (or an operator) undo it
+    origin: Mapped[str] = mapped_column(String(10), default=ModelOrigin.FILE, server_default=ModelOrigin.FILE.value)
 
     __table_args__ = (
         CheckConstraint(sql_in("modality", Modality), name="modality"),
         CheckConstraint(sql_in("status", ModelStatus), name="status"),
         CheckConstraint(sql_in("disabled_by", DisabledBy), name="disabled_by"),
+        CheckConstraint(sql_in("origin", ModelOrigin), name="origin"),
     )
 
 
@@ -100,6 +103,7 @@ class Battle(Base):
     prompt: Mapped[str] = mapped_column(Text)
     conversation: Mapped[list] = mapped_column(JSON, default=list)  # every user turn, in order
     category: Mapped[str | None] = mapped_column(String(32))
+    language: Mapped[str | None] = mapped_column(String(16))  # of a text prompt, detected
     model_a: Mapped[str] = mapped_column(ForeignKey("models.name"))
     model_b: Mapped[str] = mapped_column(ForeignKey("models.name"))
     pair_probability: Mapped[float | None] = mapped_column(Float)
@@ -153,6 +157,12 @@ class Vote(Base):
     valid: Mapped[bool] = mapped_column(Boolean, default=True)
     invalid_reason: Mapped[str | None] = mapped_column(String(64))
     source: Mapped[str] = mapped_column(String(10), default=VoteSource.LIVE, server_default=VoteSource.LIVE.value)
+    # the voter's coarse profile when the vote was cast (a profile edit does not rewrite history)
+    age_band: Mapped[str | None] = mapped_column(String(16))
+    gender: Mapped[str | None] = mapped_column(String(32))
+    country: Mapped[str | None] = mapped_column(String(2))
+    first_language: Mapped[str | None] = mapped_column(String(16))
+    expertise: Mapped[str | None] = mapped_column(String(32))
 
     __table_args__ = (
         # The database, not the application, guarantees one vote per battle and dimension.

@@ -37,7 +37,7 @@ from sqlalchemy.types import TypeEngine
 from arena.errors import Conflict, InvalidInput, NotFound
 from arena.store.engine import Store
 from arena.store.events import BoardSlice, VotesInvalidated, VotesRecorded
-from arena.store.schema import Battle, Output, Vote
+from arena.store.schema import Battle, Output, Vote, Voter
 from arena.vocabulary import (
     DIMENSIONS,
     BattleMode,
@@ -91,18 +91,25 @@ _VOTE_COLUMNS: dict[str, TypeEngine[Any]] = {
     "invalid_reason": String(),
     "source": String(),
 }
+DEMOGRAPHICS = ("age_band", "gender", "country", "first_language", "expertise")
 # Insert a vote only if its battle is (still) ready when the row is written. On
 # PostgreSQL the battle row is share-locked, so a vote and a follow-up message
-# (which locks the row for update) are serialised: one of them sees the other.
+# (which locks the row for update) are serialised: one of them sees the other. The
+# voter's coarse profile is copied onto the vote in the same statement (a snapshot:
+# editing the profile later does not rewrite history).
 _INSERT_CHECKED = (
     insert(Vote)
     .from_select(
-        list(_VOTE_COLUMNS),
-        select(*(bindparam(name, type_=type_) for name, type_ in _VOTE_COLUMNS.items())).where(
+        [*_VOTE_COLUMNS, *DEMOGRAPHICS],
+        select(
+            *(bindparam(name, type_=type_) for name, type_ in _VOTE_COLUMNS.items()),
+            *(getattr(Voter, name) for name in DEMOGRAPHICS),
+        ).where(
+            Voter.id == bindparam("voter_id"),
             select(Battle.id)
             .where(Battle.id == bindparam("battle_id"), Battle.status == BattleStatus.READY)
             .with_for_update(read=True)
-            .exists()
+            .exists(),
         ),
     )
     .returning(Vote.id)
@@ -183,6 +190,17 @@ def restore_votes(store: Store, voter_ids: Collection[str], reason: InvalidReaso
     return _set_validity(store, voter_ids, reason, valid=True)
 
 
+def erase_demographics(store: Store, voter_id: str) -> int:
+    """A deleted profile leaves no trace: its snapshot is erased from the voter's past votes too.
+
+    Counted votes do not change; the caller announces the profile change, which refits the
+    boards by voter group.
+    """
+    with store.write_connection() as connection:
+        result = connection.execute(update(Vote).where(Vote.voter_id == voter_id).values(**dict.fromkeys(DEMOGRAPHICS)))
+    return result.rowcount or 0
+
+
 def _record_checked(
     connection: Connection, ballot: Ballot, source: VoteSource, dwell: DwellPolicy | None
 ) -> RecordedVote:
@@ -240,17 +258,21 @@ def _record_checked(
 
 
 def _record_batch(connection: Connection, ballots: Sequence[Ballot], source: VoteSource) -> list[RecordedVote]:
-    """Historical votes: one lookup per few hundred battles, one multi-row INSERT."""
+    """Historical votes: one lookup per few hundred battles and voters, one multi-row INSERT."""
     battles: dict[str, Any] = {}
-    ids = list({ballot.battle_id for ballot in ballots})
-    for start in range(0, len(ids), _BATCH_LOOKUP):
-        chunk = ids[start : start + _BATCH_LOOKUP]
+    for chunk in _chunks(list({ballot.battle_id for ballot in ballots})):
         rows = connection.execute(
             select(Battle.id, Battle.modality, Battle.mode, Battle.status, Battle.model_a, Battle.model_b).where(
                 Battle.id.in_(chunk)
             )
         ).all()
         battles.update((row.id, row) for row in rows)
+    profiles: dict[str, dict[str, Any]] = {}
+    for chunk in _chunks(list({ballot.voter_id for ballot in ballots})):
+        rows = connection.execute(
+            select(Voter.id, *(getattr(Voter, name) for name in DEMOGRAPHICS)).where(Voter.id.in_(chunk))
+        ).all()
+        profiles.update((row.id, {name: getattr(row, name) for name in DEMOGRAPHICS}) for row in rows)
     now = datetime.now(UTC)
     values: list[dict[str, Any]] = []
     recorded: list[RecordedVote] = []
@@ -275,6 +297,7 @@ def _record_batch(connection: Connection, ballots: Sequence[Ballot], source: Vot
                 "valid": True,
                 "invalid_reason": None,
                 "source": source.value,
+                **profiles.get(ballot.voter_id, dict.fromkeys(DEMOGRAPHICS)),
             }
         )
         recorded.append(

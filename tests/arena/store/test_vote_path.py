@@ -123,3 +123,22 @@ def test_a_batch_with_one_bad_ballot_writes_nothing(server):
     recorded = record_votes(arena.store, good, VoteSource.IMPORT)
     assert [vote.source for vote in recorded] == [VoteSource.IMPORT] * 3
     assert valid_in_table(arena) == 3
+
+
+def test_a_vote_keeps_the_profile_it_was_cast_with_and_a_deleted_profile_leaves_no_trace(server, client):
+    arena = server.arena
+    voter = "voter-one-0001"
+    assert client.put("/api/v1/voter/profile", json={"age_band": "25-34", "country": "FR"}).status_code == 200
+    battle = client.post("/api/v1/battles", json={"modality": "text", "prompt": "Tell me about owls."}).json()
+    assert client.post(f"/api/v1/battles/{battle['id']}/votes", json={"winner": "tie"}).status_code == 201
+
+    def snapshot() -> tuple:
+        with arena.store.read() as session:
+            vote = session.scalars(select(Vote).where(Vote.voter_id == voter)).one()
+            return vote.age_band, vote.country
+
+    assert snapshot() == ("25-34", "FR")
+    assert client.put("/api/v1/voter/profile", json={"age_band": "65+", "country": "DE"}).status_code == 200
+    assert snapshot() == ("25-34", "FR")  # an edit does not rewrite history
+    assert client.delete("/api/v1/voter/profile").status_code == 200
+    assert snapshot() == (None, None)  # a deletion erases it from past votes too
