@@ -584,22 +584,24 @@ def list_dumps(settings: Settings) -> list[DumpInfo]:
             manifest = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
-        name = manifest.get("name")
+        name = manifest.get("name") if isinstance(manifest, dict) else None
         if not isinstance(name, str) or not SAFE_NAME.match(name) or not (folder / name).is_file():
             continue
-        found.append(
-            DumpInfo(
+        try:
+            info = DumpInfo(
                 name=name,
-                format=manifest["format"],
+                format=str(manifest["format"]),
                 rows=int(manifest["rows"]),
                 size=int(manifest["size"]),
-                sha256=manifest["sha256"],
-                created_at=manifest["created_at"],
+                sha256=str(manifest["sha256"]),
+                created_at=datetime.fromisoformat(manifest["created_at"]).isoformat(),
                 first_vote=manifest.get("first_vote"),
                 last_vote=manifest.get("last_vote"),
                 manifest=manifest,
             )
-        )
+        except (KeyError, TypeError, ValueError):  # not one of ours: not published
+            continue
+        found.append(info)
     return sorted(found, key=lambda info: info.created_at, reverse=True)
 
 

@@ -203,6 +203,10 @@ async def test_releases_are_listed_rolled_and_found_by_safe_names_only(arena, vo
     for name in ("../secret.key", "..", "arena.db", "secret.key", "/etc/passwd", "%2e%2e", written[0].name):  # type: ignore[union-attr]
         assert find_dump(settings, name) is None
     assert write_release(arena.store, settings, 30) is None  # nothing old enough: no release
+    (settings.data_dir / "dumps" / "odd.parquet").write_bytes(b"x")
+    (settings.data_dir / "dumps" / "odd.manifest.json").write_text('{"name": "odd.parquet"}')
+    (settings.data_dir / "dumps" / "junk.manifest.json").write_text("[1, 2")
+    assert [info.name for info in list_dumps(settings)] == [info.name for info in listed]  # malformed: not listed
 
 
 async def test_the_dump_job_writes_rolling_releases_on_its_schedule_and_is_off_by_default(arena, voted, monkeypatch):
