@@ -55,7 +55,7 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "judge": ("string", "voter pseudonym: HMAC of the voter id, salted per release"),
     "turn": ("int32", "user turns in the battle"),
     "anony": ("bool", "anonymous battle (names hidden until the vote); only these count on boards"),
-    "language": ("string", "prompt language (not detected yet: null)"),
+    "language": ("string", "detected language of a text prompt, or null"),
     "tstamp": ("float64", "vote time, unix seconds (UTC)"),
     "conversation_a": ("string", "text: OpenAI message list (JSON) with model_a's replies"),
     "conversation_b": ("string", "text: OpenAI message list (JSON) with model_b's replies"),
@@ -268,6 +268,7 @@ class _Shaper:
             invalid_reason,
             source,
             conversation,
+            language,
         ) = (list(column) for column in zip(*rows, strict=True))
         turns = [self._turns(c) for c in conversation]
         cached = self.judges.get
@@ -303,7 +304,7 @@ class _Shaper:
             "judge": pa.array(judges, pa.string()),
             "turn": pa.array([len(t) or 1 for t in turns], pa.int32()),
             "anony": pa.array(anonymous).cast(pa.bool_()),
-            "language": pa.nulls(n, pa.string()),
+            "language": pa.array(language, pa.string()),
             "tstamp": seconds,
             "conversation_a": pa.array(conversation_a, pa.string()),
             "conversation_b": pa.array(conversation_b, pa.string()),
@@ -517,7 +518,7 @@ def _manifest(
         "Demographics are not published yet: they need k-anonymity (fewer than k distinct voters "
         "behind a value suppresses it), which is still to come.",
         "judge is an HMAC of the voter id salted per release: stable within this dump, unlinkable across dumps.",
-        "language is not detected yet and is null.",
+        "language is the detected language of a text prompt; null where none was detected.",
     ]
     if by_board:
         notes.append('With --by board, the "(missing)" group holds the votes no board counts; ignore it.')

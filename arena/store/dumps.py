@@ -54,6 +54,7 @@ ROW_FIELDS = (
     "invalid_reason",
     "source",
     "conversation",  # every user turn, in order: the first is the prompt
+    "language",  # of a text prompt, detected (null until detection runs)
 )
 
 
@@ -96,6 +97,7 @@ def _query(where: DumpFilter) -> Select:
             Vote.invalid_reason,
             Vote.source,
             type_coerce(Battle.conversation, Text),
+            Battle.language,
         )
         .join(Battle, Battle.id == Vote.battle_id)
         .where(*_conditions(where))

@@ -20,7 +20,7 @@ from arena.services.exports import (
     manifest_path,
     write_release,
 )
-from arena.store.schema import Vote
+from arena.store.schema import Battle, Vote
 from arena.store.votes import invalidate_votes
 from arena.vocabulary import InvalidReason, Modality
 
@@ -63,6 +63,8 @@ async def voted(arena):
 
 
 async def test_a_dump_has_lmarena_columns_our_values_and_a_manifest_that_matches_it(arena, voted, tmp_path):
+    with arena.store.write() as session:  # as language detection records it
+        session.execute(update(Battle).where(Battle.id == voted["text"].id).values(language="en"))
     out = tmp_path / "dump.parquet"
     manifest = export(arena.store, arena.settings, export_options(), out)
     frame = read(out)
@@ -87,7 +89,7 @@ async def test_a_dump_has_lmarena_columns_our_values_and_a_manifest_that_matches
     assert conversation[0]["content"] == "Describe a garden." and conversation[2]["content"] == "Now at night."
     assert conversation[1]["content"] == voted["text"].turns[0]["a"].text
     assert json.loads(text.conversation_b)[3]["content"] == voted["text"].turns[1]["b"].text
-    assert text.prompt == "Describe a garden." and pd.isna(text.sha256_a) and pd.isna(text.language)
+    assert text.prompt == "Describe a garden." and pd.isna(text.sha256_a) and text.language == "en"
     assert abs(text.tstamp - datetime.now(UTC).timestamp()) < 600
 
     image = frame[frame.question_id == voted["image"].id].set_index("dimension")
@@ -96,7 +98,7 @@ async def test_a_dump_has_lmarena_columns_our_values_and_a_manifest_that_matches
     side_a = voted["image"].turns[0]["a"].artifact_sha256
     assert image.loc["overall", "sha256_a"] == side_a
     assert image.loc["overall", "url_a"] == f"/api/v1/artifacts/{side_a}"
-    assert pd.isna(image.loc["overall", "conversation_a"])
+    assert pd.isna(image.loc["overall", "conversation_a"]) and pd.isna(image.loc["overall", "language"])
 
     named = frame[frame.question_id == voted["named"].id].iloc[0]
     assert not named.anony and named.is_valid and pd.isna(named.board)
