@@ -33,7 +33,10 @@ def arena(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
 def seed(data_dir: Path, votes: int, env: dict[str, str]) -> float:
     """Seed `votes` bulk votes unless already done; returns the seconds it took (0 when reused)."""
     marker = data_dir / f".seeded-{votes}"
-    if marker.exists():
+    if marker.exists():  # kept from an earlier run: bring its schema up to date
+        upgraded = arena("db", "upgrade", "--data-dir", str(data_dir), env=env)
+        if upgraded.returncode != 0:
+            raise SystemExit(f"upgrade failed: {upgraded.stderr.strip()}")
         return 0.0
     started = time.perf_counter()
     done = arena(

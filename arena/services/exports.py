@@ -219,6 +219,13 @@ def _effective_filter(options: ExportOptions, now: datetime) -> DumpFilter:
     return DumpFilter(where.modality, where.dimension, where.since, until, where.valid_only)
 
 
+# Caches of the export, bounded so memory stays flat whatever the votes: pseudonyms (~150
+# bytes each) and short conversation texts (at most _CACHED_CHARS characters each).
+_CACHED_JUDGES = 200_000
+_CACHED_TEXTS = 10_000
+_CACHED_CHARS = 1_000
+
+
 class _Shaper:
     """Turns database rows into dump columns and keeps what the manifest needs (counts, time range)."""
 
@@ -238,7 +245,7 @@ class _Shaper:
     def judge(self, voter_id: str) -> str:
         found = self.judges.get(voter_id)
         if found is None:
-            if len(self.judges) > 1_000_000:  # bounded memory with very many voters
+            if len(self.judges) >= _CACHED_JUDGES:  # bounded memory with very many voters
                 self.judges.clear()
             found = hmac.new(self.salt, voter_id.encode(), hashlib.sha256).hexdigest()[:32]
             self.judges[voter_id] = found
@@ -330,23 +337,26 @@ class _Shaper:
 
     def _turns(self, raw: Any) -> list[str]:
         """A battle's user turns from the column (JSON text on SQLite, a list on PostgreSQL);
-        parsed once per distinct text (prompts from the shipped sets repeat)."""
+        a short text is parsed once (prompts from the shipped sets repeat)."""
         if not isinstance(raw, str):
             return list(raw or [])
         found = self._parsed.get(raw)
         if found is None:
-            if len(self._parsed) > 100_000:
-                self._parsed.clear()
-            found = self._parsed[raw] = json.loads(raw)
+            found = json.loads(raw)
+            if len(raw) <= _CACHED_CHARS:
+                if len(self._parsed) >= _CACHED_TEXTS:
+                    self._parsed.clear()
+                self._parsed[raw] = found
         return found
 
     def _prompts(self, raw: Any, turns: list[str]) -> str:
-        key = raw if isinstance(raw, str) else None
+        """The user-only message list of a battle without stored replies (cached like `_turns`)."""
+        key = raw if isinstance(raw, str) and len(raw) <= _CACHED_CHARS else None
         found = self._user_only.get(key) if key is not None else None
         if found is None:
             found = _conversation(turns, _NONE, "a")
             if key is not None:
-                if len(self._user_only) > 100_000:
+                if len(self._user_only) >= _CACHED_TEXTS:
                     self._user_only.clear()
                 self._user_only[key] = found
         return found
