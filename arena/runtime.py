@@ -21,6 +21,7 @@ from arena.services.catalog import sync_models
 from arena.services.gate import Gate
 from arena.services.integrity import Integrity
 from arena.services.leaderboards import Leaderboards
+from arena.services.style_boards import StyleBoards
 from arena.services.voters import Voters
 from arena.settings import Settings, ensure_secret
 from arena.store.artifacts import ArtifactStore
@@ -82,7 +83,8 @@ class Arena:
             self.store, self.artifacts, self.generators, settings, self.voters, rng, is_banned=self.integrity.is_banned
         )
         self.leaderboards = Leaderboards(self.store, settings)
-        self.board_job = BoardJob(self.leaderboards, settings)
+        self.style_boards = StyleBoards(self.store, settings, self.leaderboards.changed)
+        self.board_job = BoardJob(self.leaderboards, settings, self.style_boards)
         self.integrity_job = IntegrityJob(self.integrity, settings)
         self.dump_job = DumpJob(self.store, settings)  # off unless ARENA_DUMP_EVERY is set
 

@@ -177,6 +177,12 @@ class BoardRowOut(BaseModel):
     license: str | None = None
 
 
+class StyleCoefficientOut(BaseModel):
+    coef: float
+    ci_low: float
+    ci_high: float
+
+
 class LeaderboardOut(BaseModel):
     modality: Modality
     dimension: Dimension
@@ -195,6 +201,9 @@ class LeaderboardOut(BaseModel):
         description="anonymous votes of this board that are not counted, by reason (e.g. quarantined, too_fast)",
     )
     down_weighted: int = Field(0, description="quarantined votes kept in the fit at ARENA_QUARANTINE_WEIGHT")
+    style: dict[str, StyleCoefficientOut] | None = Field(
+        None, description="style control only: how much each style feature sways a vote (log-odds per SD)"
+    )
 
     @classmethod
     def of(cls, board: Board) -> LeaderboardOut:
@@ -214,6 +223,7 @@ class LeaderboardOut(BaseModel):
                 "battle_counts",
                 "excluded",
                 "down_weighted",
+                "style",
             )
         }
         group = BoardGroupOut(field=board.group.field, value=board.group.value) if board.group else None

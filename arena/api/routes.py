@@ -7,7 +7,7 @@ gateway threads, so no handler blocks the event loop.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse
@@ -97,10 +97,17 @@ async def leaderboard(
     dimension: Dimension = Dimension.OVERALL,
     group: GroupField | None = Query(None, description="a prompt category or a voter-profile field"),
     value: str | None = Query(None, description="the group's value, e.g. FR for country"),
+    style: Literal["none", "controlled"] = Query(
+        "none", description="controlled: text ratings with answer length and markdown accounted for (style control)"
+    ),
 ) -> LeaderboardOut:
     if (group is None) != (value is None):
         raise InvalidInput("group and value go together")
     key = board_key(modality, dimension, (group, value) if group is not None and value is not None else None)
+    if style == "controlled":
+        if key.modality != Modality.TEXT or key.dimension != Dimension.OVERALL or key.group is not None:
+            raise InvalidInput("style control is for the overall text board, without a group")
+        return LeaderboardOut.of(arena_of(request).style_boards.get())
     return LeaderboardOut.of(arena_of(request).leaderboards.get(key))
 
 

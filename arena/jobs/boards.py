@@ -13,14 +13,16 @@ import logging
 import threading
 
 from arena.services.leaderboards import Leaderboards, votes_fingerprint
+from arena.services.style_boards import StyleBoards
 from arena.settings import Settings
 
 log = logging.getLogger("arena.jobs.boards")
 
 
 class BoardJob:
-    def __init__(self, leaderboards: Leaderboards, settings: Settings):
+    def __init__(self, leaderboards: Leaderboards, settings: Settings, style: StyleBoards | None = None):
         self.leaderboards = leaderboards
+        self.style = style
         self.settings = settings
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -49,11 +51,15 @@ class BoardJob:
             fingerprint = votes_fingerprint(self.leaderboards.store)
             if self._fingerprint is not None and fingerprint != self._fingerprint:
                 self.leaderboards.invalidate_all()
+                if self.style is not None:
+                    self.style.invalidate()
             self._fingerprint = fingerprint
         for key in self.leaderboards.stale():
             if self._stop.is_set():
                 return
             self.leaderboards.refit(key)
+        if self.style is not None and self.style.stale() and not self._stop.is_set():
+            self.style.refit()
 
     def _loop(self) -> None:
         changed = self.leaderboards.changed

@@ -70,6 +70,7 @@ class Board:
     battle_counts: dict[str, dict[str, float]] = field(default_factory=dict)
     excluded: dict[str, int] = field(default_factory=dict)  # invalid reason -> anonymous votes not counted
     down_weighted: int = 0  # quarantined votes kept in the robust fit at ARENA_QUARANTINE_WEIGHT
+    style: dict[str, dict[str, float]] | None = None  # style control: feature -> coef, ci_low, ci_high
 
 
 def board_key(modality: str, dimension: str = "overall", group: tuple[str, str] | None = None) -> BoardKey:

@@ -63,12 +63,17 @@ def build_leaderboard_tab(arena: Arena) -> tuple[gr.HTML, list, Callable[..., st
             min_width=140,
             info="Country and language take codes, e.g. FR or en",
         )
+    style = gr.Checkbox(
+        False,
+        label="Control for style (text, overall: length and markdown accounted for)",
+        elem_id="lb-style",
+    )
     refresh = gr.Button("Refresh", size="sm", elem_id="lb-refresh")
     board = gr.HTML("", elem_id="lb-board", js_on_load=None)
-    inputs = [modality, dimension, group, value]
+    inputs = [modality, dimension, group, value, style]
 
-    def render(modality_value, dimension_value, group_value, value_value) -> str:
-        return board_html(arena, modality_value, dimension_value, group_value, value_value)
+    def render(modality_value, dimension_value, group_value, value_value, style_value=False) -> str:
+        return board_html(arena, modality_value, dimension_value, group_value, value_value, style_value)
 
     modality.change(
         lambda m, g: (gr.Dropdown(choices=_dimension_choices(m), value="overall"), _value_dropdown(m, g)),
@@ -81,12 +86,12 @@ def build_leaderboard_tab(arena: Arena) -> tuple[gr.HTML, list, Callable[..., st
     group.change(
         _value_dropdown, [modality, group], value, queue=False, show_progress="hidden", api_visibility="private"
     ).then(render, inputs, board, queue=False, show_progress="hidden", api_visibility="private")
-    for trigger in (dimension.input, value.input, refresh.click):
+    for trigger in (dimension.input, value.input, style.input, refresh.click):
         trigger(render, inputs, board, queue=False, show_progress="hidden", api_visibility="private")
     return board, inputs, render
 
 
-def board_html(arena: Arena, modality: str, dimension: str, group: str, value: str | None) -> str:
+def board_html(arena: Arena, modality: str, dimension: str, group: str, value: str | None, style: bool = False) -> str:
     """The cached board as HTML: the 'last updated' line, the table, the chart and the heatmap."""
     if group != EVERYONE and not value:
         return _note("Pick a value for the filter to see that group's leaderboard.")
@@ -94,7 +99,10 @@ def board_html(arena: Arena, modality: str, dimension: str, group: str, value: s
         key = board_key(modality, dimension or "overall", (group, value) if group != EVERYONE and value else None)
     except ArenaError as exc:
         return _note(str(exc))
-    board = arena.leaderboards.get(key)
+    controlled = style and key.modality == Modality.TEXT and key.dimension == "overall" and key.group is None
+    if style and not controlled:
+        return _note("Style control is for the overall text board, without a filter.")
+    board = arena.style_boards.get() if controlled else arena.leaderboards.get(key)
     updated = (
         f'<p class="arena-updated">Last updated {escape(_when(board.computed_at))} · '
         f"{board.votes:,} {'vote' if board.votes == 1 else 'votes'} counted</p>"
@@ -123,11 +131,26 @@ def board_html(arena: Arena, modality: str, dimension: str, group: str, value: s
         + _table(rows)
         + _excluded(board.excluded)
         + _down_weighted(board.down_weighted, arena.settings.quarantine_weight)
+        + _style(board.style)
         + legend
         + "<h3>Ratings with 95% confidence intervals</h3>"
         + rating_chart(rows)
         + "<h3>Win rates</h3>"
         + win_rate_heatmap(board.win_rate_matrix, order)
+    )
+
+
+def _style(style: dict[str, dict[str, float]] | None) -> str:
+    """Style control's coefficients: how much each style difference sways a vote."""
+    if not style:
+        return ""
+    parts = ", ".join(
+        f"{escape(name)} {values['coef']:+.2f} ({values['ci_low']:+.2f} to {values['ci_high']:+.2f})"
+        for name, values in style.items()
+    )
+    return (
+        f'<p class="arena-legend" id="lb-style-coefficients">Controlled for style. Style effects '
+        f"(log-odds per standard deviation of the difference, 95% CI): {parts}.</p>"
     )
 
 
