@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from arena.errors import Conflict, Forbidden, InvalidInput, NotFound, Unavailable
 from arena.services.catalog import active_models
 from arena.services.categories import categorise
+from arena.services.languages import detect_language, preload
 from arena.services.sampling import draw_pair
 from arena.services.voters import Voters
 from arena.settings import Settings
@@ -136,6 +137,7 @@ class BattleService:
             if settings.min_dwell_ms > 0
             else None
         )
+        preload()  # the language model loads once per process (~0.15 s) here, not on a voter's first prompt
 
     # -- models ---------------------------------------------------------------
 
@@ -201,6 +203,7 @@ class BattleService:
             prompt=prompt,
             conversation=[prompt],
             category=categorise(kind, prompt),
+            language=detect_language(prompt) if kind == Modality.TEXT else None,  # ~20 us: inline
             model_a=model_a,
             model_b=model_b,
             pair_probability=probability,

@@ -19,7 +19,7 @@ from arena.errors import Conflict, NotFound
 from arena.store.admin_log import log_action
 from arena.store.engine import Store
 from arena.store.schema import Model
-from arena.vocabulary import AdminAction, DisabledBy, Modality, ModelStatus
+from arena.vocabulary import AdminAction, DisabledBy, Modality, ModelOrigin, ModelStatus
 from generators import ModelEntry
 
 LEFT_THE_FILE = "no longer in the models file"
@@ -29,6 +29,9 @@ DISABLED_IN_FILE = "disabled in the models file"
 def sync_models(store: Store, entries: list[ModelEntry]) -> None:
     """Upsert every entry; models that left the file are disabled, never deleted (votes keep them).
 
+    Only the file's own models (origin "file") are touched: a submitted or imported model
+    is never updated, disabled or re-enabled by the file, even under the same name.
+
     A status set by anyone but the file (an operator, a health check, the trust layer)
     is kept; the entry's configuration is updated all the same.
     """
@@ -37,6 +40,8 @@ def sync_models(store: Store, entries: list[ModelEntry]) -> None:
         existing = {model.name: model for model in session.scalars(select(Model))}
         for name, entry in by_name.items():
             model = existing.get(name) or Model(name=name)
+            if model.origin not in (None, ModelOrigin.FILE):
+                continue  # a submitted or imported model of the same name is not the file's to change
             model.modality = entry.modality
             model.backend = entry.backend
             # options hold no secrets: remote keys are referenced by env-variable *name*
@@ -51,7 +56,7 @@ def sync_models(store: Store, entries: list[ModelEntry]) -> None:
                 _set_status(model, ModelStatus(entry.status), DisabledBy.FILE, DISABLED_IN_FILE)
             session.add(model)
         for name, model in existing.items():
-            if name not in by_name and model.status == ModelStatus.ACTIVE:
+            if name not in by_name and model.status == ModelStatus.ACTIVE and model.origin == ModelOrigin.FILE:
                 _set_status(model, ModelStatus.DISABLED, DisabledBy.FILE, LEFT_THE_FILE)
 
 
