@@ -48,6 +48,7 @@ import logging
 import math
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -254,18 +255,19 @@ class Integrity:
 
     # -- scanning (blocking) ------------------------------------------------------
 
-    def scan(self) -> ScanResult:
+    def scan(self, detector: Callable[[pd.DataFrame, float], Detection] = detect) -> ScanResult:
         """Audit the vote history, record the flags and quarantine the newly flagged.
 
-        Blocking; call it from a background thread. Raises RankingError for a bad
-        audit_alpha setting.
+        Blocking; call it from a background thread. `detector` runs the audit itself (the
+        job passes one that runs it in another process, so a long audit never holds this
+        process's GIL while it serves votes). Raises RankingError for a bad audit_alpha.
         """
         began = time.perf_counter()
         started = datetime.now(UTC)
         votes = fresh_evidence(audit_votes(self.store), flag_states(self.store))
         if votes.empty:
             return ScanResult(0, 0, 0, [], 0, time.perf_counter() - began)
-        detection = detect(votes, self.settings.audit_alpha)
+        detection = detector(votes, self.settings.audit_alpha)
         uncounted = votes.loc[votes["counted"], "voter"].unique().tolist()
         quarantined, invalidated = self._record(detection, set(uncounted), started)
         result = ScanResult(

@@ -240,9 +240,9 @@ def test_the_job_scans_after_votes_and_at_most_every_audit_every_s(tmp_path, sim
     scans: list[float] = []
     scan = arena.integrity.scan
 
-    def counting_scan():
+    def counting_scan(*detector):
         scans.append(time.monotonic())
-        return scan()
+        return scan(*detector)
 
     arena.integrity.scan = counting_scan  # type: ignore[method-assign]
     started = time.monotonic()
