@@ -37,6 +37,7 @@ class Settings:
     leaderboard_ci: CIMethod = "sandwich"
     provisional_votes: int = 30
     min_group_votes: int = 50
+    k_anonymity: int = 10  # a group value (or combination of dump fields) with fewer distinct voters does not exist
     db_threads: int = 8  # the SQL gateway's threads: every database call from async code runs on them
     # trust: vote-time limits (per voter id, and per IP hash for everyone behind one address)
     redis_url: str | None = None  # shared limits, events and board versions between replicas
@@ -119,6 +120,7 @@ ENVIRONMENT: dict[str, Callable[[str], object]] = {
     "generation_timeout_s": float,
     "leaderboard_refresh_s": float,
     "provisional_votes": int,
+    "k_anonymity": int,
     "db_threads": int,
     "redis_url": str,
     "battles_per_minute": int,

@@ -6,6 +6,7 @@ here (and in the spec) without an edit.
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Any
 
@@ -14,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from arena.services.battles import BattleView, SideOutput
 from arena.services.catalog import PublicModel
 from arena.services.exports import DumpInfo
+from arena.services.group_compare import GroupComparison
 from arena.services.leaderboards import Board
 from arena.services.voters import Profile
 from arena.store.votes import RecordedVote
@@ -282,3 +284,88 @@ class DumpOut(BaseModel):
             url=f"/api/v1/dumps/{info.name}",
             manifest=info.manifest,
         )
+
+
+class GroupsOut(BaseModel):
+    modality: Modality
+    dimension: Dimension
+    k: int = Field(description="k-anonymity: a value needs at least k distinct voters behind the board to be listed")
+    groups: dict[GroupField, list[str]] = Field(description="per group field, the values that have a board")
+
+
+class ModelDifferenceOut(BaseModel):
+    model: str
+    rating_a: float
+    rating_b: float
+    difference: float = Field(description="rating in b minus rating in a, once the two boards are aligned")
+    ci_low: float
+    ci_high: float
+    p_value: float
+    p_adjusted: float = Field(description="Holm-adjusted across the models compared")
+    significant: bool = Field(description="p_adjusted below alpha")
+
+
+class RankCorrelationOut(BaseModel):
+    method: str = Field(description="spearman")
+    value: float | None = Field(description="null when either board rates every model alike")
+    ci_low: float | None = Field(description="Fisher-z interval; null with fewer than 4 models")
+    ci_high: float | None
+    models: int
+
+
+class CompareOut(BaseModel):
+    modality: Modality
+    dimension: Dimension
+    group: GroupField
+    a: str
+    b: str
+    status: str = Field(description="ok, pending (a board's first fit is running) or too_few_votes")
+    message: str | None = None
+    votes_a: int
+    votes_b: int
+    level: float | None = None
+    alpha: float | None = None
+    correction: str | None = Field(default=None, description="holm")
+    rows: list[ModelDifferenceOut] = Field(default_factory=list, description="largest absolute difference first")
+    correlation: RankCorrelationOut | None = None
+
+    @classmethod
+    def of(cls, found: GroupComparison) -> CompareOut:
+        out = cls(
+            modality=found.modality,
+            dimension=found.dimension,
+            group=found.group,
+            a=found.a,
+            b=found.b,
+            status=found.status,
+            message=found.message,
+            votes_a=found.votes_a,
+            votes_b=found.votes_b,
+        )
+        result = found.result
+        if result is None:
+            return out
+        out.level, out.alpha, out.correction = result.level, result.alpha, result.correction
+        out.rows = [
+            ModelDifferenceOut(
+                model=row.model,
+                rating_a=row.rating_a,
+                rating_b=row.rating_b,
+                difference=row.difference,
+                ci_low=row.ci_low,
+                ci_high=row.ci_high,
+                p_value=row.p_value,
+                p_adjusted=row.p_adjusted,
+                significant=row.significant,
+            )
+            for row in result.rows
+        ]
+        value = result.correlation if math.isfinite(result.correlation) else None
+        out.correlation = RankCorrelationOut(
+            method=result.correlation_method,
+            value=value,
+            ci_low=result.correlation_low,
+            ci_high=result.correlation_high,
+            models=result.models,
+        )
+        return out

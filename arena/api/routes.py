@@ -16,9 +16,11 @@ from arena.api.deps import arena_of, client, throttle
 from arena.api.models import (
     BattleOut,
     CastVote,
+    CompareOut,
     DumpOut,
     ErrorOut,
     FollowUp,
+    GroupsOut,
     HealthOut,
     LeaderboardOut,
     ModelOut,
@@ -31,6 +33,7 @@ from arena.api.models import (
 from arena.errors import InvalidInput, NotFound
 from arena.services.catalog import list_models
 from arena.services.exports import find_dump, list_dumps
+from arena.services.group_compare import compare_groups
 from arena.services.leaderboards import board_key
 from arena.services.voters import Client
 from arena.vocabulary import Dimension, GroupField, Modality
@@ -108,7 +111,36 @@ async def leaderboard(
         if key.modality != Modality.TEXT or key.dimension != Dimension.OVERALL or key.group is not None:
             raise InvalidInput("style control is for the overall text board, without a group")
         return LeaderboardOut.of(arena_of(request).style_boards.get())
-    return LeaderboardOut.of(arena_of(request).leaderboards.get(key))
+    arena = arena_of(request)
+    # k-anonymity: a value under k answers exactly as one nobody has (404), and is never cached
+    return LeaderboardOut.of(await arena.store.run(arena.leaderboards.board, key))
+
+
+@router.get("/leaderboard/groups", summary="The group values that have a leaderboard (k-anonymity: at least k voters)")
+async def leaderboard_groups(
+    request: Request, modality: Modality = Modality.TEXT, dimension: Dimension = Dimension.OVERALL
+) -> GroupsOut:
+    key = board_key(modality, dimension)
+    arena = arena_of(request)
+    groups = await arena.store.run(arena.leaderboards.group_values, key.modality, key.dimension)
+    return GroupsOut(modality=key.modality, dimension=key.dimension, k=arena.settings.k_anonymity, groups=groups)
+
+
+@router.get(
+    "/leaderboard/compare",
+    summary="Compare two values of a group: models that differ (Holm-corrected tests) and the rank correlation",
+)
+async def leaderboard_compare(
+    request: Request,
+    group: GroupField,
+    a: str = Query(description="one value of the group, e.g. FR"),
+    b: str = Query(description="another value, e.g. DE"),
+    modality: Modality = Modality.TEXT,
+    dimension: Dimension = Dimension.OVERALL,
+) -> CompareOut:
+    arena = arena_of(request)
+    found = await arena.store.run(compare_groups, arena.leaderboards, modality, dimension, group, a, b)
+    return CompareOut.of(found)
 
 
 @router.get(

@@ -18,23 +18,16 @@ from typing import Any, NamedTuple, TypeVar
 import pandas as pd
 from sqlalchemy import ColumnElement, Select, SQLColumnExpression, func, or_, select
 
-from arena.errors import InvalidInput
+from arena.errors import InvalidInput, NotFound
 from arena.services.catalog import display_metadata
 from arena.settings import Settings
 from arena.store.engine import Store
 from arena.store.events import Event, VoterProfileChanged, VotesInvalidated, VotesRecorded
-from arena.store.schema import Battle, Vote, Voter
+from arena.store.groups import GROUP_COLUMNS, publishable_values
+from arena.store.schema import Battle, Vote
 from arena.vocabulary import DIMENSIONS, Dimension, GroupField, InvalidReason, Modality, one_of
 from ranking import RankingError, RankOptions, rank
 
-GROUP_COLUMNS = {
-    GroupField.CATEGORY: Battle.category,
-    GroupField.AGE_BAND: Voter.age_band,
-    GroupField.GENDER: Voter.gender,
-    GroupField.COUNTRY: Voter.country,
-    GroupField.FIRST_LANGUAGE: Voter.first_language,
-    GroupField.EXPERTISE: Voter.expertise,
-}
 MAX_GROUP_VALUE = 64
 _Query = TypeVar("_Query", bound=Select)  # a select of votes, whatever its columns
 
@@ -132,13 +125,15 @@ def excluded_counts(store: Store, key: BoardKey) -> dict[str, int]:
 
 
 def _board_votes(query: _Query, key: BoardKey) -> _Query:
-    """Restrict a query on votes to the anonymous votes of one board slice (and group)."""
+    """Restrict a query on votes to the anonymous votes of one board slice (and group).
+
+    A voter group reads the vote's own snapshot of the profile (votes.country, ...), never
+    the voter's current profile: an edit does not move past votes, a deletion erases them.
+    """
     query = query.join(Battle, Battle.id == Vote.battle_id).where(
         Battle.modality == key.modality, Vote.dimension == key.dimension, Vote.anonymous
     )
     if key.group is not None:
-        if key.group != GroupField.CATEGORY:
-            query = query.join(Voter, Voter.id == Vote.voter_id)
         query = query.where(GROUP_COLUMNS[key.group] == key.value)
     return query
 
@@ -163,6 +158,8 @@ class Leaderboards:
         self._versions: dict[tuple[Modality, Dimension], int] = {}
         self._profiles = 0  # bumped when any profile changes: boards by voter group depend on it
         self._requested: set[BoardKey] = set()
+        # k-anonymity: per board slice, the group values with at least k distinct voters (refreshed per main refit)
+        self._groups: dict[tuple[Modality, Dimension], dict[GroupField, frozenset[str]]] = {}
         self._lock = threading.Lock()
         self.changed = threading.Event()  # set when something became stale; the board job waits on it
         store.events.subscribe(self.on_event)
@@ -186,6 +183,39 @@ class Leaderboards:
             0.95,
             "this leaderboard is being computed; refresh in a moment",
         )
+
+    def group_values(self, modality: Modality, dimension: Dimension) -> dict[GroupField, list[str]]:
+        """The publishable values per group field (k-anonymity), from the cache; blocking on a
+        first call for a slice only (the board job refreshes them on each refit of the main board)."""
+        cached = self._groups.get((modality, dimension))
+        if cached is None:
+            cached = self._refresh_groups(modality, dimension)
+        return {field_: sorted(values) for field_, values in cached.items()}
+
+    def publishable(self, key: BoardKey) -> bool:
+        """Whether the key's group value has at least k distinct voters (True for a main board); blocking
+        on a first call for a slice only."""
+        if key.group is None:
+            return True
+        return key.value in self.group_values(key.modality, key.dimension).get(key.group, [])
+
+    def board(self, key: BoardKey) -> Board:
+        """`get` for a request: a group value under k answers exactly as a value nobody has (404),
+        and neither is cached nor requested. Blocking on a first call for a slice only."""
+        if not self.publishable(key):
+            raise NotFound(unknown_group_message(key))
+        return self.get(key)
+
+    def _refresh_groups(self, modality: Modality, dimension: Dimension) -> dict[GroupField, frozenset[str]]:
+        found = publishable_values(self.store, modality, dimension, self.settings.k_anonymity)
+        groups = {field_: frozenset(values) for field_, values in found.items()}
+        with self._lock:
+            self._groups[modality, dimension] = groups
+            for key in [key for key in self._boards if key.modality == modality and key.dimension == dimension]:
+                if key.group is not None and key.value not in groups.get(key.group, frozenset()):
+                    del self._boards[key]  # fell under k (a profile deleted, votes withdrawn): gone
+                    self._fitted.pop(key, None)
+        return groups
 
     def on_event(self, event: Event) -> None:
         if isinstance(event, VotesRecorded | VotesInvalidated):
@@ -228,6 +258,8 @@ class Leaderboards:
         return self._versions.get((key.modality, key.dimension), 0), self._profiles if by_voter else 0
 
     def _fit(self, key: BoardKey) -> Board:
+        if key.group is None:  # k-anonymity: the slice's publishable group values, refreshed with its main board
+            self._refresh_groups(key.modality, key.dimension)
         per_voter = self.settings.leaderboard_ci == "cluster"
         weight = self.settings.quarantine_weight
         counts = vote_counts(self.store, key, per_voter, weight)
@@ -268,6 +300,14 @@ def rank_options(settings: Settings, *, weighted: bool = False) -> RankOptions:
         ci=settings.leaderboard_ci,
         provisional_votes=settings.provisional_votes,
         weight="weight" if weighted else None,
+    )
+
+
+def unknown_group_message(key: BoardKey) -> str:
+    """The one answer for a group value nobody has and for one with fewer than k voters."""
+    return (
+        f"no {key.modality}/{key.dimension} leaderboard for that {key.group}: "
+        "see /api/v1/leaderboard/groups for the values that have one"
     )
 
 

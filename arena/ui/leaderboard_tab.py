@@ -13,9 +13,7 @@ import gradio as gr
 
 from arena.errors import ArenaError
 from arena.runtime import Arena
-from arena.services.categories import OTHER, RULES
-from arena.services.leaderboards import board_key
-from arena.services.voters import PROFILE_FIELDS
+from arena.services.leaderboards import board_key, unknown_group_message
 from arena.ui.battle import DIMENSION_LABELS, MODALITY_LABELS
 from arena.ui.charts import rating_chart, win_rate_heatmap
 from arena.vocabulary import DIMENSIONS, GroupField, InvalidReason, Modality
@@ -57,11 +55,11 @@ def build_leaderboard_tab(arena: Arena) -> tuple[gr.HTML, list, Callable[..., st
             [],
             value=None,
             label="Category or group",
-            allow_custom_value=True,
+            allow_custom_value=False,
             interactive=False,
             elem_id="lb-value",
             min_width=140,
-            info="Country and language take codes, e.g. FR or en",
+            info=f"Only groups with at least {arena.settings.k_anonymity} voters are listed",
         )
     style = gr.Checkbox(
         False,
@@ -76,7 +74,7 @@ def build_leaderboard_tab(arena: Arena) -> tuple[gr.HTML, list, Callable[..., st
         return board_html(arena, modality_value, dimension_value, group_value, value_value, style_value)
 
     modality.change(
-        lambda m, g: (gr.Dropdown(choices=_dimension_choices(m), value="overall"), _value_dropdown(m, g)),
+        lambda m, g: (gr.Dropdown(choices=_dimension_choices(m), value="overall"), _value_dropdown(m, g, arena)),
         [modality, group],
         [dimension, value],
         queue=False,
@@ -84,7 +82,12 @@ def build_leaderboard_tab(arena: Arena) -> tuple[gr.HTML, list, Callable[..., st
         api_visibility="private",
     ).then(render, inputs, board, queue=False, show_progress="hidden", api_visibility="private")
     group.change(
-        _value_dropdown, [modality, group], value, queue=False, show_progress="hidden", api_visibility="private"
+        lambda m, g, d: _value_dropdown(m, g, arena, d),
+        [modality, group, dimension],
+        value,
+        queue=False,
+        show_progress="hidden",
+        api_visibility="private",
     ).then(render, inputs, board, queue=False, show_progress="hidden", api_visibility="private")
     for trigger in (dimension.input, value.input, style.input, refresh.click):
         trigger(render, inputs, board, queue=False, show_progress="hidden", api_visibility="private")
@@ -102,6 +105,8 @@ def board_html(arena: Arena, modality: str, dimension: str, group: str, value: s
     controlled = style and key.modality == Modality.TEXT and key.dimension == "overall" and key.group is None
     if style and not controlled:
         return _note("Style control is for the overall text board, without a filter.")
+    if not arena.leaderboards.publishable(key):  # k-anonymity: under k is as unknown as nobody
+        return _note(_sentence(unknown_group_message(key)))
     board = arena.style_boards.get() if controlled else arena.leaderboards.get(key)
     updated = (
         f'<p class="arena-updated">Last updated {escape(_when(board.computed_at))} · '
@@ -199,14 +204,16 @@ def _dimension_choices(modality: str) -> list[tuple[str, str]]:
     return [(DIMENSION_LABELS.get(d, d.capitalize()), d.value) for d in DIMENSIONS[Modality(modality)]]
 
 
-def _value_dropdown(modality: str, group: str) -> gr.Dropdown:
+def _value_dropdown(modality: str, group: str, arena: Arena, dimension: str | None = None) -> gr.Dropdown:
+    """The values of `group` that have a board: at least k distinct voters (from the boards' cache)."""
     if group == EVERYONE:
         return gr.Dropdown(choices=[], value=None, interactive=False)
-    if group == GroupField.CATEGORY:
-        choices = [name for name, _ in RULES.get(modality, [])] + [OTHER]
-    else:
-        choices = list(PROFILE_FIELDS.get(group, ()))
-    return gr.Dropdown(choices=choices, value=choices[0] if choices else None, interactive=True)
+    try:
+        key = board_key(modality, dimension or "overall")
+    except ArenaError:
+        key = board_key(modality)
+    choices = arena.leaderboards.group_values(key.modality, key.dimension).get(GroupField(group), [])
+    return gr.Dropdown(choices=choices, value=choices[0] if choices else None, interactive=bool(choices))
 
 
 def _when(moment: datetime) -> str:
