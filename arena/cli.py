@@ -1,4 +1,4 @@
-"""The `arena` command: serve, db upgrade, simulate, rank, audit, export, worker.
+"""The `arena` command: serve, db upgrade, simulate, rank, audit, export, import, worker.
 
 Every failure a user can cause ends in one readable `error: ...` line and exit
 status 2, never a traceback.
@@ -118,6 +118,21 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--out", type=Path, default=None, help="the dump's path (default: <data dir>/dumps/votes-...)")
     export.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     export.set_defaults(func=_export)
+    imports = commands.add_parser(
+        "import",
+        help="load an LMArena / FastChat battle file (or a dump) as historical votes",
+        description="Read a battle file (clean_battle JSON, Parquet, CSV or JSONL with model_a, model_b, "
+        "winner; judge, tstamp, anony, language, question_id, conversation_a/b when present) into the "
+        "database. New models are retired: on the boards with their history, never in new battles. Rows "
+        "`arena rank` would skip are skipped and counted; importing the same file again adds nothing.",
+    )
+    imports.add_argument("file", type=Path, help="the battle file")
+    imports.add_argument("--data-dir", type=Path, default=None, help="default ./arena-data or ARENA_DATA_DIR")
+    imports.add_argument("--modality", default=None, help="the battles' modality (default: the file's, else text)")
+    imports.add_argument("--strict", action="store_true", help="refuse the file at its first unusable row")
+    imports.add_argument("--all-battles", action="store_true", help="also import battles that were not anonymous")
+    imports.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    imports.set_defaults(func=_import)
     add_worker_parser(commands)
     return parser
 
@@ -264,6 +279,66 @@ def _export(args: argparse.Namespace) -> int:
     print(f"{manifest['rows']:,} votes -> {out} ({manifest['size']:,} bytes, sha256 {manifest['sha256']})")
     print(f"manifest: {out.with_name(out.stem + '.manifest.json')}")
     print(f"reproduce the boards: {manifest['command']}")
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # stderr is for the progress bar and errors
+    from tqdm import tqdm
+
+    from arena.errors import ArenaError
+    from arena.services.battles import BattleService
+    from arena.services.imports import import_votes
+    from arena.services.voters import Voters
+    from arena.settings import ensure_secret
+    from arena.store.artifacts import ArtifactStore
+    from arena.store.engine import Store, current_revision, head_revision, make_engine, upgrade
+
+    if not args.file.is_file():
+        raise ValueError(f"no such file: {args.file}")
+    if args.modality is not None and args.modality not in set(Modality):
+        raise ValueError(f"--modality must be one of: {', '.join(Modality)}")
+    settings = _settings(args)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    ensure_secret(settings)
+    engine = make_engine(settings.sqlalchemy_url)
+    bar = tqdm(unit=" rows", file=sys.stderr, disable=args.no_progress or None, dynamic_ncols=True, leave=False)
+    try:
+        if engine.dialect.name == "sqlite":
+            upgrade(engine)
+        elif current_revision(engine) != head_revision():
+            raise RuntimeError("the database schema is not up to date: run `arena db upgrade` first")
+        store = Store(engine)
+        voters = Voters(store, settings.subkey("ip-hash"))
+        battles = BattleService(store, ArtifactStore(settings.artifacts_dir), {}, settings, voters)
+
+        def total(count: int) -> None:
+            bar.total = count
+            bar.refresh()
+
+        report = import_votes(
+            battles,
+            voters,
+            args.file,
+            modality=args.modality,
+            strict=args.strict,
+            all_battles=args.all_battles,
+            progress=bar.update,
+            total=total,
+        )
+    except ArenaError as exc:
+        raise ValueError(str(exc)) from None
+    finally:
+        bar.close()
+        engine.dispose()
+    line = report.skipped_line()
+    if line:
+        hint = " (--all-battles imports them)" if report.skipped.get("not_anonymous") else ""
+        print(f"{line}{hint}", file=sys.stderr)
+    print(
+        f"imported {report.votes:,} votes in {report.battles:,} new battles from {report.rows:,} rows; "
+        f"{len(report.models):,} new retired models, {report.voters:,} new voters"
+    )
     return 0
 
 
