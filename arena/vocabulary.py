@@ -124,7 +124,7 @@ class AdminAction(StrEnum):
 
 
 class GroupField(StrEnum):
-    """Sub-boards a voter can pick: the prompt's category or one field of the voter profile."""
+    """Sub-boards a voter can pick: the prompt's category or language, or one field of the voter profile."""
 
     CATEGORY = "category"
     AGE_BAND = "age_band"
@@ -132,6 +132,7 @@ class GroupField(StrEnum):
     COUNTRY = "country"
     FIRST_LANGUAGE = "first_language"
     EXPERTISE = "expertise"
+    LANGUAGE = "language"  # the prompt's detected language (battles.language), not the voter's
 
 
 def one_of(enum: type[StrEnum]) -> str:

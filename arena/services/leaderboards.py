@@ -254,7 +254,7 @@ class Leaderboards:
         return board
 
     def _version(self, key: BoardKey) -> tuple[int, int]:
-        by_voter = key.group is not None and key.group != GroupField.CATEGORY
+        by_voter = key.group is not None and key.group not in (GroupField.CATEGORY, GroupField.LANGUAGE)
         return self._versions.get((key.modality, key.dimension), 0), self._profiles if by_voter else 0
 
     def _fit(self, key: BoardKey) -> Board:

@@ -18,9 +18,10 @@ from arena.store.engine import Store
 from arena.store.schema import Battle, Vote
 from arena.vocabulary import Dimension, GroupField, Modality
 
-# Where each group's value lives: the battle's prompt category, or the vote's demographic snapshot.
+# Where each group's value lives: the battle's prompt category or language, or the vote's demographic snapshot.
 GROUP_COLUMNS: dict[GroupField, InstrumentedAttribute[Any]] = {
     GroupField.CATEGORY: Battle.category,
+    GroupField.LANGUAGE: Battle.language,
     GroupField.AGE_BAND: Vote.age_band,
     GroupField.GENDER: Vote.gender,
     GroupField.COUNTRY: Vote.country,

@@ -22,6 +22,7 @@ MODALITY_CHOICES = [(label, modality.value) for modality, label in MODALITY_LABE
 EVERYONE = "all"
 GROUP_LABELS = {
     GroupField.CATEGORY: "Prompt category",
+    GroupField.LANGUAGE: "Prompt language",
     GroupField.AGE_BAND: "Age band",
     GroupField.GENDER: "Gender",
     GroupField.COUNTRY: "Country",

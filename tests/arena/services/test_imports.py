@@ -22,7 +22,7 @@ from arena.services.imports import battle_id_of, import_votes
 from arena.services.leaderboards import board_key, rank_options
 from arena.settings import Settings
 from arena.store.schema import Battle, Model, Output, Vote
-from arena.vocabulary import Modality, ModelOrigin, ModelStatus, VoteSource
+from arena.vocabulary import Dimension, GroupField, Modality, ModelOrigin, ModelStatus, VoteSource
 from generators import load_models
 from ranking import rank
 from tests.conftest import ready_arena
@@ -227,3 +227,12 @@ async def test_csv_and_jsonl_files_import_like_the_json(arena, tmp_path):
     expected = ratings(rank(csv, rank_options(arena.settings)).records())
     for model, rating in expected.items():
         assert ratings(board.rows)[model] == pytest.approx(rating, abs=1e-6)
+
+
+async def test_imported_prompts_feed_the_language_board(arena, clean_battle):
+    import_votes(arena.battles, arena.voters, clean_battle)
+    arena.leaderboards.refit(board_key("text"))  # a main board's refit refreshes its publishable groups
+    languages = arena.leaderboards.group_values(Modality.TEXT, Dimension.OVERALL)[GroupField.LANGUAGE]
+    assert languages == ["de", "en", "fr"]  # 17 judges behind each: over k
+    board = arena.leaderboards.refit(board_key("text", group=("language", "fr")))
+    assert board.status == "ok" and board.votes == 80
