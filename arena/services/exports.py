@@ -9,8 +9,10 @@ reader never sees half a dump nor a dump without its manifest.
 
 Privacy: `judge` is an HMAC of the voter id under a salt derived from the arena secret
 (`settings.subkey("dumps")`) and the release, so it is stable within one dump and
-unlinkable across dumps. No raw voter id, IP hash, dwell time or demographic leaves;
-demographics wait for k-anonymity (issue 9, item 5).
+unlinkable across dumps. No raw voter id, IP hash or dwell time leaves. The coarse
+demographics (each vote's snapshot of the voter's profile) are k-anonymised over the
+dump's own votes before the first row is written (`k_anonymise`): every published
+combination of them, and so every single value, has at least k distinct voters behind it.
 """
 
 from __future__ import annotations
@@ -32,7 +34,15 @@ from typing import Any, BinaryIO
 from arena.errors import InvalidInput
 from arena.services.leaderboards import rank_options
 from arena.settings import Settings
-from arena.store.dumps import DumpFilter, count_rows, dump_rows, has_outputs, turn_outputs
+from arena.store.dumps import (
+    DEMOGRAPHICS,
+    DumpFilter,
+    count_rows,
+    demographic_voters,
+    dump_rows,
+    has_outputs,
+    turn_outputs,
+)
 from arena.store.engine import Store
 from arena.vocabulary import DIMENSIONS, Dimension, Modality, Winner, one_of
 
@@ -71,7 +81,14 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "invalid_reason": ("string", "why a vote does not count, or null"),
     "source": ("string", "live | simulate | import | bulk"),
     "board": ("string", "modality/dimension for votes the boards count (valid, anonymous), else null"),
+    "age_band": ("string", "voter's age band when the vote was cast; null: not given or suppressed (k-anonymity)"),
+    "gender": ("string", "voter's gender when the vote was cast; null: not given or suppressed (k-anonymity)"),
+    "country": ("string", "voter's country (ISO 3166) when the vote was cast; null: not given or suppressed"),
+    "first_language": ("string", "voter's first language when the vote was cast; null: not given or suppressed"),
+    "expertise": ("string", "voter's expertise when the vote was cast; null: not given or suppressed"),
 }
+# k-anonymity gives up the finest field first when a combination has too few voters
+_GENERALISE = ("country", "first_language", "expertise", "gender", "age_band")
 
 
 @dataclass(frozen=True)
@@ -194,7 +211,8 @@ def export(
     release = f"{out.stem}/{created.isoformat()}"
     salt = hmac.new(settings.subkey("dumps"), release.encode(), hashlib.sha256).digest()
     out.parent.mkdir(parents=True, exist_ok=True)
-    shaper = _Shaper(salt, options.winner_labels, (settings.public_url or "").rstrip("/"), settings)
+    published = k_anonymise(demographic_voters(store, where), settings.k_anonymity)
+    shaper = _Shaper(salt, options.winner_labels, (settings.public_url or "").rstrip("/"), settings, published)
     fd, tmp_name = tempfile.mkstemp(dir=out.parent, prefix=".tmp-", suffix=out.suffix)
     tmp = Path(tmp_name)
     try:
@@ -229,8 +247,17 @@ _CACHED_CHARS = 1_000
 class _Shaper:
     """Turns database rows into dump columns and keeps what the manifest needs (counts, time range)."""
 
-    def __init__(self, salt: bytes, labels: str, base_url: str, settings: Settings):
+    def __init__(
+        self,
+        salt: bytes,
+        labels: str,
+        base_url: str,
+        settings: Settings,
+        demographics: dict[tuple[str | None, ...], tuple[str | None, ...]] | None = None,
+    ):
         self.salt = salt
+        self.demographics = demographics or {}  # snapshot as stored -> as published (k-anonymised)
+        self.k = settings.k_anonymity
         self.relabel = LMARENA_WINNERS if labels == "lmarena" else {}
         self.base_url = base_url
         self.per_voter = settings.leaderboard_ci == "cluster"
@@ -276,7 +303,11 @@ class _Shaper:
             source,
             conversation,
             language,
+            *profile,
         ) = (list(column) for column in zip(*rows, strict=True))
+        hidden = (None,) * len(DEMOGRAPHICS)
+        shown = [self.demographics.get(values, hidden) for values in zip(*profile, strict=True)]
+        published = list(zip(*shown, strict=True)) if shown else [()] * len(DEMOGRAPHICS)
         turns = [self._turns(c) for c in conversation]
         cached = self.judges.get
         judges = [cached(voter) or self.judge(voter) for voter in voter_id]
@@ -327,6 +358,7 @@ class _Shaper:
             "invalid_reason": pa.array(invalid_reason, pa.string()),
             "source": pa.array(source, pa.string()),
             "board": pa.array(boards, pa.string()),
+            **{name: pa.array(list(values), pa.string()) for name, values in zip(DEMOGRAPHICS, published, strict=True)},
         }
         table = pa.table(columns, schema=_arrow_schema())
         self._count(table, pc)
@@ -525,8 +557,11 @@ def _manifest(
     notes = [
         "Only anonymous, valid votes count on the boards: the board column names their board "
         "(modality/dimension) and is null for the others.",
-        "Demographics are not published yet: they need k-anonymity (fewer than k distinct voters "
-        "behind a value suppresses it), which is still to come.",
+        f"Demographics (age_band, gender, country, first_language, expertise) are each vote's snapshot of "
+        f"the voter's profile, k-anonymised (k-anonymity, k = {settings.k_anonymity}) over this dump's votes: every "
+        "combination of them shown on a row (and so every single value) has at least k distinct voters "
+        "behind it; where a row's combination had fewer, its finest fields (country first, then first "
+        "language, expertise, gender, age band) are null. Null means not given or suppressed.",
         "judge is an HMAC of the voter id salted per release: stable within this dump, unlinkable across dumps.",
         "language is the detected language of a text prompt; null where none was detected.",
     ]
@@ -558,11 +593,41 @@ def _manifest(
         },
         "winner_labels": options.winner_labels,
         "winner_values": [str(label) for label in labels],
+        "k_anonymity": settings.k_anonymity,
         "columns": {name: {"type": kind, "description": text} for name, (kind, text) in COLUMNS.items()},
         "command": rank_command(out.name, settings, by_board=by_board),
         "boards": boards,
         "notes": notes,
     }
+
+
+def k_anonymise(
+    pairs: Iterable[tuple[tuple[str | None, ...], str]], k: int
+) -> dict[tuple[str | None, ...], tuple[str | None, ...]]:
+    """Each demographic snapshot -> the snapshot to publish, from (snapshot, voter id) pairs.
+
+    Local recoding: while a published combination (nulls included) has fewer than `k`
+    distinct voters, its finest non-null field is nulled; merging only adds voters, so it
+    ends with every published combination shared by at least k voters, or all null. Any
+    sub-combination (a single value, a pair such as (age_band, country)) is then shared by
+    at least as many. Snapshots not in `pairs` (no demographic at all) publish all null.
+    """
+    voters: dict[tuple[str | None, ...], set[str]] = {}
+    for values, voter in pairs:
+        voters.setdefault(tuple(values), set()).add(voter)
+    published = {values: values for values in voters}
+    order = [DEMOGRAPHICS.index(name) for name in _GENERALISE]
+    while True:
+        behind: dict[tuple[str | None, ...], set[str]] = {}
+        for values, shown in published.items():
+            behind.setdefault(shown, set()).update(voters[values])
+        small = {shown for shown, who in behind.items() if len(who) < k and any(v is not None for v in shown)}
+        if not small:
+            return published
+        for values, shown in published.items():
+            if shown in small:
+                finest = next(index for index in order if shown[index] is not None)
+                published[values] = tuple(None if index == finest else v for index, v in enumerate(shown))
 
 
 def write_release(store: Store, settings: Settings, older_than_days: float, fmt: str = "parquet") -> Path | None:

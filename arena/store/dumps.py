@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, Select, String, Text, func, select, type_coerce
+from sqlalchemy import ColumnElement, Integer, Select, String, Text, func, or_, select, type_coerce
 
 from arena.store.engine import Store
 from arena.store.schema import Battle, Output, Vote
@@ -55,7 +55,14 @@ ROW_FIELDS = (
     "source",
     "conversation",  # every user turn, in order: the first is the prompt
     "language",  # of a text prompt, detected (null until detection runs)
+    # the voter's coarse profile as cast (the vote's snapshot): raw here, k-anonymised by the caller
+    "age_band",
+    "gender",
+    "country",
+    "first_language",
+    "expertise",
 )
+DEMOGRAPHICS = ("age_band", "gender", "country", "first_language", "expertise")
 
 
 @dataclass(frozen=True)
@@ -98,11 +105,27 @@ def _query(where: DumpFilter) -> Select:
             Vote.source,
             type_coerce(Battle.conversation, Text),
             Battle.language,
+            *(getattr(Vote, name) for name in DEMOGRAPHICS),
         )
         .join(Battle, Battle.id == Vote.battle_id)
         .where(*_conditions(where))
         .order_by(Vote.id)
     )
+
+
+def demographic_voters(store: Store, where: DumpFilter) -> Iterator[tuple[tuple[str | None, ...], str]]:
+    """Each distinct (demographic snapshot, voter id) among the dump's votes that carry any
+    demographic, for k-anonymity; blocking. One row per voter and profile, not per vote."""
+    columns = [getattr(Vote, name) for name in DEMOGRAPHICS]
+    query = (
+        select(*columns, Vote.voter_id)
+        .distinct()
+        .join(Battle, Battle.id == Vote.battle_id)
+        .where(*_conditions(where), or_(*(column.is_not(None) for column in columns)))
+    )
+    with store.read() as session:
+        for row in session.execute(query):
+            yield tuple(row[: len(DEMOGRAPHICS)]), str(row[len(DEMOGRAPHICS)])
 
 
 def count_rows(store: Store, where: DumpFilter) -> int:
