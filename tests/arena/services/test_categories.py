@@ -132,3 +132,41 @@ def test_every_keyword_alone_gives_its_own_category():
 )
 def test_unknown_modality_or_no_match_is_other(modality, prompt):
     assert categorise(modality, prompt) == OTHER
+
+
+HARD = (
+    "I run a small bakery and need a weekly staffing plan. The following constraints apply:\n"
+    "1. Two people must be present from 6am to 2pm every day.\n"
+    "2. Nobody works more than 40 hours a week or two closing shifts in a row.\n"
+    "3. Weekend shifts are shared fairly between the five staff.\n"
+    "Explain the trade-offs of your plan and answer in a table."
+)
+
+
+@pytest.mark.parametrize(
+    ("prompt", "category"),
+    [
+        ("Describe the moon in exactly three sentences.", "instruction_following"),
+        ("Summarise the French revolution in no more than 50 words.", "instruction_following"),
+        ("List five fruits without using the letter e.", "instruction_following"),
+        ("Respond only with yes or no: is the sky green?", "instruction_following"),
+        ("Give me the planets in JSON.", "instruction_following"),
+        ("Write a poem about the sea in exactly 4 lines", "instruction_following"),  # before creative
+        ("Write a story about a dragon", "creative"),
+        (HARD, "hard_prompts"),
+        (HARD.replace("I run a small bakery", "I write Python for a small bakery"), "hard_prompts"),  # before coding
+        ("Write a Python function; it must include type hints and must not use loops.", "coding"),  # short
+        (" ".join(["word"] * 60), OTHER),  # long but asks nothing
+    ],
+)
+def test_instruction_following_and_hard_prompts(prompt, category):
+    assert categorise("text", prompt) == category
+
+
+def test_hard_prompts_need_length_and_demands():
+    from arena.services.categories import HARD_MIN_DEMANDS, HARD_MIN_WORDS, demands, is_hard
+
+    assert len(HARD.split()) >= HARD_MIN_WORDS and demands(HARD) >= HARD_MIN_DEMANDS and is_hard(HARD)
+    short = "Answer in a table. 1. a\n2. b\n3. c"
+    assert demands(short) >= HARD_MIN_DEMANDS and not is_hard(short)
+    assert categorise("image", HARD) != "hard_prompts"  # text prompts only
