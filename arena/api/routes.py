@@ -98,7 +98,7 @@ async def leaderboard(
     request: Request,
     modality: Modality = Modality.TEXT,
     dimension: Dimension = Dimension.OVERALL,
-    group: GroupField | None = Query(None, description="a prompt category or a voter-profile field"),
+    group: GroupField | None = Query(None, description="a prompt category or language, or a voter-profile field"),
     value: str | None = Query(None, description="the group's value, e.g. FR for country"),
     style: Literal["none", "controlled"] = Query(
         "none", description="controlled: text ratings with answer length and markdown accounted for (style control)"
