@@ -13,6 +13,7 @@ import gradio as gr
 
 from arena.errors import ArenaError
 from arena.runtime import Arena
+from arena.services.group_compare import compare_groups
 from arena.services.leaderboards import board_key, unknown_group_message
 from arena.ui.battle import DIMENSION_LABELS, MODALITY_LABELS
 from arena.ui.charts import rating_chart, win_rate_heatmap
@@ -92,7 +93,92 @@ def build_leaderboard_tab(arena: Arena) -> tuple[gr.HTML, list, Callable[..., st
     ).then(render, inputs, board, queue=False, show_progress="hidden", api_visibility="private")
     for trigger in (dimension.input, value.input, style.input, refresh.click):
         trigger(render, inputs, board, queue=False, show_progress="hidden", api_visibility="private")
+    _compare_section(arena, modality, dimension)
     return board, inputs, render
+
+
+def _compare_section(arena: Arena, modality: gr.Radio, dimension: gr.Dropdown) -> None:
+    """Two values of one group side by side: which models differ (Holm-corrected) and the rank correlation."""
+    with gr.Accordion("Compare two groups", open=False, elem_id="lb-compare"):
+        with gr.Row(equal_height=True):
+            field = gr.Dropdown(
+                GROUP_CHOICES[1:], value=GroupField.COUNTRY.value, label="Group", elem_id="lb-compare-group"
+            )
+            first = gr.Dropdown([], value=None, label="Group A", elem_id="lb-compare-a", min_width=120)
+            second = gr.Dropdown([], value=None, label="Group B", elem_id="lb-compare-b", min_width=120)
+        go = gr.Button("Compare", size="sm", elem_id="lb-compare-go")
+        table = gr.HTML("", elem_id="lb-compare-table")
+
+    def values(m: str, d: str, g: str) -> tuple[gr.Dropdown, gr.Dropdown]:
+        choices = _group_choices(arena, m, g, d)
+        return (
+            gr.Dropdown(choices=choices, value=choices[0] if choices else None, interactive=bool(choices)),
+            gr.Dropdown(choices=choices, value=choices[1] if len(choices) > 1 else None, interactive=bool(choices)),
+        )
+
+    for trigger in (field.change, modality.change, dimension.input):
+        trigger(
+            values,
+            [modality, dimension, field],
+            [first, second],
+            queue=False,
+            show_progress="hidden",
+            api_visibility="private",
+        )
+    go.click(
+        lambda m, d, g, a, b: compare_html(arena, m, d, g, a, b),
+        [modality, dimension, field, first, second],
+        table,
+        queue=False,
+        show_progress="hidden",
+        api_visibility="private",
+    )
+
+
+def compare_html(arena: Arena, modality: str, dimension: str, group: str, a: str | None, b: str | None) -> str:
+    """The comparison of two groups' cached boards as a table and a line on the rank correlation."""
+    if not a or not b:
+        return _note(f"Pick two groups, each with at least {arena.settings.k_anonymity} voters.")
+    try:
+        found = compare_groups(arena.leaderboards, modality, dimension or "overall", group, a, b)
+    except ArenaError as exc:
+        return _note(_sentence(str(exc)))
+    if found.result is None:
+        return _note(_sentence(found.message or "this comparison is being computed; try again in a moment"))
+    result = found.result
+    head = "".join(
+        f'<th scope="col">{escape(name)}</th>'
+        for name in ("Model", f"Rating in {a}", f"Rating in {b}", "Difference (95% CI)", "p (Holm)", "Differs")
+    )
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f"<td>{cell}</td>"
+            for cell in (
+                escape(row.model),
+                f"{row.rating_a:.0f}",
+                f"{row.rating_b:.0f}",
+                f"{row.difference:+.0f} ({row.ci_low:+.0f} to {row.ci_high:+.0f})",
+                f"{row.p_adjusted:.3g}",
+                "yes" if row.significant else "no",
+            )
+        )
+        + "</tr>"
+        for row in result.rows
+    )
+    rho = "n/a" if result.correlation != result.correlation else f"{result.correlation:.2f}"
+    interval = (
+        f" (95% CI {result.correlation_low:.2f} to {result.correlation_high:.2f})"
+        if result.correlation_low is not None and result.correlation_high is not None
+        else ""
+    )
+    return (
+        '<div class="arena-table-wrap" tabindex="0" role="region" aria-label="Comparison of two groups">'
+        f'<table class="arena-board"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
+        f'<p class="arena-legend">Rank correlation (Spearman) between the two boards: {rho}{escape(interval)} '
+        f"over {result.models} models. A model differs when its Holm-corrected p-value is under {result.alpha:g}; "
+        f"{found.votes_a:,} and {found.votes_b:,} votes.</p>"
+    )
 
 
 def board_html(arena: Arena, modality: str, dimension: str, group: str, value: str | None, style: bool = False) -> str:
@@ -209,12 +295,17 @@ def _value_dropdown(modality: str, group: str, arena: Arena, dimension: str | No
     """The values of `group` that have a board: at least k distinct voters (from the boards' cache)."""
     if group == EVERYONE:
         return gr.Dropdown(choices=[], value=None, interactive=False)
+    choices = _group_choices(arena, modality, group, dimension)
+    return gr.Dropdown(choices=choices, value=choices[0] if choices else None, interactive=bool(choices))
+
+
+def _group_choices(arena: Arena, modality: str, group: str, dimension: str | None) -> list[str]:
+    """The values of `group` with at least k distinct voters on this board (from the boards' cache)."""
     try:
         key = board_key(modality, dimension or "overall")
     except ArenaError:
         key = board_key(modality)
-    choices = arena.leaderboards.group_values(key.modality, key.dimension).get(GroupField(group), [])
-    return gr.Dropdown(choices=choices, value=choices[0] if choices else None, interactive=bool(choices))
+    return arena.leaderboards.group_values(key.modality, key.dimension).get(GroupField(group), [])
 
 
 def _when(moment: datetime) -> str:

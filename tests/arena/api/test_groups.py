@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from arena.services.leaderboards import board_key, vote_counts
-from arena.ui.leaderboard_tab import _value_dropdown
+from arena.ui.leaderboard_tab import _value_dropdown, compare_html
 from tests.arena.simulated import text_models, trust_models_file, write_votes
 from tests.conftest import eventually
 
@@ -77,6 +77,9 @@ def test_a_value_under_k_voters_does_not_exist_and_one_with_k_does(server, clien
     assert published.status_code == 200 and published.json()["group"] == {"field": "country", "value": "BB"}
     compared = client.get("/api/v1/leaderboard/compare", params={"group": "country", "a": "BB", "b": "AA"})
     assert compared.status_code == 404 and compared.json() == nobody.json()
+    assert compare_html(arena, "text", "overall", "country", "BB", "AA") == compare_html(
+        arena, "text", "overall", "country", "BB", "ZZ"
+    )  # the page, too, answers alike
 
 
 def test_a_group_board_follows_the_votes_snapshot_not_the_current_profile(server, client):
@@ -107,7 +110,9 @@ def test_compare_flags_the_model_that_truly_differs_and_no_other(server, client)
         arena.leaderboards.refit(board_key("text", "overall", ("country", value)))
 
     params = {"modality": "text", "dimension": "overall", "group": "country", "a": "AA", "b": "BB"}
-    answer = eventually(lambda: (r := client.get("/api/v1/leaderboard/compare", params=params).json()).get("rows") and r)
+    answer = eventually(
+        lambda: (r := client.get("/api/v1/leaderboard/compare", params=params).json()).get("rows") and r
+    )
     assert answer["status"] == "ok", answer
     flagged = [row["model"] for row in answer["rows"] if row["significant"]]
     assert flagged == [different]
@@ -120,3 +125,7 @@ def test_compare_flags_the_model_that_truly_differs_and_no_other(server, client)
 
     same = client.get("/api/v1/leaderboard/compare", params={**params, "b": "AA"})
     assert same.status_code == 422
+
+    page = compare_html(arena, "text", "overall", "country", "AA", "BB")  # the Leaderboard tab's section
+    assert "Rank correlation (Spearman)" in page and page.count("<td>yes</td>") == 1
+    assert f"<td>{different}</td>" in page
