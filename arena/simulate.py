@@ -21,6 +21,7 @@ from pathlib import Path
 from arena.runtime import Arena
 from arena.services.catalog import active_models
 from arena.services.categories import categorise
+from arena.services.languages import detect_language
 from arena.services.prompts import example_prompts
 from arena.services.sampling import draw_pair
 from arena.services.voters import PROFILE_FIELDS
@@ -131,6 +132,7 @@ def bulk(arena: Arena, votes: int, modalities: list[Modality], seed: int, chunk:
     models = {m: active_models(arena.store, m) for m in modalities}
     prompts = {m: example_prompts(m) for m in modalities}
     categories = {m: {p: categorise(m, p) for p in prompts[m]} for m in modalities}
+    languages = {m: {p: detect_language(p) if m == Modality.TEXT else None for p in prompts[m]} for m in modalities}
     started = time.perf_counter()
     now = datetime.now(UTC) - timedelta(seconds=votes)
     done = 0
@@ -152,6 +154,7 @@ def bulk(arena: Arena, votes: int, modalities: list[Modality], seed: int, chunk:
                     "prompt": prompt,
                     "conversation": [prompt],
                     "category": categories[modality][prompt],
+                    "language": languages[modality][prompt],
                     "model_a": a,
                     "model_b": b,
                     "pair_probability": probability,
