@@ -37,7 +37,8 @@ def about_markdown(arena: Arena) -> str:
 - If you fill in **About you** (optional): age band, gender, country, first language and expertise.
   You can change or delete those answers at any time; deleting them removes them from your votes too.
 - Published vote dumps use a pseudonym per release instead of voter ids (salted anew for each dump, so two
-  dumps cannot be linked), and no addresses or demographics.
+  dumps cannot be linked), and no addresses. Demographics appear in dumps and group leaderboards only where at
+  least {settings.k_anonymity} voters share them (k-anonymity); a rarer value or combination is left out.
 
 ## Take part
 - **Submit a model:** serve it behind an OpenAI-compatible endpoint (`/v1/chat/completions`,

@@ -16,7 +16,8 @@ INTRO = (
     "Every vote as a file researchers can load with pandas or LMArena's tools: battle id, both models, the winner, "
     "a per-release voter pseudonym (`judge`), time, conversations (text) or output hashes (image, 3D), dimension, "
     "category and whether the vote counts. Each dump has a manifest with its SHA-256 and the `arena rank` command "
-    "that reproduces the leaderboard from it. No voter ids, addresses or demographics are published."
+    "that reproduces the leaderboard from it. No voter ids or addresses are published; "
+    "the coarse demographics each vote carried are published only where enough voters share them (k-anonymity)."
 )
 COLUMNS = ("Dump", "Format", "Votes", "Size", "Votes cast", "SHA-256", "Manifest")
 
