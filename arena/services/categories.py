@@ -84,15 +84,25 @@ def is_hard(prompt: str) -> bool:
     return len(prompt.split()) >= HARD_MIN_WORDS and demands(prompt) >= HARD_MIN_DEMANDS
 
 
+# Each rule's words as one compiled alternation (whole words): a prompt is matched once per rule.
+_WORDS: dict[str, list[tuple[str, re.Pattern[str] | None]]] = {
+    modality: [
+        (category, re.compile(r"\b(?:" + "|".join(re.escape(word) for word in words) + r")\b") if words else None)
+        for category, words in rules
+    ]
+    for modality, rules in RULES.items()
+}
+
+
 def categorise(modality: str, prompt: str) -> str:
     text = " " + re.sub(r"\s+", " ", prompt.lower()) + " "
-    for category, words in RULES.get(modality, []):
+    for category, words in _WORDS.get(modality, []):
         if category == "hard_prompts":
             if is_hard(prompt):
                 return category
         elif category == "instruction_following":
             if any(pattern.search(text) for pattern in INSTRUCTIONS):
                 return category
-        elif any(re.search(rf"\b{re.escape(word)}\b", text) for word in words):
+        elif words is not None and words.search(text):
             return category
     return OTHER
