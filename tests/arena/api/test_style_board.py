@@ -25,8 +25,10 @@ def test_the_style_controlled_board_reports_ratings_and_style_coefficients(serve
 
 
 def test_style_control_is_refused_where_it_does_not_apply(client):
-    for params in ({"modality": "image", "style": "controlled"},
-                   {"modality": "text", "style": "controlled", "group": "category", "value": "coding"},
-                   {"modality": "text", "style": "fancy"}):
+    for params in (
+        {"modality": "image", "style": "controlled"},
+        {"modality": "text", "style": "controlled", "group": "category", "value": "coding"},
+        {"modality": "text", "style": "fancy"},
+    ):
         response = client.get("/api/v1/leaderboard", params=params)
         assert response.status_code == 422 and "error" in response.json()
