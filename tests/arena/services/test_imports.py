@@ -236,3 +236,17 @@ async def test_imported_prompts_feed_the_language_board(arena, clean_battle):
     assert languages == ["de", "en", "fr"]  # 17 judges behind each: over k
     board = arena.leaderboards.refit(board_key("text", group=("language", "fr")))
     assert board.status == "ok" and board.votes == 80
+
+
+async def test_the_models_file_never_touches_submitted_or_imported_models(arena):
+    entries = load_models(arena.settings.models_file)
+    namesake = entries[0].name  # an imported model of the same name as a file entry
+    with arena.store.write() as session:
+        session.query(Model).filter(Model.name == namesake).delete()
+        session.add(Model(name=namesake, modality="text", backend="import", status="retired", origin="import"))
+        session.add(Model(name="submitted-1", modality="text", backend="openai", status="active", origin="submission"))
+    sync_models(arena.store, entries)  # "submitted-1" is not in the file: still not disabled
+    with arena.store.read() as session:
+        query = select(Model.name, Model.status).where(Model.name.in_([namesake, "submitted-1"]))
+        states = {name: status for name, status in session.execute(query)}
+    assert states == {namesake: "retired", "submitted-1": "active"}
