@@ -1,8 +1,8 @@
 """`arena import`: public battle files (LMArena / FastChat, our own dumps) as historical votes.
 
-The file is read a chunk at a time (Parquet record batches, CSV / JSONL chunks; FastChat's
-clean_battle JSON is one array and is parsed whole, as `arena rank` parses it), so memory
-stays bounded in the file's size. Each chunk goes through `ranking.io.open_votes`, the
+The file is read a chunk at a time (Parquet record batches, CSV / JSONL chunks, and
+FastChat's clean_battle JSON array a block and a few thousand objects at a time), so memory
+does not grow with the file's size. Each chunk goes through `ranking.io.open_votes`, the
 reader `arena rank` uses, so exactly the rows `arena rank` fits are imported: a
 self-comparison, an unknown winner label or a missing model or winner is skipped and
 counted (or, with `strict`, refused), and where there is an `anony` column only anonymous
@@ -155,15 +155,60 @@ def _read_chunks(path: Path) -> tuple[Iterator[pd.DataFrame], int | None]:
             return iter(pd.read_csv(path, sep=sep, chunksize=CHUNK_ROWS)), None
         if kind == "jsonl":
             return iter(pd.read_json(path, lines=True, chunksize=CHUNK_ROWS, dtype=False)), None
-        with path.open("rb") as fh:
-            records = json.load(fh)
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise InvalidInput(f"cannot read {path.name} as {kind}: {_first_line(exc)}") from None
-    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records[:100]):
-        raise InvalidInput(f"{path.name} is not a JSON list of battle objects")
-    return (pd.DataFrame.from_records(records[k : k + CHUNK_ROWS]) for k in range(0, len(records), CHUNK_ROWS)), len(
-        records
-    )
+    return (pd.DataFrame.from_records(rows) for rows in _json_array(path)), None
+
+
+def _json_array(path: Path, block: int = 1 << 20) -> Iterator[list[dict[str, Any]]]:
+    """FastChat's clean_battle JSON (one array of battle objects), CHUNK_ROWS objects at a time,
+    read a block at a time: memory holds one chunk, never the whole file."""
+    decoder = json.JSONDecoder()
+    with path.open(encoding="utf-8") as fh:
+        buffer, position, eof = "", 0, False
+
+        def more() -> bool:
+            nonlocal buffer, position, eof
+            text = fh.read(block)
+            eof = not text
+            buffer, position = buffer[position:] + text, 0
+            return not eof
+
+        def skip(chars: str) -> None:
+            nonlocal position
+            while True:
+                while position < len(buffer) and buffer[position] in chars:
+                    position += 1
+                if position < len(buffer) or not more():
+                    return
+
+        skip(" \t\r\n")
+        if buffer[position : position + 1] != "[":
+            raise InvalidInput(f"{path.name} is not a JSON list of battle objects")
+        position += 1
+        rows: list[dict[str, Any]] = []
+        while True:
+            skip(" \t\r\n,")
+            if position >= len(buffer):
+                raise InvalidInput(f"cannot read {path.name} as json: the list is not closed")
+            if buffer[position] == "]":
+                break
+            while True:
+                try:
+                    value, end = decoder.raw_decode(buffer, position)
+                    break
+                except ValueError as exc:
+                    if eof or not more():
+                        raise InvalidInput(f"cannot read {path.name} as json: {_first_line(exc)}") from None
+            if not isinstance(value, dict):
+                raise InvalidInput(f"{path.name} is not a JSON list of battle objects")
+            rows.append(value)
+            position = end
+            if len(rows) >= CHUNK_ROWS:
+                yield rows
+                rows = []
+        if rows:
+            yield rows
 
 
 def _first_line(exc: BaseException) -> str:

@@ -166,7 +166,9 @@ async def test_all_battles_imports_named_battles_that_never_count(arena, clean_b
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ('{"a": 1', "cannot read"),
+        ('[{"model_a": "x", "model_b": "y", "winner": "tie"}, {"a": 1', "cannot read bad.json as json"),
+        ('{"a": 1}', "missing columns model_a, model_b, winner"),  # read as JSON lines
+        ("[]", "no votes in bad.json"),
         ("[1, 2]", "not a JSON list of battle objects"),
         ('[{"model_a": "x", "model_b": "y"}]', "missing column winner"),
     ],
@@ -177,6 +179,17 @@ async def test_bad_files_are_one_line_errors(arena, tmp_path, content, message):
     with pytest.raises(InvalidInput, match=message):
         import_votes(arena.battles, arena.voters, path)
     assert count(arena, Vote) == 0
+
+
+async def test_a_json_list_is_read_in_chunks(arena, tmp_path, monkeypatch):
+    from arena.services import imports
+
+    monkeypatch.setattr(imports, "CHUNK_ROWS", 7)
+    path = tmp_path / "battles.json"
+    path.write_text(json.dumps(battles(50), indent=2))
+    chunks = [len(rows) for rows in imports._json_array(path, block=100)]
+    assert chunks == [7] * 7 + [4]  # 53 rows: 50 battles and the three odd ones
+    assert import_votes(arena.battles, arena.voters, path).votes == 50
 
 
 async def test_strict_refuses_the_first_unusable_row(arena, clean_battle):
