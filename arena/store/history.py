@@ -12,7 +12,9 @@ leak: not a blind judgement, so an honest fan would look like a rigger). Votes k
 the boards because their voter was quarantined, banned or withdrawn stay in: detection
 judges the voter's behaviour, and a quarantined voter must keep the evidence that put
 them there. Too-fast votes stay in too: they were blind, and clicking without reading
-is behaviour the tests should see.
+is behaviour the tests should see. Imported votes stay out: their judges are another
+arena's (many rows may share one placeholder judge), so quarantining them here would
+judge someone else's voters; audit such a file with `arena audit FILE` before importing.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from sqlalchemy import or_, select
 
 from arena.store.engine import Store
 from arena.store.schema import Battle, Vote, Voter
-from arena.vocabulary import InvalidReason
+from arena.vocabulary import InvalidReason, VoteSource
 
 AUDITED_INVALID = (InvalidReason.QUARANTINED, InvalidReason.BANNED, InvalidReason.WITHDRAWN, InvalidReason.TOO_FAST)
 AUDIT_COLUMNS = ["model_a", "model_b", "winner", "voter", "tstamp", "ip_hash"]
@@ -46,7 +48,11 @@ _QUERY = (
     )
     .join(Battle, Battle.id == Vote.battle_id)
     .join(Voter, Voter.id == Vote.voter_id)
-    .where(Vote.anonymous, or_(Vote.invalid_reason.is_(None), Vote.invalid_reason.in_(AUDITED_INVALID)))
+    .where(
+        Vote.anonymous,
+        Vote.source != VoteSource.IMPORT,
+        or_(Vote.invalid_reason.is_(None), Vote.invalid_reason.in_(AUDITED_INVALID)),
+    )
     .order_by(Vote.created_at, Vote.id)
 )
 
