@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from contextlib import asynccontextmanager
 
 import uvicorn
@@ -19,6 +20,10 @@ def create_app(arena: Arena) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
         await arena.start()
+        # Everything loaded at start (Gradio, the page, models) lives as long as the process:
+        # freezing it keeps the collector's full passes, which walk every object, short.
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
