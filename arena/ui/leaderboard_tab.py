@@ -91,7 +91,15 @@ def build_leaderboard_tab(arena: Arena) -> tuple[gr.HTML, list, Callable[..., st
         show_progress="hidden",
         api_visibility="private",
     ).then(render, inputs, board, queue=False, show_progress="hidden", api_visibility="private")
-    for trigger in (dimension.input, value.input, style.input, refresh.click):
+    dimension.input(  # another dimension may publish other values (k-anonymity is per board)
+        lambda m, g, d: _value_dropdown(m, g, arena, d),
+        [modality, group, dimension],
+        value,
+        queue=False,
+        show_progress="hidden",
+        api_visibility="private",
+    ).then(render, inputs, board, queue=False, show_progress="hidden", api_visibility="private")
+    for trigger in (value.input, style.input, refresh.click):
         trigger(render, inputs, board, queue=False, show_progress="hidden", api_visibility="private")
     _compare_section(arena, modality, dimension)
     return board, inputs, render
