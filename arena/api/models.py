@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
-from typing import Any
+from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from arena.services.battles import BattleView, SideOutput
-from arena.services.catalog import PublicModel
 from arena.services.exports import DumpInfo
 from arena.services.group_compare import GroupComparison
 from arena.services.leaderboards import Board
@@ -29,6 +28,16 @@ from arena.vocabulary import (
     ModelStatus,
     Winner,
 )
+
+
+class FromAttributes(BaseModel):
+    """A response built from a service's dataclass of the same fields: `Out.of(record)`."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    @classmethod
+    def of(cls, record: object) -> Self:
+        return cls.model_validate(record)
 
 
 class Body(BaseModel):
@@ -144,7 +153,7 @@ class VoteOut(BaseModel):
         )
 
 
-class ModelOut(BaseModel):
+class ModelOut(FromAttributes):
     name: str
     modality: Modality
     status: ModelStatus
@@ -153,10 +162,6 @@ class ModelOut(BaseModel):
     open_weights: bool | None
     parameters: str | None
     output_format: str | None
-
-    @classmethod
-    def of(cls, model: PublicModel) -> ModelOut:
-        return cls.model_validate(model, from_attributes=True)
 
 
 class BoardGroupOut(BaseModel):

@@ -7,9 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from arena.services.catalog import ModelState
-from arena.store.admin_log import ActionRecord
-from arena.store.flags import FlagRecord
+from arena.api.models import FromAttributes
 from arena.vocabulary import DisabledBy, FlagState, Modality, ModelStatus
 
 
@@ -19,7 +17,7 @@ class DisableModel(BaseModel):
     reason: str = Field(min_length=1, max_length=500, description="why, for the audit log and the operators")
 
 
-class FlagOut(BaseModel):
+class FlagOut(FromAttributes):
     voter_id: str
     state: FlagState = Field(description="flagged (quarantine off), quarantined, released or banned")
     score: float = Field(description="log10 of the voter's anytime-valid e-value; flagged at log10(1/alpha)")
@@ -32,31 +30,19 @@ class FlagOut(BaseModel):
     decided_at: datetime | None
     decided_by: str | None
 
-    @classmethod
-    def of(cls, record: FlagRecord) -> FlagOut:
-        return cls.model_validate(record, from_attributes=True)
 
-
-class ModelStateOut(BaseModel):
+class ModelStateOut(FromAttributes):
     name: str
     modality: Modality
     status: ModelStatus
     disabled_reason: str | None
     disabled_by: DisabledBy | None
 
-    @classmethod
-    def of(cls, state: ModelState) -> ModelStateOut:
-        return cls.model_validate(state, from_attributes=True)
 
-
-class AdminActionOut(BaseModel):
+class AdminActionOut(FromAttributes):
     id: int
     at: datetime
     actor: str = Field(description='"admin" or "detector"')
     action: str
     target: str
     details: dict[str, Any]
-
-    @classmethod
-    def of(cls, record: ActionRecord) -> AdminActionOut:
-        return cls.model_validate(record, from_attributes=True)
