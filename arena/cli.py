@@ -178,15 +178,14 @@ def _audit(args: argparse.Namespace) -> int:
     if args.voter or args.group:
         raise ValueError("--voter and --group are for vote files; the database's columns are voter and ip_hash")
     from arena.services.integrity import detect
-    from arena.store.engine import Store, current_revision, head_revision, make_engine
+    from arena.store.engine import Store, check_schema, make_engine
     from arena.store.flags import flag_states
     from arena.store.history import audit_votes
 
     settings = _settings(args)
     engine = make_engine(settings.sqlalchemy_url)
     try:
-        if current_revision(engine) != head_revision():
-            raise RuntimeError("the database schema is not up to date: run `arena db upgrade` first")
+        check_schema(engine, upgrade_sqlite=True)  # SQLite migrates itself, as everywhere
         store = Store(engine)
         votes, states = audit_votes(store), flag_states(store)
     finally:
@@ -233,7 +232,7 @@ def _export(args: argparse.Namespace) -> int:
     from arena.errors import ArenaError
     from arena.services.exports import FORMATS, default_path, export, export_options
     from arena.settings import ensure_secret
-    from arena.store.engine import Store, current_revision, head_revision, make_engine
+    from arena.store.engine import Store, check_schema, make_engine
 
     fmt = args.format
     if args.out is not None:
@@ -263,8 +262,7 @@ def _export(args: argparse.Namespace) -> int:
     engine = make_engine(settings.sqlalchemy_url)
     bar = tqdm(unit=" votes", file=sys.stderr, disable=args.no_progress or None, dynamic_ncols=True, leave=False)
     try:
-        if current_revision(engine) != head_revision():
-            raise RuntimeError("the database schema is not up to date: run `arena db upgrade` first")
+        check_schema(engine, upgrade_sqlite=True)  # SQLite migrates itself, as everywhere
 
         def total(count: int) -> None:
             bar.total = count
@@ -292,7 +290,7 @@ def _import(args: argparse.Namespace) -> int:
     from arena.services.voters import Voters
     from arena.settings import ensure_secret
     from arena.store.artifacts import ArtifactStore
-    from arena.store.engine import Store, current_revision, head_revision, make_engine, upgrade
+    from arena.store.engine import Store, check_schema, make_engine
 
     if not args.file.is_file():
         raise ValueError(f"no such file: {args.file}")
@@ -304,10 +302,7 @@ def _import(args: argparse.Namespace) -> int:
     engine = make_engine(settings.sqlalchemy_url)
     bar = tqdm(unit=" rows", file=sys.stderr, disable=args.no_progress or None, dynamic_ncols=True, leave=False)
     try:
-        if engine.dialect.name == "sqlite":
-            upgrade(engine)
-        elif current_revision(engine) != head_revision():
-            raise RuntimeError("the database schema is not up to date: run `arena db upgrade` first")
+        check_schema(engine, upgrade_sqlite=True)
         store = Store(engine)
         voters = Voters(store, settings.subkey("ip-hash"))
         battles = BattleService(store, ArtifactStore(settings.artifacts_dir), {}, settings, voters)

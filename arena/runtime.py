@@ -20,21 +20,18 @@ from arena.services.battles import BattleService
 from arena.services.catalog import sync_models
 from arena.services.gate import Gate
 from arena.services.integrity import Integrity
+from arena.services.languages import preload as preload_language_model
 from arena.services.leaderboards import Leaderboards
 from arena.services.style_boards import StyleBoards
 from arena.services.voters import Voters
 from arena.settings import Settings, ensure_secret
 from arena.store.artifacts import ArtifactStore
-from arena.store.engine import Store, current_revision, head_revision, make_engine, upgrade
+from arena.store.engine import Store, check_schema, make_engine
 from arena.store.limits import make_limiter
 from arena.vocabulary import ModelStatus
 from generators import Generator, ModelEntry, build_generator, load_models
 
 log = logging.getLogger("arena")
-
-
-class SchemaOutOfDate(RuntimeError):
-    pass
 
 
 def prepare(settings: Settings, entries: list[ModelEntry] | None = None) -> list[ModelEntry]:
@@ -50,10 +47,7 @@ def prepare(settings: Settings, entries: list[ModelEntry] | None = None) -> list
     entries = entries if entries is not None else load_models(settings.models_file)
     engine = make_engine(settings.sqlalchemy_url)
     try:
-        if engine.dialect.name == "sqlite":
-            upgrade(engine)
-        elif current_revision(engine) != head_revision():
-            raise SchemaOutOfDate("the database schema is not up to date: run `arena db upgrade` first")
+        check_schema(engine, upgrade_sqlite=True)
         sync_models(Store(engine), entries)
     finally:
         engine.dispose()
@@ -91,6 +85,7 @@ class Arena:
     async def start(self, *, jobs: bool = True) -> None:
         """Open the gateway and load every generator; a model that cannot load stops the start."""
         self.store.start()
+        await asyncio.to_thread(preload_language_model)  # ~0.15 s once, not on a voter's first prompt
         await self.integrity.load()
         await asyncio.gather(*(generator.load() for generator in self.generators.values()))
         if jobs:

@@ -175,8 +175,9 @@ def bulk(arena: Arena, votes: int, modalities: list[Modality], seed: int, chunk:
                     dwell_ms=5000,
                 )
             )
-        arena.battles.write_ready(battles)
-        record_votes(arena.store, ballots, VoteSource.BULK)
+        with arena.store.atomic():  # battles and their votes stand or fall together
+            arena.battles.write_ready(battles)
+            record_votes(arena.store, ballots, VoteSource.BULK)
         done += len(battles)
     report.battles = report.votes = done
     report.seconds = time.perf_counter() - started

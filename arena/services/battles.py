@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from arena.errors import Conflict, Forbidden, InvalidInput, NotFound, Unavailable
 from arena.services.catalog import active_models
 from arena.services.categories import categorise
-from arena.services.languages import detect_language, preload
+from arena.services.languages import detect_language
 from arena.services.sampling import draw_pair
 from arena.services.voters import Voters
 from arena.settings import Settings
@@ -86,9 +86,6 @@ class BattleView:
         return self.model_a is not None
 
 
-VoteResult = RecordedVote
-
-
 @dataclass
 class Started:
     battle_id: str
@@ -137,7 +134,6 @@ class BattleService:
             if settings.min_dwell_ms > 0
             else None
         )
-        preload()  # the language model loads once per process (~0.15 s) here, not on a voter's first prompt
 
     # -- models ---------------------------------------------------------------
 
@@ -248,7 +244,7 @@ class BattleService:
         *,
         ip_hash: str | None = None,
         source: VoteSource = VoteSource.LIVE,
-    ) -> VoteResult:
+    ) -> RecordedVote:
         """Record one vote through the vote path; a second vote on a dimension is a Conflict.
 
         Raises InvalidInput, NotFound or Conflict (see `record_votes`), TooManyRequests (live).

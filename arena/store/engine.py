@@ -62,6 +62,23 @@ def _sqlite_begin_immediate(connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+class SchemaOutOfDate(RuntimeError):
+    pass
+
+
+def check_schema(engine: Engine, *, upgrade_sqlite: bool = False) -> None:
+    """Make sure the schema is current before using a database; raises SchemaOutOfDate.
+
+    SQLite databases may upgrade themselves (`upgrade_sqlite`, for whoever starts the arena);
+    a server database is upgraded only by its operator (`arena db upgrade`), so replicas and
+    one-off commands never race on a migration.
+    """
+    if upgrade_sqlite and engine.dialect.name == "sqlite":
+        upgrade(engine)
+    elif current_revision(engine) != head_revision():
+        raise SchemaOutOfDate("the database schema is not up to date: run `arena db upgrade` first")
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the schema to `revision` with Alembic (used at start and by `arena db upgrade`)."""
     config = Config()
