@@ -185,7 +185,7 @@ def _audit(args: argparse.Namespace) -> int:
     settings = _settings(args)
     engine = make_engine(settings.sqlalchemy_url)
     try:
-        check_schema(engine, upgrade_sqlite=True)  # SQLite migrates itself, as everywhere
+        check_schema(engine)  # a reader: it neither creates nor migrates a database
         store = Store(engine)
         votes, states = audit_votes(store), flag_states(store)
     finally:
@@ -262,7 +262,7 @@ def _export(args: argparse.Namespace) -> int:
     engine = make_engine(settings.sqlalchemy_url)
     bar = tqdm(unit=" votes", file=sys.stderr, disable=args.no_progress or None, dynamic_ncols=True, leave=False)
     try:
-        check_schema(engine, upgrade_sqlite=True)  # SQLite migrates itself, as everywhere
+        check_schema(engine)  # a reader: it neither creates nor migrates a database
 
         def total(count: int) -> None:
             bar.total = count

@@ -41,15 +41,17 @@ async def require_admin(request: Request, credentials: HTTPAuthorizationCredenti
 
 
 class AdminRoute(APIRoute):
-    """Admin routes answer a refused token with the challenge header a bearer client expects."""
+    """Checks the token before FastAPI reads the body, and answers a refused token with the
+    challenge header a bearer client expects (a bad body must not tell a stranger 422)."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def route(request: Request) -> Response:
             try:
-                return await handler(request)
+                await require_admin(request, await bearer(request))
             except Unauthorized as exc:
                 return JSONResponse({"error": str(exc)}, status_code=exc.status, headers={"WWW-Authenticate": "Bearer"})
+            return await handler(request)
 
         return route

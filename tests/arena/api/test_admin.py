@@ -211,3 +211,14 @@ def test_a_banned_voter_can_neither_start_a_battle_nor_vote(server):
         assert session.scalar(select(func.count(Battle.id))) == 1
     assert request(server, "POST", "/api/v1/admin/voters/banned-voter-0001/release", headers=ADMIN).status_code == 200
     assert request(server, "POST", f"/api/v1/battles/{battle['id']}/votes", {"winner": "tie"}, voter).status_code == 201
+
+
+def test_the_token_is_checked_before_the_body_is_read(server, settings):
+    """A stranger's malformed body gets the token's answer (401), never a validation error."""
+    url = f"{server.url}/api/v1/admin/models/quill-mini/disable"
+    for headers in ({}, {"Authorization": "Bearer wrong"}):
+        answer = httpx.post(url, content=b"not json", headers={"content-type": "application/json", **headers})
+        assert answer.status_code == 401 and answer.headers["www-authenticate"] == "Bearer"
+    assert (
+        httpx.post(url, content=b"not json", headers={"content-type": "application/json", **ADMIN}).status_code == 422
+    )
