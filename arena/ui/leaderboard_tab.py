@@ -5,7 +5,7 @@ last fitted; votes only poke that thread. So opening this tab costs a dict
 lookup and some HTML, whatever the number of votes.
 """
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from html import escape
 
@@ -41,7 +41,7 @@ EXCLUDED_LABELS: dict[str, str] = {  # why a vote is not counted, as the line un
 }
 
 
-def build_leaderboard_tab(arena: Arena) -> tuple[gr.HTML, list, Callable[..., str]]:
+def build_leaderboard_tab(arena: Arena) -> tuple[gr.HTML, list, Callable[..., Awaitable[str]]]:
     """Lay out the tab; returns the board, the inputs and the render function (for tab.select)."""
     modality = gr.Radio(MODALITY_CHOICES, value="text", label="Modality", elem_id="lb-modality")
     with gr.Row(equal_height=True):
@@ -72,11 +72,21 @@ def build_leaderboard_tab(arena: Arena) -> tuple[gr.HTML, list, Callable[..., st
     board = gr.HTML("", elem_id="lb-board", js_on_load=None)
     inputs = [modality, dimension, group, value, style]
 
-    def render(modality_value, dimension_value, group_value, value_value, style_value=False) -> str:
-        return board_html(arena, modality_value, dimension_value, group_value, value_value, style_value)
+    # Handlers reach the database (a first board of a slice, k-anonymity's values) only on the
+    # store's read threads, as every other page and API handler does.
+    async def render(modality_value, dimension_value, group_value, value_value, style_value=False) -> str:
+        return await arena.store.run(
+            board_html, arena, modality_value, dimension_value, group_value, value_value, style_value
+        )
+
+    async def values_for(m: str, g: str, d: str | None = None) -> gr.Dropdown:
+        return await arena.store.run(_value_dropdown, m, g, arena, d)
+
+    async def on_modality(m: str, g: str) -> tuple[gr.Dropdown, gr.Dropdown]:
+        return gr.Dropdown(choices=_dimension_choices(m), value="overall"), await values_for(m, g)
 
     modality.change(
-        lambda m, g: (gr.Dropdown(choices=_dimension_choices(m), value="overall"), _value_dropdown(m, g, arena)),
+        on_modality,
         [modality, group],
         [dimension, value],
         queue=False,
@@ -84,7 +94,7 @@ def build_leaderboard_tab(arena: Arena) -> tuple[gr.HTML, list, Callable[..., st
         api_visibility="private",
     ).then(render, inputs, board, queue=False, show_progress="hidden", api_visibility="private")
     group.change(
-        lambda m, g, d: _value_dropdown(m, g, arena, d),
+        values_for,
         [modality, group, dimension],
         value,
         queue=False,
@@ -92,7 +102,7 @@ def build_leaderboard_tab(arena: Arena) -> tuple[gr.HTML, list, Callable[..., st
         api_visibility="private",
     ).then(render, inputs, board, queue=False, show_progress="hidden", api_visibility="private")
     dimension.input(  # another dimension may publish other values (k-anonymity is per board)
-        lambda m, g, d: _value_dropdown(m, g, arena, d),
+        values_for,
         [modality, group, dimension],
         value,
         queue=False,
@@ -117,8 +127,8 @@ def _compare_section(arena: Arena, modality: gr.Radio, dimension: gr.Dropdown) -
         go = gr.Button("Compare", size="sm", elem_id="lb-compare-go")
         table = gr.HTML("", elem_id="lb-compare-table")
 
-    def values(m: str, d: str, g: str) -> tuple[gr.Dropdown, gr.Dropdown]:
-        choices = _group_choices(arena, m, g, d)
+    async def values(m: str, d: str, g: str) -> tuple[gr.Dropdown, gr.Dropdown]:
+        choices = await arena.store.run(_group_choices, arena, m, g, d)
         return (
             gr.Dropdown(choices=choices, value=choices[0] if choices else None, interactive=bool(choices)),
             gr.Dropdown(choices=choices, value=choices[1] if len(choices) > 1 else None, interactive=bool(choices)),
@@ -133,8 +143,12 @@ def _compare_section(arena: Arena, modality: gr.Radio, dimension: gr.Dropdown) -
             show_progress="hidden",
             api_visibility="private",
         )
+
+    async def compare(m: str, d: str, g: str, a: str | None, b: str | None) -> str:
+        return await arena.store.run(compare_html, arena, m, d, g, a, b)
+
     go.click(
-        lambda m, d, g, a, b: compare_html(arena, m, d, g, a, b),
+        compare,
         [modality, dimension, field, first, second],
         table,
         queue=False,
