@@ -11,6 +11,7 @@ import os
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from ranking.options import CIMethod
@@ -83,11 +84,11 @@ class Settings:
         hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=f"open-arena/{purpose}".encode())
         return hkdf.derive(self.secret_key.encode())
 
-    @property
+    @cached_property
     def proxies(self) -> frozenset[str]:
         return frozenset(part.strip() for part in self.trusted_proxies.split(",") if part.strip())
 
-    @property
+    @cached_property
     def origins(self) -> frozenset[str]:
         """Origins allowed to call the API from a browser: the public URL's and those listed."""
         listed = {part.strip().rstrip("/") for part in self.allowed_origins.split(",") if part.strip()}

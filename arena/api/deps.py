@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import Request, Response
+from fastapi import Depends, Request, Response
 
 from arena.errors import InvalidInput
 from arena.runtime import Arena
@@ -29,13 +29,17 @@ def address_of(request: Request) -> str | None:
     return client_address(peer, request.headers.get("x-forwarded-for"), arena_of(request).settings.proxies)
 
 
-async def throttle(request: Request) -> None:
+def ip_hash_of(request: Request) -> str | None:
+    """The salted hash of the client's address, worked out once per request (FastAPI caches it)."""
+    return hash_ip(address_of(request), arena_of(request).voters.salt)
+
+
+async def throttle(request: Request, ip_hash: str | None = Depends(ip_hash_of)) -> None:
     """Every API request counts against its address's per-minute limit (TooManyRequests)."""
-    arena = arena_of(request)
-    await arena.voters.gate_request(hash_ip(address_of(request), arena.voters.salt))
+    await arena_of(request).voters.gate_request(ip_hash)
 
 
-async def client(request: Request, response: Response) -> Client:
+async def client(request: Request, response: Response, ip_hash: str | None = Depends(ip_hash_of)) -> Client:
     """Who asks: X-Arena-Voter header (API clients) or the arena_voter cookie, minted if absent.
 
     Nothing is stored here: a voter row is written with the first battle or profile, so a
@@ -60,4 +64,4 @@ async def client(request: Request, response: Response) -> Client:
                 samesite="lax",
                 secure=arena_of(request).settings.secure_cookies,
             )
-    return arena_of(request).voters.client(voter, address_of(request))
+    return Client(voter, ip_hash)
