@@ -2,30 +2,31 @@
 
 Every failure a user can cause ends in one readable `error: ...` line and exit
 status 2, never a traceback.
+
+Building the parser imports only the parsers (`ranking.cli`, `ranking.fraud.cli`,
+`generators.worker.cli`, none of which loads its heavy modules); each command imports
+what it needs when it runs, so `arena --help` starts in a fraction of a second and
+`arena rank` never loads the web server, SQLAlchemy or the generators.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import logging
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
-from sqlalchemy.exc import SQLAlchemyError
-
-from arena.settings import from_environment
-from arena.vocabulary import Modality
-from generators import ConfigError, load_models
-from generators.worker import add_worker_parser
+from generators.worker.cli import add_worker_parser
 from ranking.cli import add_rank_parser
 from ranking.fraud.cli import add_audit_parser
 
 if TYPE_CHECKING:
     from arena import simulate
     from arena.runtime import Arena
+    from arena.settings import Settings
+    from arena.vocabulary import Modality
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,20 +38,33 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         return args.func(args) or 0
-    except (ConfigError, ValueError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except SQLAlchemyError as exc:
-        print(
-            f"error: database: {exc.__class__.__name__}: {str(exc.orig if hasattr(exc, 'orig') else exc).splitlines()[0]}",
-            file=sys.stderr,
-        )
-        return 2
-    except RuntimeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        line = _error_line(exc)
+        if line is None:
+            raise
+        print(line, file=sys.stderr)
+        return 2
+
+
+def _error_line(exc: Exception) -> str | None:
+    """The one `error: ...` line for a failure a user can cause, or None for a bug.
+
+    ConfigError and SQLAlchemyError are recognised through their modules, and only when
+    those are loaded (an exception of a class never imported cannot have been raised):
+    the command line does not import the generators or SQLAlchemy to catch their errors.
+    """
+    protocol = sys.modules.get("generators.protocol")
+    if isinstance(exc, (ValueError, OSError)) or (protocol is not None and isinstance(exc, protocol.ConfigError)):
+        return f"error: {exc}"
+    sa_exc = sys.modules.get("sqlalchemy.exc")
+    if sa_exc is not None and isinstance(exc, sa_exc.SQLAlchemyError):
+        first = str(exc.orig if hasattr(exc, "orig") else exc).splitlines()[0]
+        return f"error: database: {exc.__class__.__name__}: {first}"
+    if isinstance(exc, RuntimeError):
+        return f"error: {exc}"
+    return None
 
 
 class _Parser(argparse.ArgumentParser):
@@ -142,7 +156,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--models", type=Path, default=None, help="models file (default: the demo models)")
 
 
-def _settings(args: argparse.Namespace):
+def _settings(args: argparse.Namespace) -> Settings:
+    from arena.settings import from_environment
+
     return from_environment(data_dir=getattr(args, "data_dir", None), models_file=getattr(args, "models", None))
 
 
@@ -291,6 +307,7 @@ def _import(args: argparse.Namespace) -> int:
     from arena.settings import ensure_secret
     from arena.store.artifacts import ArtifactStore
     from arena.store.engine import Store, check_schema, make_engine
+    from arena.vocabulary import Modality
 
     if not args.file.is_file():
         raise ValueError(f"no such file: {args.file}")
@@ -338,8 +355,11 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _simulate(args: argparse.Namespace) -> int:
+    import asyncio
+
     from arena import simulate
     from arena.runtime import Arena, prepare
+    from generators import load_models
 
     if args.votes < 1:
         raise ValueError("--votes must be at least 1")

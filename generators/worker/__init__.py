@@ -15,19 +15,47 @@ Every response carries an `x-request-id`.
 Modules: `schemas` (request and response bodies), `routes` (one function per
 endpoint), `errors` (the error bodies), `middleware` (request id, API key, body cap),
 `app` (the FastAPI application), `cli` (loading models, serving, the command line).
+
+Importing this package (or `generators.worker.cli`, whose `add_worker_parser` the arena's
+command line calls) loads no FastAPI, uvicorn or backends: the names below load on first use.
 """
 
-from generators.worker.app import DEFAULT_MAX_BODY_BYTES, create_app
-from generators.worker.cli import (
-    add_worker_parser,
-    build_server,
-    close_generators,
-    load_generators,
-    main,
-    run_worker,
-    serve,
-)
-from generators.worker.errors import WorkerError
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from generators.worker.app import create_app
+    from generators.worker.cli import (
+        DEFAULT_MAX_BODY_BYTES,
+        add_worker_parser,
+        build_server,
+        close_generators,
+        load_generators,
+        main,
+        run_worker,
+        serve,
+    )
+    from generators.worker.errors import WorkerError
+
+_LAZY = {
+    "create_app": "app",
+    "WorkerError": "errors",
+    **dict.fromkeys(
+        (
+            "DEFAULT_MAX_BODY_BYTES",
+            "add_worker_parser",
+            "build_server",
+            "close_generators",
+            "load_generators",
+            "main",
+            "run_worker",
+            "serve",
+        ),
+        "cli",
+    ),
+}
 
 __all__ = [
     "DEFAULT_MAX_BODY_BYTES",
@@ -41,3 +69,16 @@ __all__ = [
     "run_worker",
     "serve",
 ]
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -13,11 +13,10 @@ from starlette.types import ASGIApp
 
 from generators.protocol import Generator, GeneratorError
 from generators.worker import errors
+from generators.worker.cli import DEFAULT_MAX_BODY_BYTES
 from generators.worker.middleware import WorkerMiddleware
 from generators.worker.routes import WorkerState, router
 from generators.worker.schemas import ChatCompletionChunk
-
-DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 
 
 class WorkerApp(FastAPI):

@@ -1,25 +1,28 @@
-"""Loading the models file's local models and serving them: `arena worker` / `python -m generators.worker`."""
+"""Loading the models file's local models and serving them: `arena worker` / `python -m generators.worker`.
+
+Importing this module loads no FastAPI, uvicorn, pydantic or backends (the arena's
+command line builds `arena worker`'s parser from it on every start); serving imports them.
+"""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import os
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import uvicorn
-from fastapi import FastAPI
+if TYPE_CHECKING:
+    import uvicorn
+    from fastapi import FastAPI
 
-from generators.config import ModelEntry, load_models
-from generators.protocol import ConfigError, Generator
-from generators.registry import build_generator
-from generators.worker.app import DEFAULT_MAX_BODY_BYTES, create_app
+    from generators.config import ModelEntry
+    from generators.protocol import Generator
 
 log = logging.getLogger("generators.worker")
 
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_MODELS = "data/models.demo.yaml"
 DESCRIPTION = (
     "Serve a models file's local (hf-*) and demo models over the OpenAI-compatible protocol: "
@@ -30,6 +33,9 @@ DESCRIPTION = (
 
 async def load_generators(entries: list[ModelEntry]) -> dict[str, Generator]:
     """Load every active local and demo model; an `openai` entry is not this worker's to serve."""
+    from generators.protocol import ConfigError
+    from generators.registry import build_generator
+
     generators: dict[str, Generator] = {}
     try:
         for entry in entries:
@@ -56,6 +62,8 @@ async def close_generators(generators: dict[str, Generator]) -> None:
 
 
 def build_server(app: FastAPI, host: str, port: int, log_level: str = "info") -> uvicorn.Server:
+    import uvicorn
+
     return uvicorn.Server(
         uvicorn.Config(app, host=host, port=port, lifespan="off", log_level=log_level, timeout_graceful_shutdown=5)
     )
@@ -70,6 +78,8 @@ async def serve(
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
 ) -> None:
     """Load the models first (a model that does not fit fails here, before listening), then serve."""
+    from generators.worker.app import create_app
+
     generators = await load_generators(entries)
     try:
         app = create_app(generators, api_key_env, request_timeout_s, max_body_bytes)
@@ -79,6 +89,11 @@ async def serve(
 
 
 def run_worker(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from generators.config import load_models
+    from generators.protocol import ConfigError
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.api_key_env and not os.environ.get(args.api_key_env):
         print(f"error: environment variable {args.api_key_env} (--api-key-env) is not set", file=sys.stderr)
