@@ -5,8 +5,13 @@ echo our credentials back. Every such case ends as a GeneratorError within the
 request's time limit. Its message (what a voter may see) is neutral: never the model's
 name or remote id, the host, the key or the endpoint's own words. Its `detail` (for
 operators' logs) says which model, which host and what the endpoint said, with the
-API key scrubbed. The key is read from the environment at call time and sent only in
-the Authorization header.
+API key scrubbed in every spelling (generators/redact.py). The key is read from the
+environment at call time and sent only in the Authorization header; an answer that
+carries it (text, image or mesh) is refused rather than shown.
+
+Connections go through the net guard's pinned transport: the host is resolved once
+per connection and only the public address that was checked is dialled (no DNS
+rebinding), unless the entry says `allow_private: true`. Redirects are not followed.
 
 Errors are read in every shape OpenAI-compatible servers send (OpenAI, vLLM old and
 new, TGI; see generators/errors.py), as HTTP bodies and as events inside a stream. An
@@ -28,11 +33,12 @@ from contextlib import asynccontextmanager
 from typing import cast
 from urllib.parse import urlsplit
 
+import httpcore
 import httpx
 
 from generators.config import OpenAIEntry
 from generators.errors import ErrorCode, UpstreamError, neutral_message, parse_error
-from generators.net_guard import BlockedAddressError, check_url
+from generators.net_guard import BlockedAddressError, PinnedBackend, PinnedTransport, split_url
 from generators.protocol import (
     ConfigError,
     FinishReason,
@@ -44,6 +50,7 @@ from generators.protocol import (
     MeshOutput,
     Usage,
 )
+from generators.redact import Secret
 from generators.sse import iter_sse_data
 
 MAX_PIXELS = 4096 * 4096
@@ -62,6 +69,8 @@ class OpenAIGenerator(Generator):
         parts = urlsplit(entry.options.base_url)
         self._where = f"{parts.hostname}" + (f":{parts.port}" if parts.port else "")
         self._client: httpx.AsyncClient | None = None
+        # what the client dials through (tests put in a resolver and a dialler of their own)
+        self.network_backend: httpcore.AsyncNetworkBackend = PinnedBackend(allow_private=entry.options.allow_private)
 
     async def load(self) -> None:
         env = self.options.api_key_env
@@ -122,6 +131,9 @@ class OpenAIGenerator(Generator):
                 data = await self._json(response)
                 self._raise_reported(data)
                 text, usage = _parse_completion(data)
+                secret = self._secret()
+                if secret is not None and secret.leaks(text):
+                    raise self._leak()
                 yield text
                 if usage:
                     yield usage
@@ -134,6 +146,11 @@ class OpenAIGenerator(Generator):
             finish: FinishReason | None = None
             usage_seen = False
             words = 0
+            # text is passed on a few characters late, so a piece of the key split across
+            # chunks is caught before any of it reaches a voter
+            secret = self._secret()
+            hold = secret.holdback if secret is not None else 0
+            sent_tail = pending = ""
             async for event in iter_sse_data(self._limited(response), self.options.max_response_bytes):
                 if event.strip() == "[DONE]":
                     break
@@ -145,9 +162,18 @@ class OpenAIGenerator(Generator):
                     if isinstance(item, Usage):
                         usage_seen = True
                         item = Usage(item.prompt_tokens, item.completion_tokens, finish)
-                    else:
-                        words += len(item.split())
-                    yield item
+                        yield item
+                        continue
+                    words += len(item.split())
+                    pending += item
+                    if secret is not None and secret.leaks(sent_tail + pending):
+                        raise self._leak()
+                    if len(pending) > hold:
+                        ready, pending = pending[: len(pending) - hold], pending[len(pending) - hold :]
+                        sent_tail = (sent_tail + ready)[-hold:] if hold else ""
+                        yield ready
+            if pending:
+                yield pending
             if finish is not None and not usage_seen:  # the endpoint said why it ended but not how much
                 yield Usage(0, words, finish)
 
@@ -179,7 +205,7 @@ class OpenAIGenerator(Generator):
             payload["seed"] = request.seed
         async with self._post("/images/generations", payload) as response:
             item = _first_item(await self._json_of(response), self._raise_reported)
-            return decode_image(_b64(item, "b64_json"))
+            return decode_image(self._unleaked(_b64(item, "b64_json")))
 
     async def _generate_mesh(self, request: GenerationRequest) -> MeshOutput:
         options = {**self.options.defaults, **request.options}
@@ -195,7 +221,7 @@ class OpenAIGenerator(Generator):
             payload["seed"] = request.seed
         async with self._post("/3d/generations", payload) as response:
             item = _first_item(await self._json_of(response), self._raise_reported)
-            return decode_glb(_b64(item, "b64_glb"))
+            return decode_glb(self._unleaked(_b64(item, "b64_glb")))
 
     # ---- transport ---------------------------------------------------------------
 
@@ -209,8 +235,14 @@ class OpenAIGenerator(Generator):
                 pool=options.connect_timeout_s,
             )
             # no redirects (they could lead past the address check) and no proxies from
-            # the environment (a proxy would make the address check meaningless)
-            self._client = httpx.AsyncClient(timeout=timeout, follow_redirects=False, trust_env=False)
+            # the environment (a proxy would make the address check meaningless); the
+            # transport checks each connection's address and dials only that address
+            self._client = httpx.AsyncClient(
+                timeout=timeout,
+                follow_redirects=False,
+                trust_env=False,
+                transport=PinnedTransport(self.network_backend),
+            )
         return self._client
 
     def _url(self, path: str) -> str:
@@ -228,26 +260,42 @@ class OpenAIGenerator(Generator):
             )
         return key
 
-    def _scrub(self, text: str, limit: int = _MAX_MESSAGE) -> str:
-        """Endpoint-supplied text made safe for a log line: no key, bounded, one line."""
+    def _secret(self) -> Secret | None:
+        """The API key as a Secret to look for (any case, prefix or 8+ character piece); None if none."""
         env = self.options.api_key_env
         key = os.environ.get(env) if env else None
-        if key:
-            text = text.replace(key, "***")
+        return Secret(key) if key else None
+
+    def _scrub(self, text: str, limit: int = _MAX_MESSAGE) -> str:
+        """Endpoint-supplied text made safe for a log line: no key in any spelling, bounded, one line."""
+        secret = self._secret()
+        if secret is not None:
+            text = secret.scrub(text)
         text = " ".join(text.split())
+        if secret is not None:
+            text = secret.scrub(text)  # a key once split by whitespace
         return text[:limit] + ("..." if len(text) > limit else "")
+
+    def _leak(self) -> GeneratorError:
+        return self._fail(
+            "the model's answer was withheld", "the endpoint's answer contains the arena's API key for it"
+        )
+
+    def _unleaked(self, data: bytes) -> bytes:
+        """`data` (a decoded image or mesh), refused if it carries the API key."""
+        secret = self._secret()
+        if secret is not None and secret.leaks_bytes(data):
+            raise self._leak()
+        return data
 
     @asynccontextmanager
     async def _post(self, path: str, payload: dict):
         """POST with bounded retries (connection failures, 429, 5xx); yields a 2xx streaming response."""
         url = self._url(path)
         try:
-            await check_url(url, self.options.allow_private)
+            split_url(url)  # scheme, credentials, numeric spellings; the transport checks the address
         except BlockedAddressError as exc:
-            raise BlockedAddressError(
-                "the model's endpoint address is refused (it must be a public address that resolves)",
-                detail=self._detail(str(exc)),
-            ) from None
+            raise self._blocked(exc) from None
         headers = {"Content-Type": "application/json"}
         key = self._api_key()
         if key:
@@ -260,6 +308,8 @@ class OpenAIGenerator(Generator):
                 response = await client.send(
                     client.build_request("POST", url, content=body, headers=headers), stream=True
                 )
+            except BlockedAddressError as exc:  # the transport refused the address it resolved
+                raise self._blocked(exc) from None
             except httpx.ConnectTimeout:
                 problem = self._fail(
                     "timed out connecting to the model's endpoint", f"timed out connecting to {self._where}"
@@ -291,6 +341,12 @@ class OpenAIGenerator(Generator):
                 raise problem
             delay = retry_after if retry_after is not None else min(_MAX_BACKOFF_S, 0.25 * 2**attempt)
             await asyncio.sleep(delay + random.uniform(0, 0.05))
+
+    def _blocked(self, exc: BlockedAddressError) -> BlockedAddressError:
+        return BlockedAddressError(
+            "the model's endpoint address is refused (it must be a public address that resolves)",
+            detail=self._detail(str(exc)),
+        )
 
     async def _error_of(self, response: httpx.Response) -> UpstreamError:
         """What a non-2xx answer says went wrong: its JSON error in any known shape, else its text."""

@@ -12,15 +12,17 @@ import io
 import json
 import re
 
+import httpcore
 import pytest
 from PIL import Image
 
 from generators.config import parse_models
-from generators.net_guard import BlockedAddressError
+from generators.net_guard import BlockedAddressError, PinnedBackend, check_url
 from generators.protocol import ConfigError, GenerationRequest, GeneratorError
 from generators.registry import build_generator
 
 from .conftest import free_port
+from .test_net_guard import FakeDNS, StubDialler
 
 SECRET = "sk-test-0123456789abcdef-SECRET"
 
@@ -221,7 +223,7 @@ async def test_loopback_is_refused_without_allow_private():
         with pytest.raises(BlockedAddressError, match="must be a public address") as raised:
             await generator.generate(image_request())
         await generator.close()
-    assert "private, loopback or link-local" in raised.value.detail and "127.0.0.1" not in str(raised.value)
+    assert "resolves to a loopback address" in raised.value.detail and "127.0.0.1" not in str(raised.value)
     assert server.requests == []
 
 
@@ -340,4 +342,210 @@ async def test_mesh_answers_are_validated():
             await generator.generate(GenerationRequest.from_prompt("3d", "cube"))
         with pytest.raises(GeneratorError, match=r"no data\[0\].b64_glb"):
             await generator.generate(GenerationRequest.from_prompt("3d", "cube"))
+        await generator.close()
+
+
+# ---- the pinned transport, through the backend ------------------------------------------
+
+
+class ToLoopback(httpcore.AsyncNetworkBackend):
+    """The final connect, stubbed: records the address the guard chose and connects to the
+    test's loopback server instead, so nothing public is ever dialled."""
+
+    def __init__(self, port: int):
+        self.port = port
+        self.dialled: list[tuple[str, int]] = []
+
+    async def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        self.dialled.append((host, port))
+        return await httpcore.AnyIOBackend().connect_tcp("127.0.0.1", self.port, timeout=timeout)
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
+def public_remote(server: Misbehaving, modality: str = "image", **options):
+    """A remote model at a public-looking name (no allow_private): the guard checks 8.8.8.8, the stub dials loopback."""
+    generator = remote("http://models.example/v1", modality=modality, allow_private=False, **options)
+    dialler = ToLoopback(int(server.url.rsplit(":", 1)[1]))
+    generator.network_backend = PinnedBackend(resolver=lambda host, port: ["8.8.8.8"], inner=dialler)
+    return generator, dialler
+
+
+async def test_a_public_endpoint_is_dialled_at_the_address_that_was_checked():
+    async with Misbehaving(lambda request: IMAGE_OK) as server:
+        generator, dialler = public_remote(server)
+        output = await generator.generate(image_request())
+        await generator.close()
+    assert output.width == 8
+    assert dialler.dialled == [("8.8.8.8", 80)]
+    assert server.requests[0]["headers"]["host"] == "models.example"
+
+
+async def test_redirects_are_not_followed_through_the_guard():
+    answer = http(302, "", headers={"Location": "http://169.254.169.254/latest/meta-data/"})
+    async with Misbehaving(lambda request: answer) as server:
+        generator, dialler = public_remote(server)
+        with pytest.raises(GeneratorError) as raised:
+            await generator.generate(image_request())
+        await generator.close()
+    assert "HTTP 302" in raised.value.detail and "169.254" not in str(raised.value)
+    assert len(server.requests) == 1 and dialler.dialled == [("8.8.8.8", 80)]
+
+
+async def test_size_and_time_caps_hold_through_the_guard():
+    big = http(200, json.dumps({"data": [{"b64_json": "A" * 5000}]}))
+    async with Misbehaving(lambda request: big) as server:
+        generator, _ = public_remote(server, max_response_bytes=4096)
+        with pytest.raises(GeneratorError, match="larger than the 4096-byte limit"):
+            await generator.generate(image_request())
+        await generator.close()
+    async with Misbehaving(lambda request: None) as server:
+        generator, _ = public_remote(server, read_timeout_s=0.3)
+        with pytest.raises(GeneratorError, match="did not answer within 0.3 s"):
+            await generator.generate(image_request())
+        await generator.close()
+
+
+async def test_a_rebinding_name_never_reaches_the_loopback_endpoint():
+    async with Misbehaving(lambda request: IMAGE_OK) as server:
+        port = int(server.url.rsplit(":", 1)[1])
+        url = f"http://rebind.test:{port}/v1"
+        dns = FakeDNS({"rebind.test": [["8.8.8.8"], ["127.0.0.1"]]})  # public first, loopback after
+        await check_url(url, resolver=dns)  # what a submission sees: a public address
+        generator = remote(url, allow_private=False)
+        dialler = StubDialler()  # would dial loopback for real, were it asked to
+        generator.network_backend = PinnedBackend(resolver=dns, inner=dialler)
+        with pytest.raises(BlockedAddressError) as raised:
+            await generator.generate(image_request())
+        await generator.close()
+    assert str(raised.value) == "the model's endpoint address is refused (it must be a public address that resolves)"
+    assert "rebind.test resolves to a loopback address (127.0.0.1)" in raised.value.detail
+    assert server.requests == [] and dialler.dialled == []
+
+
+async def test_urls_with_credentials_or_numeric_spellings_are_refused_before_any_connection():
+    for url in ("http://user:pw@models.example/v1", "http://2130706433/v1", "http://0x7f.1/v1"):
+        generator = remote(url, allow_private=False)
+        dialler = StubDialler()
+        generator.network_backend = PinnedBackend(resolver=FakeDNS({}), inner=dialler)
+        with pytest.raises(BlockedAddressError, match="^the model's endpoint address is refused"):
+            await generator.generate(image_request())
+        await generator.close()
+        assert dialler.dialled == []
+
+
+# ---- the key, in every spelling -------------------------------------------------------------
+
+
+def key_pieces(text: str, key: str = SECRET) -> list[str]:
+    """Every 8-character piece of the key (after its "sk-") found in `text`, ignoring case."""
+    core = key.lower().removeprefix("sk-")
+    return [core[i : i + 8] for i in range(len(core) - 7) if core[i : i + 8] in text.lower()]
+
+
+ECHOES = [
+    SECRET,
+    SECRET.upper(),
+    SECRET.lower(),
+    f"Bearer {SECRET}",
+    f"bearer {SECRET.upper()}",
+    SECRET[:14] + "...",  # truncated
+    SECRET[3:12],  # a 9-character piece without its prefix
+    "..." + SECRET[-10:].swapcase(),
+]
+
+
+async def test_the_key_is_scrubbed_from_error_details_in_every_spelling(monkeypatch):
+    monkeypatch.setenv("ARENA_TEST_KEY", SECRET)
+    body = json.dumps({"error": {"message": "bad key: " + " | ".join(ECHOES)}})
+    async with Misbehaving(lambda request: http(401, body)) as server:
+        generator = remote(server.url, api_key_env="ARENA_TEST_KEY")
+        with pytest.raises(GeneratorError) as raised:
+            await generator.generate(image_request())
+        await generator.close()
+    error = raised.value
+    assert str(error) == "the model's endpoint refused the arena's credentials (HTTP 401)"
+    assert key_pieces(error.detail) == [] and key_pieces(str(error)) == []
+    assert "bad key: ***" in error.detail and "Bearer ***" in error.detail
+
+
+async def test_the_voter_message_names_no_model_host_or_address():
+    page = json.dumps({"error": {"message": "secret-remote-model-v2 on gpu-node-7.internal.acme (10.1.2.3) is down"}})
+    async with Misbehaving(lambda request: http(500, page)) as server:
+        generator = remote(server.url, max_retries=0)
+        with pytest.raises(GeneratorError) as raised:
+            await generator.generate(image_request())
+        await generator.close()
+    assert str(raised.value) == "the model failed to generate an answer (HTTP 500)"
+    assert "gpu-node-7.internal.acme" in raised.value.detail  # for the operator's log
+    generator = remote(f"http://127.0.0.1:{free_port()}", max_retries=0)
+    with pytest.raises(GeneratorError) as raised:
+        await generator.generate(image_request())
+    await generator.close()
+    assert str(raised.value) == "could not connect to the model's endpoint"
+
+
+@pytest.mark.parametrize("echo", ECHOES[1:])
+async def test_a_streamed_answer_carrying_the_key_is_withheld_before_any_piece_reaches_the_voter(echo, monkeypatch):
+    monkeypatch.setenv("ARENA_TEST_KEY", SECRET)
+    text = f"Sure! The key you sent is {echo} - enjoy."
+    chunks = [text[i : i + 3] for i in range(0, len(text), 3)]  # the key split across many chunks
+    body = sse(*(delta(chunk) for chunk in chunks), "[DONE]")
+    async with Misbehaving(lambda request: http(200, body, "text/event-stream")) as server:
+        generator = remote(server.url, modality="text", api_key_env="ARENA_TEST_KEY")
+        seen: list[str] = []
+        with pytest.raises(GeneratorError, match="^the model's answer was withheld$") as raised:
+            async for chunk in generator.stream(text_request()):
+                seen.append(chunk)
+        await generator.close()
+    assert key_pieces("".join(seen)) == []
+    assert "contains the arena's API key" in raised.value.detail
+
+
+async def test_a_whole_answer_carrying_the_key_is_withheld_and_a_clean_one_passes(monkeypatch):
+    monkeypatch.setenv("ARENA_TEST_KEY", SECRET)
+    answers = iter(
+        [
+            f"your key: {SECRET.upper()[:12]}",
+            "keys look like sk-proj-... and begin with sk-; 0123 is no secret",
+        ]
+    )
+
+    def respond(request):
+        content = next(answers)
+        return http(200, json.dumps({"choices": [{"message": {"role": "assistant", "content": content}}]}))
+
+    async with Misbehaving(respond) as server:
+        generator = remote(server.url, modality="text", api_key_env="ARENA_TEST_KEY")
+        with pytest.raises(GeneratorError, match="withheld"):
+            await generator.generate(text_request())
+        output = await generator.generate(text_request())
+        await generator.close()
+    assert output.text.startswith("keys look like sk-proj-")
+
+
+async def test_a_clean_stream_arrives_whole_when_a_key_is_set(monkeypatch):
+    monkeypatch.setenv("ARENA_TEST_KEY", SECRET)
+    body = sse(delta("Hel"), delta("lo, "), delta("world"), "[DONE]")
+    async with Misbehaving(lambda request: http(200, body, "text/event-stream")) as server:
+        generator = remote(server.url, modality="text", api_key_env="ARENA_TEST_KEY")
+        output = await generator.generate(text_request())
+        await generator.close()
+    assert output.text == "Hello, world"
+
+
+async def test_an_image_carrying_the_key_is_withheld(monkeypatch):
+    from PIL import PngImagePlugin
+
+    monkeypatch.setenv("ARENA_TEST_KEY", SECRET)
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Comment", SECRET.upper())
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 6)).save(buffer, format="PNG", pnginfo=info)
+    answer = http(200, json.dumps({"data": [{"b64_json": base64.b64encode(buffer.getvalue()).decode()}]}))
+    async with Misbehaving(lambda request: answer) as server:
+        generator = remote(server.url, api_key_env="ARENA_TEST_KEY")
+        with pytest.raises(GeneratorError, match="withheld"):
+            await generator.generate(image_request())
         await generator.close()
