@@ -3,6 +3,8 @@
     python benchmarks/ranking.py                      # 1M and 10M votes, numpy
     python benchmarks/ranking.py --sizes 1e6,1e7,1e8  # adds 100M votes, streamed (~0.5 GB of Parquet)
     python benchmarks/ranking.py --device cuda        # torch bootstrap on the GPU
+    python benchmarks/ranking.py --end-to-end         # `arena rank FILE --ci bootstrap` as a user runs it
+    python benchmarks/ranking.py --end-to-end --root /tmp/old-checkout   # the same command of another checkout
 
 For each size it writes (once, cached under --dir) a Parquet file of N votes over M
 models (log-normal pair popularity, 15% ties of which a third both_bad; model and
@@ -11,6 +13,12 @@ fresh child process that times: read (Parquet batches -> codes), aggregate (code
 counts), fit (Newton BT to 1e-8), bootstrap (R multinomial rounds over cells, refit),
 sandwich, and reports peak RSS of the child. Needs numpy, pandas, pyarrow, scipy
 (torch for --device cuda); not choix or tqdm.
+
+--end-to-end times what a user waits for instead: ``python -m arena rank FILE --ci
+bootstrap --rounds R`` as a fresh process (start, imports, reading, fit, bootstrap,
+printing), --repeat times per size, and reports the median and the slowest run, with
+``arena --help`` alone for the start-up share. The child of the stage timings runs with one
+BLAS thread, as ``arena rank`` does (see ranking.cli.single_threaded_blas).
 """
 
 from __future__ import annotations
@@ -141,13 +149,63 @@ def child(path: str, rounds: int, device: str) -> dict:
     return out
 
 
+def blas_env() -> dict[str, str]:
+    """This environment, with one BLAS thread unless the user chose a number (as `arena rank`)."""
+    from ranking.cli import BLAS_THREADS
+
+    env = dict(os.environ)
+    if not any(name in env for name in BLAS_THREADS):
+        env["OPENBLAS_NUM_THREADS"] = "1"
+    return env
+
+
+def wall(command: list[str], root: Path) -> float:
+    """Seconds from starting ``command`` (in ``root``) until it exited; fails on an error."""
+    start = time.perf_counter()
+    proc = subprocess.run(command, cwd=root, capture_output=True, text=True, check=False)
+    took = time.perf_counter() - start
+    if proc.returncode:
+        sys.exit(f"{' '.join(command)} failed:\n{proc.stderr}")
+    return took
+
+
+def end_to_end(paths: dict[int, Path], rounds: int, device: str, repeat: int, root: Path) -> None:
+    """Time `python -m arena rank FILE --ci bootstrap` of the checkout at ``root``, start included."""
+    arena = [sys.executable, "-m", "arena"]
+    rank = ["rank", "--ci", "bootstrap", "--rounds", str(rounds), "--device", device, "--no-progress"]
+    help_runs = sorted(wall([*arena, "--help"], root) for _ in range(repeat))
+    rows = []
+    for size, path in paths.items():
+        wall([*arena, *rank, str(path)], root)  # the file into the page cache, as in a user's second run
+        runs = sorted(wall([*arena, *rank, str(path)], root) for _ in range(repeat))
+        rows.append((size, runs))
+    print(
+        f"arena rank end to end (process start included), {root}: {rounds} bootstrap rounds, "
+        f"device={device}, {os.cpu_count()} CPUs, {repeat} runs each"
+    )
+    print(f"{'':>12}  {'p50':>8}  {'max':>8}  {'min':>8}")
+    print(f"{'arena --help':>12}  {median(help_runs):>6.3f} s  {help_runs[-1]:>6.3f} s  {help_runs[0]:>6.3f} s")
+    for size, runs in rows:
+        print(f"{size:>12,}  {median(runs):>6.3f} s  {runs[-1]:>6.3f} s  {runs[0]:>6.3f} s")
+
+
+def median(values: list[float]) -> float:
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sizes", default="1e6,1e7", help="comma-separated vote counts, e.g. 1e6,1e7,1e8")
     p.add_argument("--models", type=int, default=100)
     p.add_argument("--rounds", type=int, default=1000)
     p.add_argument("--device", default="cpu", help="cpu (numpy) or cuda (torch)")
-    p.add_argument("--repeat", type=int, default=3, help="runs per size; the fastest is shown")
+    p.add_argument(
+        "--repeat", type=int, default=None, help="runs per size (default 3, the fastest shown; --end-to-end: 7)"
+    )
+    p.add_argument("--end-to-end", action="store_true", help="time `arena rank FILE --ci bootstrap` as a process")
+    p.add_argument("--root", type=Path, default=ROOT, help="with --end-to-end: the checkout whose arena is timed")
     p.add_argument("--dir", default=os.environ.get("TMPDIR", "/tmp"), help="where the Parquet files go")
     p.add_argument("--json", action="store_true", help="print the raw figures as JSON too")
     p.add_argument("--child", help=argparse.SUPPRESS)
@@ -155,9 +213,9 @@ def main() -> None:
     if args.child:
         print(json.dumps(child(args.child, args.rounds, args.device)))
         return
-    rows = []
+    paths = {}
     for size in (int(float(s)) for s in args.sizes.split(",")):
-        path = Path(args.dir) / f"ranking-bench-{size}-{args.models}.parquet"
+        path = paths[size] = Path(args.dir) / f"ranking-bench-{size}-{args.models}.parquet"
         if not path.exists():
             t = time.perf_counter()
             generate(path, size, args.models)
@@ -165,6 +223,12 @@ def main() -> None:
                 f"generated {path} ({path.stat().st_size / 2**20:.0f} MiB) in {time.perf_counter() - t:.1f} s",
                 file=sys.stderr,
             )
+    if args.end_to_end:
+        end_to_end(paths, args.rounds, args.device, max(1, args.repeat or 7), args.root.resolve())
+        return
+    args.repeat = args.repeat or 3
+    rows = []
+    for size, path in paths.items():
         runs = []
         for _ in range(max(1, args.repeat if size <= 10**7 else 1)):
             proc = subprocess.run(
@@ -172,6 +236,7 @@ def main() -> None:
                 capture_output=True,
                 text=True,
                 check=False,
+                env=blas_env(),
             )
             if proc.returncode:
                 sys.exit(proc.stderr)

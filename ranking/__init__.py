@@ -14,7 +14,8 @@ pandas, pyarrow (+ torch, tqdm optional).
 
 The numerical modules load on first use of a name that needs them, so importing
 ``ranking`` (or ``ranking.cli``) costs milliseconds, not the ~0.5 s of numpy, pandas
-and scipy.
+and scipy; ranking a Parquet or CSV file loads numpy and pyarrow only (pandas and scipy
+come in for the inputs and options that use them).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
     from .elo import online_elo
     from .fraud import AuditOptions, AuditReport, GroupFlag, VoterFlag, audit
     from .io import VoteSource, aggregation_query, read_database
-    from .result import BoardRow, BoardRowDict, Diagnostics, Leaderboard, TooSmall
+    from .result import BoardRow, BoardRowDict, Diagnostics, Leaderboard, PairMatrices, TooSmall
     from .skipped import describe_skipped
     from .style import style_features
 
@@ -46,6 +47,7 @@ _LAZY = {
     "BoardRowDict": "result",
     "Diagnostics": "result",
     "Leaderboard": "result",
+    "PairMatrices": "result",
     "TooSmall": "result",
     "audit": "fraud",
     "AuditOptions": "fraud",
@@ -64,6 +66,7 @@ __all__ = [
     "RankKwargs",
     "RankingError",
     "Leaderboard",
+    "PairMatrices",
     "BoardRow",
     "BoardRowDict",
     "Diagnostics",

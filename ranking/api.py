@@ -14,15 +14,13 @@ import os
 import time
 from dataclasses import dataclass
 from statistics import NormalDist
-from typing import Literal, Unpack
+from typing import TYPE_CHECKING, Literal, Unpack
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 from . import bt
 from .bootstrap import Replicas, bootstrap
-from .contextual import StyleFit, fit_style
 from .counts import Counts, aggregate
 from .design import (
     DRAW,
@@ -40,7 +38,10 @@ from .groups import grouped
 from .intervals import normal_ci, normal_draws, param_se, percentile_ci, rank_interval, rank_ub, ranks, sandwich_cov
 from .io import A_WINS, B_WINS, BOTH_BAD, VoteSource, VoteStream, open_votes
 from .options import MIN_VOTES, RankKwargs, RankOptions, check_integer, with_overrides
-from .result import BoardRow, Diagnostics, Leaderboard, TooSmall
+from .result import BoardRow, Diagnostics, Leaderboard, PairMatrices, TooSmall
+
+if TYPE_CHECKING:
+    from .contextual import StyleFit
 
 SCALE = 400 / math.log(10)  # Elo points per unit of natural-log strength
 BASE_RATING = 1000.0
@@ -202,6 +203,8 @@ def _style_board(
     lut = np.array([index.get(str(v), -1) for v in rows.models], dtype=np.int64)
     winner = winner[keep]
     y = np.where(winner == A_WINS, 1.0, np.where(winner == B_WINS, 0.0, 0.5))
+    from .contextual import fit_style  # scipy: only with style control
+
     t0 = time.perf_counter()
     sf = fit_style(
         lut[rows.a[keep]],
@@ -425,12 +428,9 @@ def fit_board(
             diagnostics["position_advantage_se"] = SCALE * float(se[m])
         if f.tie_param is not None:
             diagnostics["tie_param"] = f.tie_param
-    observed, predicted, battles = _matrices(pairs, f, order)
     return Leaderboard(
         rows=rows,
-        win_rate_matrix=observed,
-        predicted_win_rate=predicted,
-        battle_counts=battles,
+        matrices=_matrices(pairs, f, order),
         diagnostics=diagnostics,
         replicas=shift + SCALE * reps[:, order],
         style=style_coef,
@@ -438,7 +438,7 @@ def fit_board(
     )
 
 
-def _matrices(pairs: Pairs, f: bt.Fit, order: npt.NDArray[np.intp]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def _matrices(pairs: Pairs, f: bt.Fit, order: npt.NDArray[np.intp]) -> PairMatrices:
     """Observed score share, predicted score share and battle counts, in row order."""
     m = pairs.n_models
     raw = pairs.counts
@@ -449,10 +449,10 @@ def _matrices(pairs: Pairs, f: bt.Fit, order: npt.NDArray[np.intp]) -> tuple[pd.
     np.add.at(s, (pairs.j, pairs.i), raw[LOSS] + 0.5 * raw[DRAW])
     n = n + n.T
     observed = np.divide(s, n, out=np.full((m, m), np.nan), where=n > 0)
-    names = [pairs.models[k] for k in order]
     ix = np.ix_(order, order)
-
-    def frame(a: npt.NDArray[np.generic]) -> pd.DataFrame:
-        return pd.DataFrame(a[ix], index=pd.Index(names, name="model"), columns=names)
-
-    return frame(observed), frame(bt.predicted(f, m)), frame(n.round().astype(np.int64))
+    return PairMatrices(
+        models=tuple(pairs.models[k] for k in order),
+        observed=observed[ix],
+        predicted=bt.predicted(f, m)[ix],
+        battles=n.round().astype(np.int64)[ix],
+    )

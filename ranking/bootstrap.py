@@ -28,16 +28,19 @@ import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import scipy.sparse as sp
+import numpy.typing as npt
 
 from .bt import Fit, fit, regularised
 from .design import Pairs
 from .families import FAMILIES, sigmoid
 from .options import TOL
 from .progress import Progress
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
 
 CHUNK = 50
 MAX_CHORD = 25
@@ -73,12 +76,46 @@ class NumpyOps:
         return np.concatenate(parts, axis=axis)
 
     def products(self, pairs: Pairs) -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
-        """x ↦ x·Dᵀ and g ↦ g·D through sparse D (two nonzeros per row, plus the
-        position column): O(B·R), single-threaded, so chunks parallelise cleanly
+        """x ↦ x·Dᵀ (B × P → B × R) and g ↦ g·D (B × R → B × P) through the design's
+        indices (two nonzeros per row, plus the position column): gathers and segment
+        sums over whole rows of the R × B transposes, which B × R arrays in column-major
+        order are without a copy. O(B·R), single-threaded, so chunks parallelise cleanly
         (a multithreaded BLAS called from several threads at once thrashes)."""
-        S = pairs.sparse_design()
-        St = S.T.tocsr()
-        return (lambda x: np.asarray(S @ x.T).T), (lambda g: np.asarray(St @ g.T).T)
+        m, p = pairs.n_models, pairs.n_params
+        ends = (_segments(pairs.i), 1.0), (_segments(pairs.j), -1.0)
+
+        def fwd(x: np.ndarray) -> np.ndarray:
+            xt = np.ascontiguousarray(x.T)  # P × B
+            d: np.ndarray = xt[pairs.i] - xt[pairs.j]  # R × B
+            if pairs.position:
+                d += xt[m]
+            return d.T
+
+        def bwd(g: np.ndarray) -> np.ndarray:
+            gt = g.T  # R × B
+            out = np.zeros((p, gt.shape[1]))
+            for (order, nodes, starts), sign in ends:
+                rows = gt if order is None else gt[order]
+                out[nodes] += sign * np.add.reduceat(rows, starts, axis=0)
+            if pairs.position:
+                out[m] = gt.sum(axis=0)
+            return out.T
+
+        return fwd, bwd
+
+
+def _segments(
+    index: npt.NDArray[np.int64],
+) -> tuple[npt.NDArray[np.intp] | None, npt.NDArray[np.int64], npt.NDArray[np.intp]]:
+    """Rows grouped by ``index``: the order that sorts them (None when they are sorted,
+    as :func:`ranking.design.build_pairs` makes them by their first model), each group's
+    value and where it starts in that order."""
+    if bool((np.diff(index) >= 0).all()):
+        nodes, starts = np.unique(index, return_index=True)
+        return None, nodes, starts
+    order = np.argsort(index, kind="stable")
+    nodes, starts = np.unique(index[order], return_index=True)
+    return order, nodes, starts
 
 
 @dataclass

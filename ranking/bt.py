@@ -62,16 +62,15 @@ def evaluate(
 ) -> tuple[float, Vector, Matrix]:
     """Log posterior ℓ + prior, its gradient and −Hessian at x, summed scale."""
     fam = FAMILIES[family]
-    D = pairs.sparse_design()
-    P, m = D.shape[1], pairs.n_models
+    P, m = pairs.n_params, pairs.n_models
     c = pairs.effective if counts is None else counts
     W, L, T = c
-    d = D @ x[:P]
+    d = pairs.forward(x[:P])
     u = x[P] if fam.tie_param else None
     ll = float(fam.loglik(np, W, L, T, d, u))
     gd, gu = fam.grad(np, W, L, T, d, u)
     g = np.zeros(len(x))
-    g[:P] = D.T @ gd
+    g[:P] = pairs.backward(gd)
     if fam.tie_param:
         g[P] = gu
     th = x[:m]
@@ -80,9 +79,9 @@ def evaluate(
     g[:m] += prior * (0.5 - s)
     cdd, cdu, cuu = fam.curvature(np, W + L + T, d, u)
     H = np.zeros((len(x), len(x)))
-    H[:P, :P] = (D.T @ D.multiply(-cdd[:, None])).toarray()
+    H[:P, :P] = pairs.gram(-cdd)
     if fam.tie_param:
-        H[:P, P] = H[P, :P] = -(D.T @ cdu)
+        H[:P, P] = H[P, :P] = -pairs.backward(cdu)
         H[P, P] = -cuu.sum()
     H[np.arange(m), np.arange(m)] += prior * s * (1 - s)
     return ll, g, H
@@ -180,18 +179,17 @@ def meat(pairs: Pairs, f: Fit) -> Matrix:
     row r, count_kr · scale_kr² · s_kr s_krᵀ. Uncentred, as arena-rank's.
     """
     fam = FAMILIES[f.family]
-    D = pairs.sparse_design()
-    P = D.shape[1]
-    d = D @ f.params[:P]
+    P = pairs.n_params
+    d = pairs.forward(f.params[:P])
     u = f.params[P] if fam.tie_param else None
     sd, su = fam.scores(np, d, u)
     omega = pairs.counts * (1.0 if pairs.scale is None else pairs.scale**2)
     K = len(f.params)
     out = np.zeros((K, K))
     for k in range(3):
-        out[:P, :P] += (D.T @ D.multiply((omega[k] * sd[k] ** 2)[:, None])).toarray()
+        out[:P, :P] += pairs.gram(omega[k] * sd[k] ** 2)
         if fam.tie_param:
-            cross = D.T @ (omega[k] * sd[k] * su[k])
+            cross = pairs.backward(omega[k] * sd[k] * su[k])
             out[:P, P] += cross
             out[P, :P] += cross
             out[P, P] += float((omega[k] * su[k] ** 2).sum())

@@ -12,6 +12,7 @@ when a file is ranked.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -142,6 +143,22 @@ def options_from_args(args: argparse.Namespace) -> RankOptions:
     )
 
 
+BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS")
+
+
+def single_threaded_blas() -> None:
+    """One BLAS thread for this process, unless the user chose a number.
+
+    The matrices here are small (models x models): a multithreaded BLAS gains nothing on
+    them, costs ~60 ms starting its threads, and when another process holds a core each
+    100 x 100 solve waits ~0.1 s for a descheduled thread (0.6 s of a 1M-vote fit). The
+    bootstrap parallelises over rounds itself. Only in a fresh process: once numpy is
+    loaded its BLAS has read the environment, and a library caller's setting is its own.
+    """
+    if "numpy" not in sys.modules and not any(name in os.environ for name in BLAS_THREADS):
+        os.environ["OPENBLAS_NUM_THREADS"] = "1"
+
+
 def run_rank(args: argparse.Namespace) -> int:
     try:
         options = options_from_args(args)
@@ -149,8 +166,8 @@ def run_rank(args: argparse.Namespace) -> int:
             raise RankingError("--elo cannot be combined with --by")
         if args.by and args.components == "separate":
             raise RankingError("--components separate cannot be combined with --by")
+        single_threaded_blas()
         from .api import rank, rank_components, rank_groups  # the numerical stack, only now
-        from .elo import online_elo
         from .render import render
         from .result import Leaderboard
 
@@ -164,6 +181,8 @@ def run_rank(args: argparse.Namespace) -> int:
             result = rank(args.file, options)
         elo = None
         if args.elo is not None:
+            from .elo import online_elo
+
             ratings = online_elo(
                 args.file, k=args.elo, both_bad=args.both_bad, strict=args.strict, all_battles=args.all_battles
             )

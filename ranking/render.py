@@ -7,8 +7,6 @@ import json
 import math
 from collections.abc import Mapping
 
-import pandas as pd
-
 from .options import Format
 from .result import ROW_KEYS, Leaderboard, TooSmall, _plain
 
@@ -109,6 +107,8 @@ def render(result: Leaderboard | Boards, fmt: Format, elo: Mapping[str, float] |
         if fmt == "json":
             return json.dumps(_plain(rows), indent=1), notes
         cols = (["group"] if None not in fitted else []) + list(ROW_KEYS) + (["elo"] if elo is not None else [])
+        import pandas as pd  # its CSV writer, only for --format csv
+
         buf = io.StringIO()
         pd.DataFrame(rows, columns=cols).to_csv(buf, index=False)
         return buf.getvalue().rstrip("\n"), notes

@@ -1,19 +1,22 @@
 """What a ranking run returns: a :class:`Leaderboard` of :class:`BoardRow`, or
 :class:`TooSmall` for a group that was not fitted. Both turn into plain JSON via
 ``to_dict()``; a leaderboard's rows also as plain dicts (``records()``) or a DataFrame
-(``to_frame()``)."""
+(``to_frame()``). pandas is imported only when a DataFrame is asked for."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, fields
-from typing import Literal, NotRequired, TypeAlias, TypedDict
+from functools import cached_property
+from typing import TYPE_CHECKING, Literal, NotRequired, TypeAlias, TypedDict
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 from .options import BothBad, CIMethod, Ties
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 JSON: TypeAlias = "None | bool | int | float | str | list[JSON] | dict[str, JSON]"
 
@@ -144,8 +147,25 @@ def _plain(x: object) -> JSON:
     return str(x)
 
 
-def _matrix(df: pd.DataFrame) -> JSON:
-    return {"models": [str(m) for m in df.index], "values": _plain(df.to_numpy())}
+@dataclass(frozen=True)
+class PairMatrices:
+    """The models × models matrices of a board, as numpy, rows and columns in ``models``
+    order: observed score share of the row model against the column model (NaN where
+    they never met), the same predicted by the fit, and votes per pair."""
+
+    models: tuple[str, ...]
+    observed: npt.NDArray[np.float64]
+    predicted: npt.NDArray[np.float64]
+    battles: npt.NDArray[np.int64]
+
+    def frame(self, values: npt.NDArray[np.generic]) -> pd.DataFrame:
+        import pandas as pd
+
+        names = list(self.models)
+        return pd.DataFrame(values, index=pd.Index(names, name="model"), columns=names)
+
+    def to_json(self, values: npt.NDArray[np.generic]) -> JSON:
+        return {"models": [str(m) for m in self.models], "values": _plain(values)}
 
 
 @dataclass(frozen=True)
@@ -154,7 +174,8 @@ class Leaderboard:
 
     ``win_rate_matrix``: observed score share of the row model against the column
     model (NaN where they never met); ``predicted_win_rate``: the same from the fit;
-    ``battle_counts``: votes per pair. ``replicas`` holds the bootstrap (or
+    ``battle_counts``: votes per pair; each a DataFrame, built on first use from
+    ``matrices`` (the same as numpy). ``replicas`` holds the bootstrap (or
     sandwich-normal) ratings, rounds × models in row order, for further analysis; it is
     not part of ``to_dict()``. ``style`` (with style control only): the fitted style
     coefficients, log-odds per standard deviation of each feature (positive: voters
@@ -163,9 +184,7 @@ class Leaderboard:
     """
 
     rows: tuple[BoardRow, ...]
-    win_rate_matrix: pd.DataFrame
-    predicted_win_rate: pd.DataFrame
-    battle_counts: pd.DataFrame
+    matrices: PairMatrices = field(repr=False)
     diagnostics: Diagnostics
     replicas: npt.NDArray[np.float64] | None = field(default=None, repr=False)
     style: dict[str, float] | None = None
@@ -175,12 +194,26 @@ class Leaderboard:
     def models(self) -> list[str]:
         return [r.model for r in self.rows]
 
+    @cached_property
+    def win_rate_matrix(self) -> pd.DataFrame:
+        return self.matrices.frame(self.matrices.observed)
+
+    @cached_property
+    def predicted_win_rate(self) -> pd.DataFrame:
+        return self.matrices.frame(self.matrices.predicted)
+
+    @cached_property
+    def battle_counts(self) -> pd.DataFrame:
+        return self.matrices.frame(self.matrices.battles)
+
     def records(self) -> list[BoardRowDict]:
         """The rows as plain dicts, best first."""
         return [r.as_dict() for r in self.rows]
 
     def to_frame(self) -> pd.DataFrame:
         """The rows as a DataFrame with the columns of :data:`ROW_KEYS`."""
+        import pandas as pd
+
         return pd.DataFrame(self.records(), columns=list(ROW_KEYS))
 
     def to_dict(self) -> dict[str, JSON]:
@@ -189,9 +222,9 @@ class Leaderboard:
         out: dict[str, JSON] = {
             "rows": _plain(self.records()),
             "diagnostics": _plain(self.diagnostics),
-            "win_rate_matrix": _matrix(self.win_rate_matrix),
-            "predicted_win_rate": _matrix(self.predicted_win_rate),
-            "battle_counts": _matrix(self.battle_counts),
+            "win_rate_matrix": self.matrices.to_json(self.matrices.observed),
+            "predicted_win_rate": self.matrices.to_json(self.matrices.predicted),
+            "battle_counts": self.matrices.to_json(self.matrices.battles),
         }
         if self.style is not None:
             ci = self.style_ci or {}

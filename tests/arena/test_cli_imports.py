@@ -77,11 +77,33 @@ def test_a_bad_flag_is_one_error_line_without_loading_anything_heavy():
     assert loaded(result["modules"], SERVER_AND_DATABASE + NUMERICAL) == []
 
 
-def test_rank_reads_a_file_without_the_server_the_database_or_the_generators(tmp_path):
-    votes = tmp_path / "votes.csv"
-    rows = ["model_a,model_b,winner"] + ["a,b,model_a", "b,c,model_a", "c,a,model_b", "a,c,tie", "b,a,model_b"] * 20
-    votes.write_text("\n".join(rows) + "\n")
-    result = run_arena(["rank", str(votes), "--format", "json"])
+VOTES = [("a", "b", "model_a"), ("b", "c", "model_a"), ("c", "a", "model_b"), ("a", "c", "tie"), ("b", "a", "model_b")]
+
+
+def write_votes(path):
+    """Votes in which a beats b beats c, as CSV or (with an anony column) Parquet."""
+    if path.suffix == ".csv":
+        path.write_text("model_a,model_b,winner\n" + "".join(",".join(vote) + "\n" for vote in VOTES * 20))
+        return
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    columns = list(zip(*(VOTES * 20), strict=True))
+    table = {
+        name: pa.array(column).dictionary_encode() for name, column in zip(["model_a", "model_b", "winner"], columns)
+    }
+    pq.write_table(pa.table({**table, "anony": pa.array([True] * len(columns[0]))}), path)
+
+
+@pytest.mark.parametrize("name", ["votes.csv", "votes.parquet"])
+def test_rank_reads_a_file_without_the_server_the_database_or_the_generators(tmp_path, name):
+    write_votes(tmp_path / name)
+    result = run_arena(
+        ["rank", str(tmp_path / name), "--ci", "bootstrap", "--rounds", "50", "--device", "cpu", "--format", "json"]
+    )
     assert result["code"] == 0, result["err"]
     assert [row["model"] for row in json.loads(result["out"])] == ["a", "b", "c"]
     assert loaded(result["modules"], SERVER_AND_DATABASE) == []
+    # Parquet and CSV files are ranked with numpy and pyarrow alone: pandas, scipy and
+    # torch are for other inputs and options (DataFrames, JSON, --by, style control, a GPU).
+    assert loaded(result["modules"], ("pandas", "scipy", "torch")) == []
