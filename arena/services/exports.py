@@ -24,69 +24,29 @@ import os
 import re
 import secrets
 import tempfile
-from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from arena.errors import InvalidInput
+from arena.services.dump_tables import COLUMNS, LMARENA_WINNERS, Shaper, arrow_schema, shaped_tables
 from arena.services.leaderboards import rank_options
 from arena.settings import Settings
-from arena.store.dumps import (
-    DEMOGRAPHICS,
-    DumpFilter,
-    count_rows,
-    demographic_voters,
-    dump_rows,
-    has_outputs,
-    turn_outputs,
-)
+from arena.store.dumps import DEMOGRAPHICS, DumpFilter, count_rows, demographic_voters
 from arena.store.engine import Store
 from arena.vocabulary import DIMENSIONS, Dimension, Modality, Winner, one_of
 
 SCHEMA_VERSION = 1
 FORMATS = ("parquet", "csv", "jsonl")
 WINNER_LABELS = ("arena", "lmarena")  # ours (both_bad) or LMArena's clean_battle (tie (bothbad))
-LMARENA_WINNERS = {Winner.BOTH_BAD.value: "tie (bothbad)"}
 DUMPS_DIR = "dumps"
 MANIFEST_SUFFIX = ".manifest.json"
 ROLLING_PREFIX = "rolling"
 ROLLING_KEEP = 3  # scheduled releases kept; dumps written by `arena export` are never removed
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 
-# name -> (arrow type, description); the order is the files' column order.
-COLUMNS: dict[str, tuple[str, str]] = {
-    "question_id": ("string", "battle id (one battle has one vote per dimension)"),
-    "model_a": ("string", "model shown on the left"),
-    "model_b": ("string", "model shown on the right"),
-    "winner": ("string", "model_a | model_b | tie | both_bad (or tie (bothbad): see winner_labels)"),
-    "judge": ("string", "voter pseudonym: HMAC of the voter id, salted per release"),
-    "turn": ("int32", "user turns in the battle"),
-    "anony": ("bool", "anonymous battle (names hidden until the vote); only these count on boards"),
-    "language": ("string", "detected language of a text prompt, or null"),
-    "tstamp": ("float64", "vote time, unix seconds (UTC)"),
-    "conversation_a": ("string", "text: OpenAI message list (JSON) with model_a's replies"),
-    "conversation_b": ("string", "text: OpenAI message list (JSON) with model_b's replies"),
-    "prompt": ("string", "first user prompt"),
-    "sha256_a": ("string", "image / 3D: SHA-256 of model_a's last output"),
-    "sha256_b": ("string", "image / 3D: SHA-256 of model_b's last output"),
-    "url_a": ("string", "image / 3D: where model_a's output is served"),
-    "url_b": ("string", "image / 3D: where model_b's output is served"),
-    "modality": ("string", "text | image | 3d"),
-    "dimension": ("string", "what the vote judges: overall, aesthetics, geometry, ..."),
-    "category": ("string", "prompt category (rule-based) or null"),
-    "is_valid": ("bool", "the vote counts (not fast, leaked, quarantined, banned or withdrawn)"),
-    "invalid_reason": ("string", "why a vote does not count, or null"),
-    "source": ("string", "live | simulate | import | bulk"),
-    "board": ("string", "modality/dimension for votes the boards count (valid, anonymous), else null"),
-    "age_band": ("string", "voter's age band when the vote was cast; null: not given or suppressed (k-anonymity)"),
-    "gender": ("string", "voter's gender when the vote was cast; null: not given or suppressed (k-anonymity)"),
-    "country": ("string", "voter's country (ISO 3166) when the vote was cast; null: not given or suppressed"),
-    "first_language": ("string", "voter's first language when the vote was cast; null: not given or suppressed"),
-    "expertise": ("string", "voter's expertise when the vote was cast; null: not given or suppressed"),
-}
 # k-anonymity gives up the finest field first when a combination has too few voters
 _GENERALISE = ("country", "first_language", "expertise", "gender", "age_band")
 
@@ -212,12 +172,15 @@ def export(
     salt = hmac.new(settings.subkey("dumps"), release.encode(), hashlib.sha256).digest()
     out.parent.mkdir(parents=True, exist_ok=True)
     published = k_anonymise(demographic_voters(store, where), settings.k_anonymity)
-    shaper = _Shaper(salt, options.winner_labels, (settings.public_url or "").rstrip("/"), settings, published)
+    base_url = (settings.public_url or "").rstrip("/")
+    per_voter = settings.leaderboard_ci == "cluster"
+    shaper = Shaper(salt, options.winner_labels, base_url, per_voter, published)
     fd, tmp_name = tempfile.mkstemp(dir=out.parent, prefix=".tmp-", suffix=out.suffix)
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as handle:
-            rows = _write(handle, options.format, _tables(store, where, shaper, chunk, progress))
+            tables = shaped_tables(store, where, shaper, chunk, progress, expected)
+            rows = _write(handle, options.format, tables)
         digest, size = _sha256(tmp), tmp.stat().st_size
         os.replace(tmp, out)
     except BaseException:
@@ -237,218 +200,6 @@ def _effective_filter(options: ExportOptions, now: datetime) -> DumpFilter:
     return DumpFilter(where.modality, where.dimension, where.since, until, where.valid_only)
 
 
-# Caches of the export, bounded so memory stays flat whatever the votes: pseudonyms (~150
-# bytes each) and short conversation texts (at most _CACHED_CHARS characters each).
-_CACHED_JUDGES = 200_000
-_CACHED_TEXTS = 10_000
-_CACHED_CHARS = 1_000
-
-
-class _Shaper:
-    """Turns database rows into dump columns and keeps what the manifest needs (counts, time range)."""
-
-    def __init__(
-        self,
-        salt: bytes,
-        labels: str,
-        base_url: str,
-        settings: Settings,
-        demographics: dict[tuple[str | None, ...], tuple[str | None, ...]] | None = None,
-    ):
-        self.salt = salt
-        self.demographics = demographics or {}  # snapshot as stored -> as published (k-anonymised)
-        self.k = settings.k_anonymity
-        self.relabel = LMARENA_WINNERS if labels == "lmarena" else {}
-        self.base_url = base_url
-        self.per_voter = settings.leaderboard_ci == "cluster"
-        self.judges: dict[str, str] = {}
-        self.counts: Counter[tuple[str, ...]] = Counter()  # (board, model_a, model_b, winner[, judge])
-        self.first: float | None = None
-        self.last: float | None = None
-        self.rows_not_counted = 0
-        self._parsed: dict[str, list[str]] = {}
-        self._user_only: dict[str, str] = {}
-
-    def judge(self, voter_id: str) -> str:
-        found = self.judges.get(voter_id)
-        if found is None:
-            if len(self.judges) >= _CACHED_JUDGES:  # bounded memory with very many voters
-                self.judges.clear()
-            found = hmac.new(self.salt, voter_id.encode(), hashlib.sha256).hexdigest()[:32]
-            self.judges[voter_id] = found
-        return found
-
-    def shape(self, rows: Sequence[Sequence[Any]], outputs: dict[str, dict[tuple[int, str], Any]]) -> Any:
-        """One chunk of rows as a pyarrow Table in COLUMNS order; counts what the manifest needs.
-
-        Column-wise on purpose: per-row Python work is only the pseudonym lookup and, for
-        text, the conversation; everything else is converted by pyarrow in C.
-        """
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        (
-            battle_id,
-            model_a,
-            model_b,
-            winner,
-            voter_id,
-            anonymous,
-            created_at,
-            modality,
-            dimension,
-            category,
-            valid,
-            invalid_reason,
-            source,
-            conversation,
-            language,
-            *profile,
-        ) = (list(column) for column in zip(*rows, strict=True))
-        hidden = (None,) * len(DEMOGRAPHICS)
-        shown = [self.demographics.get(values, hidden) for values in zip(*profile, strict=True)]
-        published = list(zip(*shown, strict=True)) if shown else [()] * len(DEMOGRAPHICS)
-        turns = [self._turns(c) for c in conversation]
-        cached = self.judges.get
-        judges = [cached(voter) or self.judge(voter) for voter in voter_id]
-        boards = [
-            f"{kind}/{dim}" if ok and anon else None
-            for kind, dim, ok, anon in zip(modality, dimension, valid, anonymous, strict=True)
-        ]
-        n = len(rows)
-        conversation_a: list[str | None] = [None] * n
-        conversation_b: list[str | None] = [None] * n
-        sha_a: list[str | None] = [None] * n
-        sha_b: list[str | None] = [None] * n
-        for index in range(n):
-            battle = outputs.get(battle_id[index], _NONE)
-            if modality[index] == Modality.TEXT:
-                if battle:
-                    conversation_a[index] = _conversation(turns[index], battle, "a")
-                    conversation_b[index] = _conversation(turns[index], battle, "b")
-                else:  # no replies stored (bulk votes): both sides hold the user turns only
-                    conversation_a[index] = conversation_b[index] = self._prompts(conversation[index], turns[index])
-            elif battle:
-                sha_a[index], sha_b[index] = _last_artifact(battle, "a"), _last_artifact(battle, "b")
-        stamps = pa.array(created_at)
-        if pa.types.is_string(stamps.type):  # SQLite: UTC text
-            stamps = stamps.cast(pa.timestamp("us"))
-        seconds = pc.divide(stamps.cast(pa.timestamp("us")).cast(pa.int64()).cast(pa.float64()), 1e6)
-        columns = {
-            "question_id": pa.array(battle_id, pa.string()),
-            "model_a": pa.array(model_a, pa.string()),
-            "model_b": pa.array(model_b, pa.string()),
-            "winner": pa.array(winner, pa.string()),
-            "judge": pa.array(judges, pa.string()),
-            "turn": pa.array([len(t) or 1 for t in turns], pa.int32()),
-            "anony": pa.array(anonymous).cast(pa.bool_()),
-            "language": pa.array(language, pa.string()),
-            "tstamp": seconds,
-            "conversation_a": pa.array(conversation_a, pa.string()),
-            "conversation_b": pa.array(conversation_b, pa.string()),
-            "prompt": pa.array([t[0] if t else None for t in turns], pa.string()),
-            "sha256_a": pa.array(sha_a, pa.string()),
-            "sha256_b": pa.array(sha_b, pa.string()),
-            "url_a": pa.array([self._url(sha) for sha in sha_a], pa.string()),
-            "url_b": pa.array([self._url(sha) for sha in sha_b], pa.string()),
-            "modality": pa.array(modality, pa.string()),
-            "dimension": pa.array(dimension, pa.string()),
-            "category": pa.array(category, pa.string()),
-            "is_valid": pa.array(valid).cast(pa.bool_()),
-            "invalid_reason": pa.array(invalid_reason, pa.string()),
-            "source": pa.array(source, pa.string()),
-            "board": pa.array(boards, pa.string()),
-            **{name: pa.array(list(values), pa.string()) for name, values in zip(DEMOGRAPHICS, published, strict=True)},
-        }
-        table = pa.table(columns, schema=_arrow_schema())
-        self._count(table, pc)
-        if self.relabel:
-            relabelled = [self.relabel.get(label, label) for label in winner]
-            table = table.set_column(3, "winner", pa.array(relabelled, pa.string()))
-        return table
-
-    def _turns(self, raw: Any) -> list[str]:
-        """A battle's user turns from the column (JSON text on SQLite, a list on PostgreSQL);
-        a short text is parsed once (prompts from the shipped sets repeat)."""
-        if not isinstance(raw, str):
-            return list(raw or [])
-        found = self._parsed.get(raw)
-        if found is None:
-            found = json.loads(raw)
-            if len(raw) <= _CACHED_CHARS:
-                if len(self._parsed) >= _CACHED_TEXTS:
-                    self._parsed.clear()
-                self._parsed[raw] = found
-        return found
-
-    def _prompts(self, raw: Any, turns: list[str]) -> str:
-        """The user-only message list of a battle without stored replies (cached like `_turns`)."""
-        key = raw if isinstance(raw, str) and len(raw) <= _CACHED_CHARS else None
-        found = self._user_only.get(key) if key is not None else None
-        if found is None:
-            found = _conversation(turns, _NONE, "a")
-            if key is not None:
-                if len(self._user_only) >= _CACHED_TEXTS:
-                    self._user_only.clear()
-                self._user_only[key] = found
-        return found
-
-    def _url(self, sha: str | None) -> str | None:
-        return f"{self.base_url}/api/v1/artifacts/{sha}" if sha else None
-
-    def _count(self, table: Any, pc: Any) -> None:
-        """Counted votes per (board, model_a, model_b, winner[, judge]) and the time range, column-wise."""
-        if table.num_rows == 0:
-            return
-        low, high = pc.min_max(table["tstamp"]).values()
-        self.first = low.as_py() if self.first is None else min(self.first, low.as_py())
-        self.last = high.as_py() if self.last is None else max(self.last, high.as_py())
-        counted = table.filter(pc.is_valid(table["board"]))
-        self.rows_not_counted += table.num_rows - counted.num_rows
-        keys = ["board", "model_a", "model_b", "winner", *(["judge"] if self.per_voter else [])]
-        grouped = counted.group_by(keys).aggregate([("question_id", "count")])
-        for row in grouped.to_pylist():
-            self.counts[tuple(row[key] for key in keys)] += row["question_id_count"]
-
-
-_NONE: dict[tuple[int, str], Any] = {}
-_quote: Callable[[str], str] = json.encoder.encode_basestring  # == json.dumps(s, ensure_ascii=False)
-
-
-def _conversation(turns: list[str], outputs: dict[tuple[int, str], Any], side: str) -> str:
-    """An OpenAI message list as JSON text, built as text (json.dumps of each string only)."""
-    parts = []
-    for index, prompt in enumerate(turns):
-        parts.append('{"role": "user", "content": ' + _quote(prompt) + "}")
-        reply = outputs.get((index, side))
-        if reply is not None and reply.text is not None:
-            parts.append('{"role": "assistant", "content": ' + _quote(reply.text) + "}")
-    return "[" + ", ".join(parts) + "]"
-
-
-def _last_artifact(outputs: dict[tuple[int, str], Any], side: str) -> str | None:
-    found = [out.artifact_sha256 for (_, s), out in sorted(outputs.items()) if s == side and out.artifact_sha256]
-    return found[-1] if found else None
-
-
-def _tables(
-    store: Store, where: DumpFilter, shaper: _Shaper, chunk: int, progress: Callable[[int], None] | None
-) -> Iterable[Any]:
-    lookup = has_outputs(store)
-    for rows in dump_rows(store, where, chunk):
-        outputs = turn_outputs(store, [row[0] for row in rows]) if lookup else {}
-        yield shaper.shape(rows, outputs)
-        if progress is not None:
-            progress(len(rows))
-
-
-def _arrow_schema():
-    import pyarrow as pa
-
-    types = {"string": pa.string(), "int32": pa.int32(), "bool": pa.bool_(), "float64": pa.float64()}
-    return pa.schema([pa.field(name, types[kind]) for name, (kind, _) in COLUMNS.items()])
-
-
 def _write(handle: BinaryIO, fmt: str, tables: Iterable[Any]) -> int:
     """Stream the chunks (pyarrow Tables) into `handle` in `fmt`; returns the number of rows written."""
     rows = 0
@@ -462,7 +213,7 @@ def _write(handle: BinaryIO, fmt: str, tables: Iterable[Any]) -> int:
     import pyarrow.csv as pcsv
     import pyarrow.parquet as pq
 
-    schema = _arrow_schema()
+    schema = arrow_schema()
     writer: Any = (
         pq.ParquetWriter(handle, schema, compression="zstd") if fmt == "parquet" else pcsv.CSVWriter(handle, schema)
     )
@@ -520,7 +271,7 @@ def rank_command(file: str, settings: Settings, *, by_board: bool) -> str:
     return " ".join([*parts, "--format", "json"])
 
 
-def _boards(shaper: _Shaper, settings: Settings) -> dict[str, Any]:
+def _boards(shaper: Shaper, settings: Settings) -> dict[str, Any]:
     """board -> {votes, rows or error}: the arena's fit (same options as its Leaderboards) on the dump's counted votes."""
     import pandas as pd
 
@@ -549,7 +300,7 @@ def _manifest(
     rows: int,
     digest: str,
     size: int,
-    shaper: _Shaper,
+    shaper: Shaper,
     settings: Settings,
 ) -> dict[str, Any]:
     boards = _boards(shaper, settings)

@@ -15,7 +15,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, Select, String, Text, func, or_, select, type_coerce
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    String,
+    Text,
+    case,
+    cast,
+    func,
+    literal,
+    or_,
+    select,
+    type_coerce,
+)
 
 from arena.store.engine import Store
 from arena.store.schema import Battle, Output, Vote
@@ -38,31 +51,40 @@ class DumpFilter:
 # The order of the values in each row `dump_rows` yields. Values come as the driver hands
 # them (no per-row conversion: that is the dump's cost at millions of votes): created_at
 # is SQLite's text (UTC) or PostgreSQL's aware datetime; anonymous and valid are 0/1 or
-# bool; conversation is JSON text (SQLite) or an already parsed list (PostgreSQL).
+# bool; conversation is JSON text on both.
 ROW_FIELDS = (
     "battle_id",
+    "voter_id",
+    "created_at",
+    "conversation",  # every user turn, in order: the first is the prompt
+    "anonymous",
+    "valid",
+    "labels",  # LABELS joined by SEPARATOR, '' for null
+    "profile",  # DEMOGRAPHICS joined by SEPARATOR ('' for null), or null when the vote has none
+)
+# Short values that repeat over millions of votes travel as one text per row, split once
+# per distinct text by the caller: a Python object per value is the read's main cost.
+LABELS = (
     "model_a",
     "model_b",
     "winner",
-    "voter_id",
-    "anonymous",
-    "created_at",
     "modality",
     "dimension",
     "category",
-    "valid",
-    "invalid_reason",
     "source",
-    "conversation",  # every user turn, in order: the first is the prompt
     "language",  # of a text prompt, detected (null until detection runs)
-    # the voter's coarse profile as cast (the vote's snapshot): raw here, k-anonymised by the caller
-    "age_band",
-    "gender",
-    "country",
-    "first_language",
-    "expertise",
+    "invalid_reason",
 )
+# the voter's coarse profile as cast (the vote's snapshot): raw here, k-anonymised by the caller
 DEMOGRAPHICS = ("age_band", "gender", "country", "first_language", "expertise")
+SEPARATOR = "\x1f"  # ASCII unit separator: in no model name, label or profile value
+
+
+def _joined_text(columns: list[Any]) -> ColumnElement[str]:
+    text: ColumnElement[str] = func.coalesce(columns[0], "")
+    for column in columns[1:]:
+        text = text + literal(SEPARATOR) + func.coalesce(column, "")
+    return text
 
 
 @dataclass(frozen=True)
@@ -88,24 +110,19 @@ def _conditions(where: DumpFilter) -> list[ColumnElement[bool]]:
 
 
 def _query(where: DumpFilter) -> Select:
+    labels = [Battle.model_a, Battle.model_b, Vote.winner, Battle.modality, Vote.dimension, Battle.category]
+    labels += [Vote.source, Battle.language, Vote.invalid_reason]
+    profile = [getattr(Vote, name) for name in DEMOGRAPHICS]
     return (
         select(
             Vote.battle_id,
-            Battle.model_a,
-            Battle.model_b,
-            Vote.winner,
             Vote.voter_id,
-            type_coerce(Vote.anonymous, Integer),
             type_coerce(Vote.created_at, String),
-            Battle.modality,
-            Vote.dimension,
-            Battle.category,
+            cast(Battle.conversation, Text),
+            type_coerce(Vote.anonymous, Integer),
             type_coerce(Vote.valid, Integer),
-            Vote.invalid_reason,
-            Vote.source,
-            type_coerce(Battle.conversation, Text),
-            Battle.language,
-            *(getattr(Vote, name) for name in DEMOGRAPHICS),
+            _joined_text(labels),
+            case((or_(*(column.is_not(None) for column in profile)), _joined_text(profile)), else_=None),
         )
         .join(Battle, Battle.id == Vote.battle_id)
         .where(*_conditions(where))
@@ -113,15 +130,20 @@ def _query(where: DumpFilter) -> Select:
     )
 
 
+def _joined(query: Select, where: DumpFilter) -> Select:
+    """`query` over votes, joined to battles only when a condition needs them: every vote
+    has its battle (a foreign key), and the join is most of the cost of a full scan."""
+    if where.modality is not None:
+        query = query.join(Battle, Battle.id == Vote.battle_id)
+    return query.where(*_conditions(where))
+
+
 def demographic_voters(store: Store, where: DumpFilter) -> Iterator[tuple[tuple[str | None, ...], str]]:
     """Each distinct (demographic snapshot, voter id) among the dump's votes that carry any
     demographic, for k-anonymity; blocking. One row per voter and profile, not per vote."""
     columns = [getattr(Vote, name) for name in DEMOGRAPHICS]
-    query = (
-        select(*columns, Vote.voter_id)
-        .distinct()
-        .join(Battle, Battle.id == Vote.battle_id)
-        .where(*_conditions(where), or_(*(column.is_not(None) for column in columns)))
+    query = _joined(select(*columns, Vote.voter_id).distinct(), where).where(
+        or_(*(column.is_not(None) for column in columns))
     )
     with store.read() as session:
         for row in session.execute(query):
@@ -130,14 +152,23 @@ def demographic_voters(store: Store, where: DumpFilter) -> Iterator[tuple[tuple[
 
 def count_rows(store: Store, where: DumpFilter) -> int:
     """How many votes `dump_rows` will yield (for the progress bar); blocking."""
-    query = select(func.count(Vote.id)).join(Battle, Battle.id == Vote.battle_id).where(*_conditions(where))
     with store.read() as session:
-        return int(session.execute(query).scalar_one())
+        return int(session.execute(_joined(select(func.count(Vote.id)), where)).scalar_one())
 
 
-def dump_rows(store: Store, where: DumpFilter, chunk: int = 20_000) -> Iterator[Sequence[Sequence[Any]]]:
+def vote_id_bounds(store: Store, where: DumpFilter) -> tuple[int, int] | None:
+    """The lowest and highest id of the matching votes (None when none match); blocking."""
+    with store.read() as session:
+        low, high = session.execute(_joined(select(func.min(Vote.id), func.max(Vote.id)), where)).one()
+    return None if low is None else (int(low), int(high))
+
+
+def dump_rows(
+    store: Store, where: DumpFilter, chunk: int = 20_000, ranges: Sequence[tuple[int, int]] | None = None
+) -> Iterator[Sequence[Sequence[Any]]]:
     """The matching votes in id order (values in ROW_FIELDS order), `chunk` rows at a time,
-    streamed; blocking.
+    streamed; blocking. With `ranges` ([low, high) vote ids), one list of rows per range
+    instead, empty where a range holds none: how the processes of a parallel dump share it.
 
     SQLite steps through the query as rows are fetched, so its rows are read straight from
     the driver's cursor: making a SQLAlchemy Row of each of millions of votes would cost
@@ -145,6 +176,15 @@ def dump_rows(store: Store, where: DumpFilter, chunk: int = 20_000) -> Iterator[
     from a server-side cursor (`stream_results`), through SQLAlchemy's buffered rows.
     """
     with store.engine.connect() as connection:
+        if ranges is not None:
+            for low, high in ranges:
+                result = connection.execute(_query(where).where(Vote.id >= low, Vote.id < high))
+                try:
+                    rows = result.cursor.fetchall() if store.is_sqlite else result.all()
+                finally:
+                    result.close()
+                yield rows
+            return
         if store.is_sqlite:
             result = connection.execute(_query(where))  # nothing prefetched: the cursor has every row
             cursor = result.cursor

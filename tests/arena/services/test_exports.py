@@ -10,6 +10,7 @@ from sqlalchemy import update
 
 from arena import simulate
 from arena.errors import InvalidInput
+from arena.services import dump_tables
 from arena.services.exports import (
     COLUMNS,
     ROLLING_KEEP,
@@ -230,3 +231,31 @@ async def test_the_dump_job_writes_rolling_releases_on_its_schedule_and_is_off_b
     finally:
         job.stop()
     assert listed and listed[0].name.startswith("rolling-") and listed[0].rows == 5
+
+
+async def test_a_dump_shaped_by_worker_processes_holds_what_one_shaped_in_process_holds(
+    arena, voted, tmp_path, monkeypatch
+):
+    """Large dumps are read and shaped by worker processes (id ranges dealt out in turn); a
+    small chunk and threshold send these five votes through them, ranges both full and empty."""
+    alone = export(arena.store, arena.settings, export_options("parquet"), tmp_path / "alone.parquet", chunk=2)
+    monkeypatch.setattr(dump_tables, "PARALLEL_ROWS", 1)
+    seen: list[int] = []
+    shared = export(
+        arena.store,
+        arena.settings,
+        export_options("parquet"),
+        tmp_path / "shared.parquet",
+        chunk=2,
+        progress=seen.append,
+    )
+    assert sum(seen) == 5 and len(seen) > 2  # one report per id range, empty ones included
+    left, right = read(tmp_path / "alone.parquet"), read(tmp_path / "shared.parquet")
+    assert list(left.question_id) == list(right.question_id)  # vote order kept across workers
+    for column in set(COLUMNS) - {"judge"}:
+        assert [None if pd.isna(v) else v for v in left[column]] == [None if pd.isna(v) else v for v in right[column]]
+    pseudonyms = dict(zip(left.judge, right.judge, strict=True))  # another release: other pseudonyms, same voters
+    assert len(set(pseudonyms.values())) == len(pseudonyms) == left.judge.nunique()
+    for key in ("rows", "first_vote", "last_vote", "boards"):
+        assert shared[key] == alone[key], key
+    assert shared["sha256"] == sha256(tmp_path / "shared.parquet")
