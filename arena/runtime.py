@@ -15,20 +15,24 @@ import random
 
 from arena.jobs.boards import BoardJob
 from arena.jobs.dumps import DumpJob
+from arena.jobs.health import HealthJob
 from arena.jobs.integrity import IntegrityJob
 from arena.services.battles import BattleService
 from arena.services.catalog import sync_models
+from arena.services.endpoints import Endpoints
 from arena.services.gate import Gate
+from arena.services.health import Health
 from arena.services.integrity import Integrity
 from arena.services.languages import preload as preload_language_model
-from arena.services.leaderboards import Leaderboards
+from arena.services.leaderboards import Leaderboards, board_key
 from arena.services.style_boards import StyleBoards
+from arena.services.submissions import Submissions
 from arena.services.voters import Voters
 from arena.settings import Settings, ensure_secret
 from arena.store.artifacts import ArtifactStore
 from arena.store.engine import Store, check_schema, make_engine
 from arena.store.limits import make_limiter
-from arena.vocabulary import ModelStatus
+from arena.vocabulary import Modality, ModelStatus
 from generators import Generator, ModelEntry, build_generator, load_models
 
 log = logging.getLogger("arena")
@@ -68,15 +72,27 @@ class Arena:
         self.store = Store(self.engine, threads=settings.db_threads)
         self.artifacts = ArtifactStore(settings.artifacts_dir)
         self.integrity = Integrity(self.store, settings)  # is_banned: for the vote path
-        self.generators: dict[str, Generator] = {
+        from_file: dict[str, Generator] = {
             entry.name: build_generator(entry) for entry in self.entries if entry.status == ModelStatus.ACTIVE
         }
+        self.generators = Endpoints(from_file, settings)  # and submitted models', built as they become active
         self.limiter = make_limiter(settings.redis_url)
         self.voters = Voters(self.store, settings.subkey("ip-hash"), Gate(self.limiter, settings))
-        self.battles = BattleService(
-            self.store, self.artifacts, self.generators, settings, self.voters, rng, is_banned=self.integrity.is_banned
-        )
+        self.health = Health(self.store, settings)
         self.leaderboards = Leaderboards(self.store, settings)
+        self.battles = BattleService(
+            self.store,
+            self.artifacts,
+            self.generators,
+            settings,
+            self.voters,
+            rng,
+            is_banned=self.integrity.is_banned,
+            health=self.health,
+            votes_of=self._votes_of,
+        )
+        self.submissions = Submissions(self.store, settings)
+        self.health_job = HealthJob(self.store, settings, self.generators, self.health)
         self.style_boards = StyleBoards(self.store, settings, self.leaderboards.changed)
         self.board_job = BoardJob(self.leaderboards, settings, self.style_boards)
         self.integrity_job = IntegrityJob(self.integrity, settings)
@@ -87,17 +103,26 @@ class Arena:
         self.store.start()
         await asyncio.to_thread(preload_language_model)  # ~0.15 s once, not on a voter's first prompt
         await self.integrity.load()
-        await asyncio.gather(*(generator.load() for generator in self.generators.values()))
+        await asyncio.gather(*(generator.load() for generator in self.generators.from_file.values()))
         if jobs:
             self.board_job.start()
             self.integrity_job.start()
             self.dump_job.start()
+            self.health_job.start()
+            await self.submissions.resume()
+
+    def _votes_of(self, modality: Modality) -> dict[str, int]:
+        """Each model's votes on the modality's overall board, from the cache (never a query)."""
+        return {row["model"]: int(row["votes"]) for row in self.leaderboards.get(board_key(modality)).rows}
 
     async def stop(self) -> None:
         self.board_job.stop()
         self.integrity_job.stop()
         self.dump_job.stop()
-        await asyncio.gather(*(g.close() for g in self.generators.values()), return_exceptions=True)
+        await self.health_job.stop()
+        await self.submissions.stop()
+        await asyncio.gather(*(g.close() for g in self.generators.from_file.values()), return_exceptions=True)
+        await self.generators.close()
         await self.limiter.close()
         self.store.stop()
         self.engine.dispose()

@@ -66,6 +66,14 @@ class Settings:
     # researchers: scheduled vote dumps in <data dir>/dumps (unset: only `arena export` writes them)
     dump_every: float | None = None  # seconds between rolling releases
     dump_older_than_days: float = 0.0  # a rolling release holds votes older than this
+    # model authors: submissions, approval, health
+    submission_trusted_hosts: str = ""  # hosts a submission may reach over http and on private addresses
+    submissions_pending_max: int = 3  # waiting submissions per author token and per IP hash
+    organisation_active_max: int = 5  # active (and waiting) models per organisation
+    new_model_boost: float = 4.0  # sampling weight multiplier until a model has provisional_votes votes
+    health_every_s: float = 60.0  # between health checks of remote models
+    health_failures: int = 3  # consecutive failures (battles or checks) that disable a remote model
+    secret_kept: bool = False  # the secret is the one generated in the data dir, not ARENA_SECRET_KEY
 
     @property
     def sqlalchemy_url(self) -> str:
@@ -99,6 +107,10 @@ class Settings:
     @property
     def secure_cookies(self) -> bool:
         return bool(self.public_url and self.public_url.startswith("https://"))
+
+    @cached_property
+    def trusted_hosts(self) -> frozenset[str]:
+        return frozenset(part.strip().lower() for part in self.submission_trusted_hosts.split(",") if part.strip())
 
     @property
     def artifacts_dir(self) -> Path:
@@ -146,6 +158,12 @@ ENVIRONMENT: dict[str, Callable[[str], object]] = {
     "admin_token": str,
     "dump_every": float,
     "dump_older_than_days": float,
+    "submission_trusted_hosts": str,
+    "submissions_pending_max": int,
+    "organisation_active_max": int,
+    "new_model_boost": float,
+    "health_every_s": float,
+    "health_failures": int,
 }
 
 
@@ -179,6 +197,7 @@ def ensure_secret(settings: Settings) -> None:
     if not settings.sqlalchemy_url.startswith("sqlite"):
         raise ValueError("ARENA_SECRET_KEY must be set with a server database: every replica needs the same one")
     settings.secret_key = kept_secret(settings.data_dir)
+    settings.secret_kept = True
 
 
 def kept_secret(data_dir: Path) -> str:

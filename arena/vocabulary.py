@@ -121,6 +121,8 @@ class AdminAction(StrEnum):
     BAN = "ban"
     DISABLE_MODEL = "disable_model"
     ENABLE_MODEL = "enable_model"
+    APPROVE_SUBMISSION = "approve_submission"
+    REJECT_SUBMISSION = "reject_submission"
 
 
 class GroupField(StrEnum):

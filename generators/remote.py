@@ -62,8 +62,10 @@ _MAX_DETAIL = 600
 
 
 class OpenAIGenerator(Generator):
-    def __init__(self, entry: OpenAIEntry):
+    def __init__(self, entry: OpenAIEntry, api_key: str | None = None):
+        """`api_key`: the key itself (a submitted model's, decrypted by the arena), else options.api_key_env."""
         super().__init__(entry.name, entry.modality)
+        self._key = api_key
         self.options = entry.options
         self.model_id = entry.options.model or entry.name
         parts = urlsplit(entry.options.base_url)
@@ -74,7 +76,7 @@ class OpenAIGenerator(Generator):
 
     async def load(self) -> None:
         env = self.options.api_key_env
-        if env and not os.environ.get(env):
+        if env and not self._key and not os.environ.get(env):
             raise ConfigError(f"model {self.name!r}: options.api_key_env: environment variable {env} is not set")
         self._client_or_new()
 
@@ -251,6 +253,8 @@ class OpenAIGenerator(Generator):
 
     def _api_key(self) -> str | None:
         env = self.options.api_key_env
+        if self._key:
+            return self._key
         if not env:
             return None
         key = os.environ.get(env)
@@ -263,7 +267,7 @@ class OpenAIGenerator(Generator):
     def _secret(self) -> Secret | None:
         """The API key as a Secret to look for (any case, prefix or 8+ character piece); None if none."""
         env = self.options.api_key_env
-        key = os.environ.get(env) if env else None
+        key = self._key or (os.environ.get(env) if env else None)
         return Secret(key) if key else None
 
     def _scrub(self, text: str, limit: int = _MAX_MESSAGE) -> str:
@@ -288,25 +292,35 @@ class OpenAIGenerator(Generator):
             raise self._leak()
         return data
 
+    async def check(self) -> None:
+        """A health check: the endpoint lists its models (GET /v1/models). Raises GeneratorError."""
+        async with self._send("GET", "/models", None) as response:
+            data = await self._json_of(response)
+        if not isinstance(data.get("data"), list):
+            raise self._fail("the model's endpoint did not answer as expected", "GET /v1/models: no data list")
+
+    def _post(self, path: str, payload: dict):
+        return self._send("POST", path, payload)
+
     @asynccontextmanager
-    async def _post(self, path: str, payload: dict):
-        """POST with bounded retries (connection failures, 429, 5xx); yields a 2xx streaming response."""
+    async def _send(self, method: str, path: str, payload: dict | None):
+        """A request with bounded retries (connection failures, 429, 5xx); yields a 2xx streaming response."""
         url = self._url(path)
         try:
             split_url(url)  # scheme, credentials, numeric spellings; the transport checks the address
         except BlockedAddressError as exc:
             raise self._blocked(exc) from None
-        headers = {"Content-Type": "application/json"}
+        headers = {"Content-Type": "application/json"} if payload is not None else {}
         key = self._api_key()
         if key:
             headers["Authorization"] = f"Bearer {key}"
         client = self._client_or_new()
-        body = json.dumps(payload).encode()
+        body = json.dumps(payload).encode() if payload is not None else None
         for attempt in range(self.options.max_retries + 1):
             retry_after = None
             try:
                 response = await client.send(
-                    client.build_request("POST", url, content=body, headers=headers), stream=True
+                    client.build_request(method, url, content=body, headers=headers), stream=True
                 )
             except BlockedAddressError as exc:  # the transport refused the address it resolved
                 raise self._blocked(exc) from None

@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from arena.api.admin import router as admin_router
 from arena.api.routes import router
+from arena.api.submissions import router as submissions_router
 from arena.errors import ArenaError, TooManyRequests
 
 log = logging.getLogger("arena.api")
@@ -24,6 +25,7 @@ log = logging.getLogger("arena.api")
 def install(app: FastAPI) -> None:
     """Mount the API and its JSON error handlers on the server's app."""
     app.include_router(router, prefix="/api/v1")
+    app.include_router(submissions_router, prefix="/api/v1")
     app.include_router(admin_router, prefix="/api/v1")
 
     @app.exception_handler(ArenaError)

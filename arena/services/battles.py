@@ -12,7 +12,7 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -20,8 +20,10 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from arena.errors import Conflict, Forbidden, InvalidInput, NotFound, Unavailable
-from arena.services.catalog import active_models
+from arena.services.catalog import active_endpoints
 from arena.services.categories import categorise
+from arena.services.endpoints import Endpoints
+from arena.services.health import Health
 from arena.services.languages import detect_language
 from arena.services.sampling import draw_pair
 from arena.services.voters import Voters
@@ -115,18 +117,23 @@ class BattleService:
         self,
         store: Store,
         artifacts: ArtifactStore,
-        generators: dict[str, Generator],
+        generators: Mapping[str, Generator],
         settings: Settings,
         voters: Voters,
         rng: random.Random | None = None,
         is_banned: Callable[[str], bool] = lambda _voter: False,
+        health: Health | None = None,
+        votes_of: Callable[[Modality], dict[str, int]] = lambda _modality: {},
     ):
+        """`votes_of`: each model's votes on its modality's board (cached), for the new-model boost."""
         self.store = store
         self.artifacts = artifacts
         self.generators = generators
         self.settings = settings
         self.voters = voters
         self.is_banned = is_banned
+        self.health = health
+        self.votes_of = votes_of
         self.rng = rng or random.Random()
         # ARENA_MIN_DWELL_MS=0 turns the reading-time check off
         self.dwell = (
@@ -138,9 +145,20 @@ class BattleService:
     # -- models ---------------------------------------------------------------
 
     async def active_models(self, modality: Modality) -> dict[str, float]:
-        """Active models of a modality that have a live generator, with sampling weights."""
-        weights = await self.store.run(active_models, self.store, modality)
+        """Active models of a modality that have a live generator, with sampling weights.
+        Models approved since the last call get their generator here (every replica reads the table)."""
+        weights, endpoints = await self.store.run(active_endpoints, self.store, modality)
+        if isinstance(self.generators, Endpoints):
+            await self.generators.sync(modality, endpoints)
         return {name: weight for name, weight in weights.items() if name in self.generators}
+
+    def boosted(self, modality: Modality, weights: dict[str, float]) -> dict[str, float]:
+        """The new-model boost: a model with fewer than ARENA_PROVISIONAL_VOTES votes on its
+        modality's board is drawn with ARENA_NEW_MODEL_BOOST times its weight, so its rating
+        settles quickly. The drawn pair's probability (stored) includes the boost."""
+        votes = self.votes_of(modality)
+        floor, boost = self.settings.provisional_votes, self.settings.new_model_boost
+        return {name: w * boost if votes.get(name, 0) < floor else w for name, w in weights.items()}
 
     # -- starting and continuing ----------------------------------------------
 
@@ -185,7 +203,7 @@ class BattleService:
         if models is None:
             mode = BattleMode.ANONYMOUS
             try:
-                model_a, model_b, probability = draw_pair(await self.active_models(kind), self.rng)
+                model_a, model_b, probability = draw_pair(self.boosted(kind, await self.active_models(kind)), self.rng)
             except ValueError:
                 raise Unavailable(f"fewer than two {kind} models are available") from None
         else:
@@ -378,11 +396,15 @@ class BattleService:
             else:
                 result = await generator.generate(request)
         except GeneratorError as exc:
-            # Never reveal the model's name in the message a voter sees; the detail is for operators.
-            log.warning("model %s failed: %s", name, exc)  # the voter-safe message; detail only at DEBUG
-            log.debug("model %s failed: %s", name, exc.detail)
-            message = str(exc).replace(name, label) or f"{label} failed"
-            return SideOutput(side, latency_ms=_elapsed_ms(started), error=message), None
+            # The voter learns only that a side could not answer: an endpoint's own words could
+            # name the model, its host or its key. The detail (key scrubbed) is for operators
+            # and, through the health record, for the model's author.
+            log.warning("model %s failed: %s", name, exc.detail)
+            if self.health is not None:
+                await self.health.failed(name, exc.detail)
+            return SideOutput(side, latency_ms=_elapsed_ms(started), error=f"{label} could not answer"), None
+        if self.health is not None:
+            await self.health.passed(name)
         return SideOutput(side, latency_ms=_elapsed_ms(started)), result
 
     def _insert(self, battle: Battle) -> None:

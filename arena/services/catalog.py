@@ -16,9 +16,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from arena.errors import Conflict, NotFound
+from arena.services.endpoints import Endpoint
 from arena.store.admin_log import log_action
 from arena.store.engine import Store
-from arena.store.schema import Model
+from arena.store.schema import Model, Submission
 from arena.vocabulary import AdminAction, DisabledBy, Modality, ModelOrigin, ModelStatus
 from generators import ModelEntry
 
@@ -156,6 +157,45 @@ def list_models(store: Store, modality: Modality | None = None) -> list[PublicMo
             )
             for model in session.scalars(query)
         ]
+
+
+def active_endpoints(store: Store, modality: Modality) -> tuple[dict[str, float], list[Endpoint]]:
+    """Active models of a modality with their sampling weights, and the endpoints of those
+    that came from submissions (one query: the sampler asks once per battle)."""
+    query = (
+        select(Model.name, Model.weight, Model.options, Submission)
+        .outerjoin(Submission, Submission.model_name == Model.name)
+        .where(Model.modality == modality, Model.status == ModelStatus.ACTIVE)
+    )
+    weights: dict[str, float] = {}
+    endpoints: list[Endpoint] = []
+    with store.read() as session:
+        for name, weight, options, submission in session.execute(query):
+            weights[name] = weight
+            if submission is not None:
+                endpoints.append(endpoint_of(submission, modality, options))
+    return weights, endpoints
+
+
+def submitted_endpoint(store: Store, *, name: str | None = None, submission_id: str | None = None) -> Endpoint | None:
+    """A submitted model's endpoint, by model name or submission id (None: no such submission)."""
+    query = select(Submission, Model.modality, Model.options).join(Model, Model.name == Submission.model_name)
+    query = query.where(Model.name == name) if name is not None else query.where(Submission.id == submission_id)
+    with store.read() as session:
+        row = session.execute(query).one_or_none()
+        return None if row is None else endpoint_of(row[0], Modality(row[1]), row[2])
+
+
+def endpoint_of(submission: Submission, modality: Modality, options: dict) -> Endpoint:
+    return Endpoint(
+        name=submission.model_name,
+        modality=modality,
+        base_url=submission.base_url,
+        remote_model=submission.remote_model,
+        api_key=submission.api_key,
+        allow_private=bool(options.get("allow_private")),
+        changed_at=submission.updated_at,
+    )
 
 
 def active_models(store: Store, modality: Modality) -> dict[str, float]:

@@ -15,6 +15,7 @@ from arena.settings import Settings
 from arena.store.limits import Limit, Limiter
 
 MINUTE, HOUR, DAY = 60.0, 3600.0, 86400.0
+SUBMISSIONS_PER_HOUR = 10  # model submissions (and so probes) one address may send
 
 
 class Gate:
@@ -32,6 +33,7 @@ class Gate:
         self.ip_vote_limit = Limit("ip-votes-minute", settings.ip_votes_per_minute, MINUTE)
         self.mint_limit = Limit("ip-new-voters-hour", settings.new_voters_per_hour, HOUR)
         self.request_limit = Limit("ip-requests-minute", settings.ip_requests_per_minute, MINUTE)
+        self.submission_limit = Limit("ip-submissions-hour", SUBMISSIONS_PER_HOUR, HOUR)
 
     async def request(self, ip_hash: str | None) -> None:
         """Raises TooManyRequests when one address sends too many API requests of any kind."""
@@ -56,6 +58,16 @@ class Gate:
         verdict = await self.limiter.hit(ip_hash, self.mint_limit)
         if not verdict.allowed:
             raise TooManyRequests("too many new voters from your address; try again later", verdict.retry_after_s)
+
+    async def submission(self, ip_hash: str | None) -> None:
+        """Raises TooManyRequests when one address submits models too often (each costs a probe)."""
+        if ip_hash is None:
+            return
+        verdict = await self.limiter.hit(ip_hash, self.submission_limit)
+        if not verdict.allowed:
+            raise TooManyRequests(
+                "too many model submissions from your address; try again later", verdict.retry_after_s
+            )
 
     async def _check(self, what: str, voter_id: str, limits: list[Limit], ip_hash: str | None, ip_limit: Limit) -> None:
         checks = [(voter_id, limit) for limit in limits]

@@ -113,6 +113,10 @@ class Voters:
         if self.gate is not None:
             await self.gate.request(ip_hash)
 
+    async def gate_submission(self, ip_hash: str | None) -> None:
+        if self.gate is not None:
+            await self.gate.submission(ip_hash)
+
     async def ensure(self, voter_id: str, ip_hash: str | None = None) -> None:
         """Store a voter id the first time something of theirs is stored (never on a mere read).
 

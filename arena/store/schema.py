@@ -71,6 +71,10 @@ class Model(Base):
     disabled_reason: Mapped[str | None] = mapped_column(String(500))
     disabled_by: Mapped[str | None] = mapped_column(String(10))  # who disabled it: only they (or an operator) undo it
     origin: Mapped[str] = mapped_column(String(10), default=ModelOrigin.FILE, server_default=ModelOrigin.FILE.value)
+    description: Mapped[str | None] = mapped_column(Text)
+    url: Mapped[str | None] = mapped_column(String(500))
+    # consecutive failed battles and health checks: the health job disables at a threshold
+    failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     __table_args__ = (
         CheckConstraint(sql_in("modality", Modality), name="modality"),
@@ -78,6 +82,30 @@ class Model(Base):
         CheckConstraint(sql_in("disabled_by", DisabledBy), name="disabled_by"),
         CheckConstraint(sql_in("origin", ModelOrigin), name="origin"),
     )
+
+
+class Submission(Base):
+    """A model author's endpoint: how to reach it and what its author may see. The model's
+    status (pending, probing, active, ...) is its row in `models`."""
+
+    __tablename__ = "submissions"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    model_name: Mapped[str] = mapped_column(ForeignKey("models.name"), unique=True)
+    author: Mapped[str] = mapped_column(String(64))  # SHA-256 of the author's token, never the token
+    ip_hash: Mapped[str | None] = mapped_column(String(64))
+    contact: Mapped[str] = mapped_column(String(254))
+    base_url: Mapped[str] = mapped_column(String(500))
+    remote_model: Mapped[str] = mapped_column(String(200))
+    api_key: Mapped[str | None] = mapped_column(Text)  # Fernet ciphertext: never returned, logged or dumped
+    probe: Mapped[dict | None] = mapped_column(JSON)  # the latest probe's results
+    probed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    errors: Mapped[list] = mapped_column(JSON, default=list)  # recent failures, for the author (key scrubbed)
+    reason: Mapped[str | None] = mapped_column(String(500))  # why it waits or was rejected
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (Index("ix_submissions_author", "author"), Index("ix_submissions_ip_hash", "ip_hash"))
 
 
 class Voter(Base):

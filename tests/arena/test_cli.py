@@ -136,6 +136,9 @@ def test_simulate_fills_a_meaningful_leaderboard(tmp_path, models_file):
         str(tmp_path),
         "--models",
         str(models_file),
+        # pairs drawn uniformly: with the new-model boost, whichever model passes the
+        # provisional threshold first (as 16 concurrent voters interleave) is drawn less
+        env={"ARENA_NEW_MODEL_BOOST": "1"},
     )
     assert result.returncode == 0, result.stderr
     assert "simulated 300 votes" in result.stdout

@@ -17,6 +17,12 @@ class DisableModel(BaseModel):
     reason: str = Field(min_length=1, max_length=500, description="why, for the audit log and the operators")
 
 
+class RejectSubmission(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=500, description="why: the author reads it on the status page")
+
+
 class FlagOut(FromAttributes):
     voter_id: str
     state: FlagState = Field(description="flagged (quarantine off), quarantined, released or banned")

@@ -153,6 +153,6 @@ async def test_named_mode_votes_are_stored_but_not_anonymous(ready):
 async def test_no_battle_when_a_modality_has_too_few_models(ready):
     for name in list(ready.generators):
         if ready.generators[name].modality == "3d":
-            del ready.generators[name]
+            del ready.generators.from_file[name]
     with pytest.raises(Unavailable):
         await ready.battles.start("3d", "a chair", VOTER)

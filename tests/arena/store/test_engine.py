@@ -57,3 +57,29 @@ def test_artifact_store_rejects_malformed_digests(tmp_path):
     store = ArtifactStore(tmp_path)
     assert store.find("../../etc/passwd") is None
     assert store.find("ab" * 32) is None
+
+
+def _schema_drift(engine) -> list:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from arena.store.schema import Base
+
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": False})
+        return [
+            diff
+            for diff in compare_metadata(context, Base.metadata)
+            if not (isinstance(diff, tuple) and diff[0] == "remove_table" and diff[1].name == "alembic_version")
+        ]
+
+
+def test_the_migrations_build_exactly_the_tables_the_code_declares(tmp_path, postgres_url):
+    """A column, index or table added to schema.py without a migration (or the reverse) fails here."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'drift.db'}")
+    upgrade(engine)
+    assert _schema_drift(engine) == []
+    engine.dispose()
+    engine = make_engine(postgres_url)
+    assert _schema_drift(engine) == []
+    engine.dispose()
