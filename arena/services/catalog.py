@@ -189,7 +189,7 @@ def submitted_endpoint(store: Store, *, name: str | None = None, submission_id: 
 def endpoint_of(submission: Submission, modality: Modality, options: dict) -> Endpoint:
     return Endpoint(
         name=submission.model_name,
-        modality=modality,
+        modality=Modality(modality),
         base_url=submission.base_url,
         remote_model=submission.remote_model,
         api_key=submission.api_key,

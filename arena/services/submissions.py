@@ -202,6 +202,12 @@ class Submissions:
             lambda done: self._probes.pop(submission_id, None) if self._probes.get(submission_id) is done else None
         )
 
+    async def probed(self, submission_id: str) -> None:
+        """Wait for a running probe of the submission, if any (tests, the CLI)."""
+        running = self._probes.get(submission_id)
+        if running is not None:
+            await asyncio.gather(running, return_exceptions=True)
+
     async def run_probe(self, submission_id: str) -> dict[str, Any]:
         """Probe the endpoint and record the result; the model waits (pending) either way."""
         endpoint = await self.store.run(submitted_endpoint, self.store, submission_id=submission_id)
