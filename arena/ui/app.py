@@ -1,4 +1,5 @@
-"""The public page: tabs for anonymous battles, named side-by-side, leaderboard, data (vote dumps) and about.
+"""The public page: tabs for anonymous battles, named side-by-side, leaderboard, data (vote dumps),
+submitting a model and about.
 
 `build_ui` assembles the Blocks; `mount` serves them at / on the API's FastAPI app
 with everything the page needs from the Gradio wheel (no CDN, no web fonts), so
@@ -14,6 +15,7 @@ from arena.ui.battle import MODALITY_LABELS, build_panel
 from arena.ui.data_tab import build_data_tab
 from arena.ui.leaderboard_tab import build_leaderboard_tab
 from arena.ui.profile import build_profile_form
+from arena.ui.submit_tab import build_submit_tab
 from arena.ui.voter import VoterCookieMiddleware
 
 MODALITIES = tuple((label, modality.value) for modality, label in MODALITY_LABELS.items())
@@ -86,6 +88,7 @@ def build_ui(arena: Arena) -> gr.Blocks:
             with gr.Tab("Leaderboard", id="leaderboard", elem_id="tab-leaderboard") as leaderboard_tab:
                 board, board_inputs, render = build_leaderboard_tab(arena)
             build_data_tab(arena)
+            build_submit_tab(arena)
             with gr.Tab("About", id="about", elem_id="tab-about"):
                 build_about_tab(arena)
         leaderboard_tab.select(
