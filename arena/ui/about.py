@@ -41,9 +41,10 @@ def about_markdown(arena: Arena) -> str:
   least {settings.k_anonymity} voters share them (k-anonymity); a rarer value or combination is left out.
 
 ## Take part
-- **Submit a model:** serve it behind an OpenAI-compatible endpoint (`/v1/chat/completions`,
-  `/v1/images/generations`, or this project's `/v1/3d/generations`) and ask the operators to add it to the
-  models file; it is validated before it enters battles.
+- **Submit a model:** serve it behind an OpenAI-compatible endpoint over https (`/v1/chat/completions`,
+  `/v1/images/generations`, or this project's `/v1/3d/generations`) and submit it in the **Submit a model**
+  tab (or `POST /api/v1/submissions`). The arena probes it, an operator approves it, and it enters battles with
+  a provisional rating until it has enough votes; its API key is encrypted and never shown again.
 - **Download the data:** the REST API is documented at [/api/v1/docs](/api/v1/docs)
   ([OpenAPI](/api/v1/openapi.json)): models, leaderboards (with groups) and artifacts. The **Data** tab
   lists the published vote dumps (Parquet, CSV or JSON lines, also at [/api/v1/dumps](/api/v1/dumps)), each
