@@ -22,7 +22,7 @@ import re
 import secrets
 import uuid
 from dataclasses import dataclass, field, fields
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -243,7 +243,7 @@ class Submissions:
     def _check(self, form: SubmissionForm) -> bool:
         """Every field's form; returns whether the URL's host is one the operator trusts."""
         for name, limit in LIMITS.items():
-            value = getattr(form, "model" if name == "model" else name)
+            value = getattr(form, name)
             if isinstance(value, str) and len(value) > limit:
                 raise InvalidInput(f"{name} must be at most {limit} characters")
         if not NAME_PATTERN.match(form.name):
@@ -476,7 +476,7 @@ class Submissions:
         with self.store.atomic(), self.store.write() as session:
             submission, model = self._locked(session, submission_id, None)
             submission.probe = result
-            submission.probed_at = func.now()
+            submission.probed_at = datetime.now(UTC)
             if model.status != ModelStatus.PROBING:
                 return  # decided or withdrawn meanwhile: the result is kept, the state is not touched
             model.status = ModelStatus.PENDING
