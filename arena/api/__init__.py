@@ -63,5 +63,5 @@ def _describe(exc: RequestValidationError) -> str:
     if tuple(error.get("loc", ())) == ("body",):
         return "request body must be a JSON object"
     where = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
-    message = error.get("msg", "invalid value")
+    message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
     return f"{where}: {message}" if where else message

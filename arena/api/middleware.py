@@ -51,6 +51,9 @@ class Hygiene:
         if path.startswith(CLOSED_PATHS):
             await _json(send, 404, "Not Found")
             return
+        if is_api and (b"%00" in scope.get("query_string", b"").lower() or "\x00" in path):
+            await _json(send, 400, "the URL must not hold NUL characters")  # PostgreSQL text cannot hold one
+            return
         if is_api and scope["method"] == "OPTIONS" and origin:
             if allowed:
                 await _preflight(send, origin)

@@ -10,13 +10,14 @@ import math
 from datetime import datetime
 from typing import Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from arena.services.battles import BattleView, SideOutput
 from arena.services.exports import DumpInfo
 from arena.services.group_compare import GroupComparison
 from arena.services.leaderboards import Board
 from arena.services.voters import Profile
+from arena.store.text import unstorable
 from arena.store.votes import RecordedVote
 from arena.vocabulary import (
     BattleMode,
@@ -41,7 +42,28 @@ class FromAttributes(BaseModel):
 
 
 class Body(BaseModel):
+    """A request body: unknown fields refused, and no text the databases cannot store (422)."""
+
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable(cls, value: object) -> object:
+        for text in _texts(value):
+            reason = unstorable(text)
+            if reason is not None:
+                raise ValueError(reason)
+        return value
+
+
+def _texts(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list | tuple | set | frozenset):
+        return [text for item in value for text in _texts(item)]
+    if isinstance(value, dict):
+        return [text for pair in value.items() for text in _texts(list(pair))]
+    return []
 
 
 # -- requests -----------------------------------------------------------------

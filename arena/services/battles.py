@@ -32,6 +32,7 @@ from arena.store.artifacts import ArtifactStore
 from arena.store.engine import Store
 from arena.store.events import BattleFinished
 from arena.store.schema import Battle, Output, Vote
+from arena.store.text import storable, unstorable
 from arena.store.votes import Ballot, DwellPolicy, RecordedVote, is_battle_id, record_votes
 from arena.vocabulary import (
     BattleMode,
@@ -416,8 +417,8 @@ class BattleService:
     ) -> BattleView:
         rows = []
         for side_output, result in outputs:
-            if isinstance(result, TextOutput):
-                side_output.text, side_output.media_type = result.text, result.media_type
+            if isinstance(result, TextOutput):  # a model's answer is kept, made storable
+                side_output.text, side_output.media_type = storable(result.text), result.media_type
             elif result is not None:
                 data = result.png if isinstance(result, ImageOutput) else result.glb
                 side_output.artifact_sha256 = self.artifacts.put(data, result.media_type)
@@ -509,6 +510,9 @@ class BattleService:
             raise InvalidInput("prompt must not be empty")
         if len(prompt) > self.settings.max_prompt_chars:
             raise InvalidInput(f"prompt is longer than {self.settings.max_prompt_chars} characters")
+        reason = unstorable(prompt)
+        if reason is not None:
+            raise InvalidInput(f"prompt {reason}")
         return prompt.strip()
 
     async def _check_named(self, modality: Modality, models: tuple[str, str]) -> tuple[str, str]:

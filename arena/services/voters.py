@@ -47,7 +47,7 @@ def new_voter_id() -> str:
 def valid_voter_id(value: str | None) -> TypeGuard[str]:
     if not value:
         return False
-    return VOTER_ID.match(value) is not None
+    return VOTER_ID.fullmatch(value) is not None  # match's $ would let a trailing newline through
 
 
 def hash_ip(ip: str | None, salt: bytes) -> str | None:

@@ -5,21 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from arena.api.models import FromAttributes
+from arena.api.models import Body, FromAttributes
 from arena.vocabulary import DisabledBy, FlagState, Modality, ModelStatus
 
 
-class DisableModel(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class DisableModel(Body):
     reason: str = Field(min_length=1, max_length=500, description="why, for the audit log and the operators")
 
 
-class RejectSubmission(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class RejectSubmission(Body):
     reason: str = Field(min_length=1, max_length=500, description="why: the author reads it on the status page")
 
 
