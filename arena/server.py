@@ -6,14 +6,18 @@ import gc
 from contextlib import asynccontextmanager
 
 import uvicorn
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from arena import api
 from arena.api.middleware import Hygiene
 from arena.runtime import Arena, prepare
 from arena.settings import Settings
 from arena.ui import mount
+
+# Every method a client may send to an /api path that no route takes gets a JSON answer.
+API_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT")
 
 
 def create_app(arena: Arena) -> FastAPI:
@@ -41,12 +45,32 @@ def create_app(arena: Arena) -> FastAPI:
     api.install(app)
     app.add_middleware(Hygiene, max_body_bytes=arena.settings.max_body_bytes, origins=arena.settings.origins)
 
-    @app.api_route("/api/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
-    def api_not_found(rest: str) -> None:
-        """Unknown /api paths stay JSON 404s instead of falling through to the page mounted at /."""
-        raise StarletteHTTPException(404)
+    # Unknown /api paths and methods stay JSON errors instead of falling through to the page at /.
+    app.add_api_route("/api/{rest:path}", _api_not_routed, methods=list(API_METHODS), include_in_schema=False)
 
     return mount(app, arena)  # the Gradio page at /, after every API route so it never shadows one
+
+
+async def _api_not_routed(request: Request) -> None:
+    """405 with Allow for an /api path routed for other methods, 404 for an unknown path."""
+    allowed = _allowed_methods(request)
+    if allowed:
+        raise StarletteHTTPException(405, headers={"Allow": ", ".join(sorted(allowed))})
+    raise StarletteHTTPException(404)
+
+
+def _allowed_methods(request: Request) -> set[str]:
+    """The methods the app's own routes (those before the catch-all) take at the request's path."""
+    allowed: set[str] = set()
+    for method in API_METHODS:
+        scope = {**request.scope, "method": method}
+        for route in request.app.router.routes:
+            if getattr(route, "endpoint", None) is _api_not_routed:
+                break
+            if route.matches(scope)[0] == Match.FULL:
+                allowed.add(method)
+                break
+    return allowed
 
 
 def serve(settings: Settings, host: str, port: int) -> None:
