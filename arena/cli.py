@@ -1,4 +1,4 @@
-"""The `arena` command: serve, db upgrade, simulate, rank, audit, export, import, worker.
+"""The `arena` command: serve, db upgrade, db check-counts, simulate, rank, audit, export, import, worker.
 
 Every failure a user can cause ends in one readable `error: ...` line and exit
 status 2, never a traceback.
@@ -89,6 +89,15 @@ def build_parser() -> argparse.ArgumentParser:
     upgrade = db_commands.add_parser("upgrade", help="migrate the database to the latest schema")
     upgrade.add_argument("--data-dir", type=Path, default=None)
     upgrade.set_defaults(func=_db_upgrade)
+    check_counts = db_commands.add_parser(
+        "check-counts",
+        help="compare the vote counts table with a full GROUP BY over the votes (exit 1 on any difference)",
+    )
+    check_counts.add_argument("--data-dir", type=Path, default=None)
+    check_counts.add_argument(
+        "--repair", action="store_true", help="rewrite the counts table from the votes, in one transaction"
+    )
+    check_counts.set_defaults(func=_db_check_counts)
 
     simulate = commands.add_parser("simulate", help="cast simulated votes through the battle service")
     _common(simulate)
@@ -180,6 +189,32 @@ def _db_upgrade(args: argparse.Namespace) -> int:
     print(f"database {engine.url.render_as_string(hide_password=True)} is at revision {current_revision(engine)}")
     engine.dispose()
     return 0
+
+
+def _db_check_counts(args: argparse.Namespace) -> int:
+    """One line per differing slice and exit 1, or exit 0 when the table equals the votes; with
+    --repair the table is rewritten (exit 0 once it matches)."""
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    from arena.store import counts
+    from arena.store.engine import Store, check_schema, make_engine
+
+    settings = _settings(args)
+    engine = make_engine(settings.sqlalchemy_url)
+    try:
+        check_schema(engine)  # never creates or migrates a database: `arena db upgrade` does
+        store = Store(engine)
+        differences = counts.check(store)
+        for difference in differences:
+            print(difference.line())
+        if not args.repair:
+            print(f"{len(differences)} difference{'' if len(differences) == 1 else 's'} between counts and votes")
+            return 1 if differences else 0
+        counts.repair(store)
+        left = counts.check(store)
+        print(f"counts table rewritten from the votes; {len(left)} difference{'' if len(left) == 1 else 's'} left")
+        return 1 if left else 0
+    finally:
+        engine.dispose()
 
 
 def _audit(args: argparse.Namespace) -> int:

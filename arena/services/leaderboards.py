@@ -1,16 +1,23 @@
 """Leaderboards: the database aggregates votes, `ranking` fits, a cache serves.
 
-Raw votes never enter Python: one GROUP BY per board yields counts per
-(model_a, model_b, winner[, voter]); the fit costs O(models²). A request never
-fits: it reads the cache, or asks for a first fit and answers 'pending'. Boards
-learn of changes from the store's events (votes recorded, invalidated or restored,
-profiles changed); each event bumps the version of the boards it touches, and the
-board job (arena/jobs/boards.py) refits whatever is stale.
+Raw votes never enter Python: one GROUP BY per board over the vote counts table
+(arena/store/counts.py, kept equal to the votes by the vote path) yields counts per
+(model_a, model_b, winner), so a refit costs O(models²) at any number of votes. Only
+the voter-cluster bootstrap (ARENA_LEADERBOARD_CI=cluster) needs per-voter counts,
+read from the votes table by the board job. A request never fits: it reads the
+cache, or asks for a first fit and answers 'pending'. Boards learn of changes from
+the store's events (votes recorded, invalidated or restored, profiles changed); each
+event bumps the version of the boards it touches, and the board job
+(arena/jobs/boards.py) refits whatever is stale. The cache holds the main boards and
+at most MAX_CACHED_BOARDS others (least recently read first out), only for slices
+that exist: a group value without k voters answers 404 and is never cached.
 """
 
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple, TypeVar
@@ -21,15 +28,18 @@ from sqlalchemy import ColumnElement, Select, SQLColumnExpression, func, or_, se
 from arena.errors import InvalidInput, NotFound
 from arena.services.catalog import display_metadata
 from arena.settings import Settings
+from arena.store.counts import COUNT_GROUP_COLUMNS
 from arena.store.engine import Store
 from arena.store.events import Event, VoterProfileChanged, VotesInvalidated, VotesRecorded
 from arena.store.groups import GROUP_COLUMNS, publishable_values
-from arena.store.schema import Battle, Vote
+from arena.store.schema import Battle, Vote, VoteCount
 from arena.vocabulary import DIMENSIONS, Dimension, GroupField, InvalidReason, Modality, one_of
 from ranking import RankingError, RankOptions, rank
 
 MAX_GROUP_VALUE = 64
+MAX_CACHED_BOARDS = 256  # boards by group kept besides the main ones (least recently read go first)
 _Query = TypeVar("_Query", bound=Select)  # a select of votes, whatever its columns
+_CountQuery = TypeVar("_CountQuery", bound=Select)  # a select of the counts table
 
 
 class BoardKey(NamedTuple):
@@ -95,10 +105,45 @@ def main_keys() -> list[BoardKey]:
 def vote_counts(store: Store, key: BoardKey, per_voter: bool = False, quarantine_weight: float = 0.0) -> pd.DataFrame:
     """Counts of valid anonymous votes per (model_a, model_b, winner[, voter]).
 
+    From the counts table; per voter (the voter-cluster bootstrap) from the votes table.
     With `quarantine_weight` > 0 (the robust fit) quarantined votes stay in, each worth that
     much of a vote (a `weight` column), so a wrongly flagged voter still counts a little
     and a rigger's votes barely move the board.
     """
+    if per_voter:
+        return counts_from_votes(store, key, per_voter=True, quarantine_weight=quarantine_weight)
+    columns: list[SQLColumnExpression[Any]] = [VoteCount.model_a, VoteCount.model_b, VoteCount.winner]
+    counted: ColumnElement[bool] = VoteCount.valid.expression
+    if quarantine_weight > 0:
+        counted = or_(VoteCount.valid, VoteCount.invalid_reason == InvalidReason.QUARANTINED)
+        columns.append(VoteCount.valid)
+    total = func.sum(VoteCount.votes)
+    query = (
+        _board_counts(select(*columns, total.label("count")), key)
+        .where(counted)
+        .group_by(*columns)
+        .having(total > 0)
+        .order_by(*columns)
+    )
+    with store.read() as session:
+        rows = session.execute(query).all()
+    return _frame(rows, per_voter=False, quarantine_weight=quarantine_weight)
+
+
+def excluded_counts(store: Store, key: BoardKey) -> dict[str, int]:
+    """Anonymous votes of this board that do not count, per invalid reason (from the counts table)."""
+    total = func.sum(VoteCount.votes)
+    query = _board_counts(select(VoteCount.invalid_reason, total), key).where(~VoteCount.valid)
+    with store.read() as session:
+        rows = session.execute(query.group_by(VoteCount.invalid_reason).having(total > 0)).all()
+    return {str(reason or "unknown"): int(count) for reason, count in sorted(rows, key=lambda row: -row[1])}
+
+
+def counts_from_votes(
+    store: Store, key: BoardKey, per_voter: bool = False, quarantine_weight: float = 0.0
+) -> pd.DataFrame:
+    """`vote_counts` by a GROUP BY over every vote of the slice: the per-voter path, and the
+    ground truth the counts table is tested and benchmarked against."""
     columns: list[SQLColumnExpression[Any]] = [Battle.model_a, Battle.model_b, Vote.winner]
     if per_voter:
         columns.append(Vote.voter_id.label("voter"))
@@ -106,9 +151,26 @@ def vote_counts(store: Store, key: BoardKey, per_voter: bool = False, quarantine
     if quarantine_weight > 0:
         counted = or_(Vote.valid, Vote.invalid_reason == InvalidReason.QUARANTINED)
         columns.append(Vote.valid.label("valid"))
-    query = _board_votes(select(*columns, func.count().label("count")), key).where(counted).group_by(*columns)
+    query = (
+        _board_votes(select(*columns, func.count().label("count")), key)
+        .where(counted)
+        .group_by(*columns)
+        .order_by(*columns)
+    )
     with store.read() as session:
         rows = session.execute(query).all()
+    return _frame(rows, per_voter=per_voter, quarantine_weight=quarantine_weight)
+
+
+def excluded_from_votes(store: Store, key: BoardKey) -> dict[str, int]:
+    """`excluded_counts` by a GROUP BY over every vote of the slice (the ground truth)."""
+    query = _board_votes(select(Vote.invalid_reason, func.count()), key).where(~Vote.valid)
+    with store.read() as session:
+        rows = session.execute(query.group_by(Vote.invalid_reason)).all()
+    return {str(reason or "unknown"): int(count) for reason, count in sorted(rows, key=lambda row: -row[1])}
+
+
+def _frame(rows: Sequence[Any], *, per_voter: bool, quarantine_weight: float) -> pd.DataFrame:
     names = ["model_a", "model_b", "winner"] + (["voter"] if per_voter else [])
     frame = pd.DataFrame(rows, columns=[*names, *(["valid"] if quarantine_weight > 0 else []), "count"])
     if quarantine_weight > 0:
@@ -116,12 +178,12 @@ def vote_counts(store: Store, key: BoardKey, per_voter: bool = False, quarantine
     return frame
 
 
-def excluded_counts(store: Store, key: BoardKey) -> dict[str, int]:
-    """Anonymous votes of this board that do not count, per invalid reason."""
-    query = _board_votes(select(Vote.invalid_reason, func.count()), key).where(~Vote.valid)
-    with store.read() as session:
-        rows = session.execute(query.group_by(Vote.invalid_reason)).all()
-    return {str(reason or "unknown"): int(count) for reason, count in sorted(rows, key=lambda row: -row[1])}
+def _board_counts(query: _CountQuery, key: BoardKey) -> _CountQuery:
+    """Restrict a query on the counts table to the anonymous votes of one board slice (and group)."""
+    query = query.where(VoteCount.modality == key.modality, VoteCount.dimension == key.dimension, VoteCount.anonymous)
+    if key.group is not None:
+        query = query.where(COUNT_GROUP_COLUMNS[key.group] == key.value)
+    return query
 
 
 def _board_votes(query: _Query, key: BoardKey) -> _Query:
@@ -153,7 +215,7 @@ class Leaderboards:
     def __init__(self, store: Store, settings: Settings):
         self.store = store
         self.settings = settings
-        self._boards: dict[BoardKey, Board] = {}
+        self._boards: OrderedDict[BoardKey, Board] = OrderedDict()  # group boards in order of last read
         self._fitted: dict[BoardKey, tuple[int, int]] = {}  # version each cached board was fitted at
         self._versions: dict[tuple[Modality, Dimension], int] = {}
         self._profiles = 0  # bumped when any profile changes: boards by voter group depend on it
@@ -168,6 +230,10 @@ class Leaderboards:
         """The cached board, or a 'pending' answer while its first fit runs in the background."""
         board = self._boards.get(key)
         if board is not None:
+            if key.group is not None:
+                with self._lock:
+                    if key in self._boards:
+                        self._boards.move_to_end(key)
             return board
         with self._lock:
             self._requested.add(key)
@@ -250,8 +316,17 @@ class Leaderboards:
         board = self._fit(key)
         with self._lock:
             self._boards[key] = board
+            self._boards.move_to_end(key)
             self._fitted[key] = version
+            self._evict()
         return board
+
+    def _evict(self) -> None:
+        """Keep at most MAX_CACHED_BOARDS boards by group (under the lock): the least recently read go."""
+        grouped = [key for key in self._boards if key.group is not None]
+        for key in grouped[: max(0, len(grouped) - MAX_CACHED_BOARDS)]:
+            del self._boards[key]
+            self._fitted.pop(key, None)
 
     def _version(self, key: BoardKey) -> tuple[int, int]:
         by_voter = key.group is not None and key.group not in (GroupField.CATEGORY, GroupField.LANGUAGE)

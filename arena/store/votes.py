@@ -35,6 +35,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.types import TypeEngine
 
 from arena.errors import Conflict, InvalidInput, NotFound
+from arena.store import counts
+from arena.store.counts import DEMOGRAPHICS, Tally, key_of, weight_of
 from arena.store.engine import Store
 from arena.store.events import BoardSlice, VotesInvalidated, VotesRecorded
 from arena.store.schema import Battle, Output, Vote, Voter
@@ -91,7 +93,6 @@ _VOTE_COLUMNS: dict[str, TypeEngine[Any]] = {
     "invalid_reason": String(),
     "source": String(),
 }
-DEMOGRAPHICS = ("age_band", "gender", "country", "first_language", "expertise")
 # Insert a vote only if its battle is (still) ready when the row is written. On
 # PostgreSQL the battle row is share-locked, so a vote and a follow-up message
 # (which locks the row for update) are serialised: one of them sees the other. The
@@ -112,7 +113,7 @@ _INSERT_CHECKED = (
             .exists(),
         ),
     )
-    .returning(Vote.id)
+    .returning(Vote.id, *(getattr(Vote, name) for name in DEMOGRAPHICS))
 )
 
 # What a checked vote needs to know about its battle, in one round trip, with
@@ -125,6 +126,9 @@ _VOTE_CONTEXT = select(
     Battle.ready_at,
     Battle.model_a,
     Battle.model_b,
+    Battle.category,
+    Battle.language,
+    Battle.pair_probability,
     exists()
     .where(
         Output.battle_id == Battle.id,
@@ -158,7 +162,8 @@ class DwellPolicy:
 def record_votes(
     store: Store, ballots: Sequence[Ballot], source: VoteSource, dwell: DwellPolicy | None = None
 ) -> list[RecordedVote]:
-    """Write `ballots` in one transaction, then announce them; all or nothing.
+    """Write `ballots` and their counts (arena/store/counts.py) in one transaction, then announce
+    them; all or nothing.
 
     Raises InvalidInput (a bad winner, dimension or battle id in a batch), NotFound (no
     such battle, or another voter's: the two answer alike), Conflict (the battle is not ready,
@@ -167,12 +172,14 @@ def record_votes(
     """
     if not ballots:
         return []
+    tally = Tally()
     try:
         with store.write_connection() as connection:
             if source in CHECKED_SOURCES:
-                recorded = [_record_checked(connection, ballot, source, dwell) for ballot in ballots]
+                recorded = [_record_checked(connection, ballot, source, dwell, tally) for ballot in ballots]
             else:
-                recorded = _record_batch(connection, ballots, source)
+                recorded = _record_batch(connection, ballots, source, tally)
+            counts.apply(connection, tally)
     except IntegrityError:
         raise Conflict("this battle already has a vote on that dimension") from None
     boards = frozenset((vote.modality, vote.dimension) for vote in recorded)
@@ -193,16 +200,16 @@ def restore_votes(store: Store, voter_ids: Collection[str], reason: InvalidReaso
 def erase_demographics(store: Store, voter_id: str) -> int:
     """A deleted profile leaves no trace: its snapshot is erased from the voter's past votes too.
 
-    Counted votes do not change; the caller announces the profile change, which refits the
-    boards by voter group.
+    Counted votes do not change (their counts move to the rows without a profile); the caller
+    announces the profile change, which refits the boards by voter group.
     """
+    having_profile = or_(*(getattr(Vote, name).is_not(None) for name in DEMOGRAPHICS))
     with store.write_connection() as connection:
-        result = connection.execute(update(Vote).where(Vote.voter_id == voter_id).values(**dict.fromkeys(DEMOGRAPHICS)))
-    return result.rowcount or 0
+        return len(_change(connection, (Vote.voter_id == voter_id) & having_profile, dict.fromkeys(DEMOGRAPHICS)))
 
 
 def _record_checked(
-    connection: Connection, ballot: Ballot, source: VoteSource, dwell: DwellPolicy | None
+    connection: Connection, ballot: Ballot, source: VoteSource, dwell: DwellPolicy | None, tally: Tally
 ) -> RecordedVote:
     """This is the hot path: one SELECT and one guarded INSERT."""
     _check_ballot(ballot)
@@ -244,6 +251,8 @@ def _record_checked(
     ).first()
     if written is None:  # a follow-up message took the battle back to generating
         raise Conflict("outputs are still being generated; vote when both are shown")
+    key = key_of(battle, ballot.dimension, ballot.winner, anonymous, reason is None, reason, written)
+    tally.add(key, 1, weight_of(battle.pair_probability))
     return RecordedVote(
         ballot.battle_id,
         modality,
@@ -257,15 +266,13 @@ def _record_checked(
     )
 
 
-def _record_batch(connection: Connection, ballots: Sequence[Ballot], source: VoteSource) -> list[RecordedVote]:
+def _record_batch(
+    connection: Connection, ballots: Sequence[Ballot], source: VoteSource, tally: Tally
+) -> list[RecordedVote]:
     """Historical votes: one lookup per few hundred battles and voters, one multi-row INSERT."""
     battles: dict[str, Any] = {}
     for chunk in _chunks(list({ballot.battle_id for ballot in ballots})):
-        rows = connection.execute(
-            select(Battle.id, Battle.modality, Battle.mode, Battle.status, Battle.model_a, Battle.model_b).where(
-                Battle.id.in_(chunk)
-            )
-        ).all()
+        rows = connection.execute(select(*_BATTLE_KEY, Battle.mode, Battle.status).where(Battle.id.in_(chunk))).all()
         battles.update((row.id, row) for row in rows)
     profiles: dict[str, dict[str, Any]] = {}
     for chunk in _chunks(list({ballot.voter_id for ballot in ballots})):
@@ -285,19 +292,26 @@ def _record_batch(connection: Connection, ballots: Sequence[Ballot], source: Vot
             raise Conflict(f"battle {ballot.battle_id} is not ready and takes no vote")
         modality = Modality(battle.modality)
         _check_dimension(modality, ballot.dimension)
+        profile = profiles.get(ballot.voter_id, dict.fromkeys(DEMOGRAPHICS))
+        anonymous = battle.mode == BattleMode.ANONYMOUS
+        tally.add(
+            key_of(battle, ballot.dimension, ballot.winner, anonymous, True, None, profile),
+            1,
+            weight_of(battle.pair_probability),
+        )
         values.append(
             {
                 "battle_id": ballot.battle_id,
                 "voter_id": ballot.voter_id,
                 "dimension": ballot.dimension.value,
                 "winner": ballot.winner.value,
-                "anonymous": battle.mode == BattleMode.ANONYMOUS,
+                "anonymous": anonymous,
                 "created_at": ballot.cast_at or now,
                 "dwell_ms": ballot.dwell_ms,
                 "valid": True,
                 "invalid_reason": None,
                 "source": source.value,
-                **profiles.get(ballot.voter_id, dict.fromkeys(DEMOGRAPHICS)),
+                **profile,
             }
         )
         recorded.append(
@@ -319,8 +333,9 @@ def _record_batch(connection: Connection, ballots: Sequence[Ballot], source: Vot
 
 def _set_validity(store: Store, voter_ids: Collection[str], reason: InvalidReason, *, valid: bool) -> int:
     ids = list(voter_ids)
-    changed = 0
     boards: set[BoardSlice] = set()
+    changed = 0
+    values = {"valid": valid, "invalid_reason": None if valid else reason}
     with store.write_connection() as connection:
         for chunk in _chunks(ids):
             selected = (
@@ -328,20 +343,62 @@ def _set_validity(store: Store, voter_ids: Collection[str], reason: InvalidReaso
                 if not valid
                 else Vote.voter_id.in_(chunk) & (Vote.invalid_reason == reason)
             )
-            touched = connection.execute(
-                select(Battle.modality, Vote.dimension)
-                .distinct()
-                .join(Battle, Battle.id == Vote.battle_id)
-                .where(selected)
-            ).all()
-            boards.update((Modality(m), Dimension(d)) for m, d in touched)
-            result = connection.execute(
-                update(Vote).where(selected).values(valid=valid, invalid_reason=None if valid else reason)
-            )
-            changed += result.rowcount or 0
+            moved = _change(connection, selected, values)
+            boards.update((Modality(modality), Dimension(dimension)) for modality, dimension in moved)
+            changed += len(moved)
     if changed:
         store.announce(VotesInvalidated(frozenset(boards), changed, restored=valid))
     return changed
+
+
+# A vote's count key needs its battle's slice columns; a battle's are fixed once it is created.
+_BATTLE_KEY = (
+    Battle.id,
+    Battle.modality,
+    Battle.model_a,
+    Battle.model_b,
+    Battle.category,
+    Battle.language,
+    Battle.pair_probability,
+)
+_VOTE_KEY = (Vote.id, Vote.dimension, Vote.winner, Vote.anonymous, Vote.valid, Vote.invalid_reason)
+
+
+def _change(connection: Connection, selected: Any, values: dict[str, Any]) -> list[tuple[str, str]]:
+    """Set `values` on the votes `selected` and move their counts, in the caller's transaction.
+
+    The votes are read and locked first (FOR UPDATE on PostgreSQL; SQLite has one writer), then
+    updated by id: the counts move for exactly the rows this transaction changed, whatever
+    another transaction does meanwhile. Returns (modality, dimension) per changed vote.
+    """
+    rows = connection.execute(
+        select(*_VOTE_KEY, *(getattr(Vote, name) for name in DEMOGRAPHICS), *_BATTLE_KEY[1:])
+        .join(Battle, Battle.id == Vote.battle_id)
+        .where(selected)
+        .order_by(Vote.id)
+        .with_for_update(of=Vote)
+    ).all()
+    if not rows:
+        return []
+    tally = Tally()
+    for row in rows:
+        old = key_of(row, row.dimension, row.winner, row.anonymous, row.valid, row.invalid_reason, row)
+        new_profile = {name: values.get(name, getattr(row, name)) for name in DEMOGRAPHICS}
+        new = key_of(
+            row,
+            row.dimension,
+            row.winner,
+            row.anonymous,
+            values.get("valid", row.valid),
+            values.get("invalid_reason", row.invalid_reason),
+            new_profile,
+        )
+        tally.move(old, new, weight_of(row.pair_probability))
+    vote_ids = [row.id for row in rows]
+    for start in range(0, len(vote_ids), _BATCH_LOOKUP):
+        connection.execute(update(Vote).where(Vote.id.in_(vote_ids[start : start + _BATCH_LOOKUP])).values(**values))
+    counts.apply(connection, tally)
+    return [(row.modality, row.dimension) for row in rows]
 
 
 def _check_ballot(ballot: Ballot) -> None:
