@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, text, update
 
 from arena import simulate
 from arena.services.leaderboards import (
@@ -25,6 +25,7 @@ from arena.services.leaderboards import (
     vote_counts,
 )
 from arena.store import counts
+from arena.store.engine import upgrade
 from arena.store.groups import GROUP_COLUMNS
 from arena.store.schema import Battle, Vote, VoteCount
 from arena.store.votes import invalidate_votes, restore_votes
@@ -110,6 +111,19 @@ async def test_one_upsert_per_key_and_no_empty_rows(arena):
         assert session.scalar(select(VoteCount.votes).where(VoteCount.votes <= 0).limit(1)) is None
         assert session.scalar(select(VoteCount.votes).where(~VoteCount.valid).limit(1)) is None
     assert_counts_equal_the_votes(arena)
+
+
+async def test_the_migration_fills_the_table_from_the_votes_already_stored(arena):
+    simulate.bulk(arena, 500, [Modality.TEXT, Modality.IMAGE], seed=9, chunk=500)
+    invalidate_votes(arena.store, voters_with_votes(arena, 2), InvalidReason.QUARANTINED)
+    await arena.voters.delete_profile(voters_with_votes(arena, 3)[-1])
+    with arena.store.write_connection() as connection:  # the database as revision 0005 left it
+        connection.execute(text("DROP TABLE vote_counts"))
+        connection.execute(text("UPDATE alembic_version SET version_num = '0005'"))
+    upgrade(arena.engine)
+    assert counts.check(arena.store) == []
+    with arena.store.read() as session:
+        assert session.scalar(select(func.sum(VoteCount.votes))) == 500
 
 
 def test_check_counts_finds_a_tampered_table_and_repairs_it(arena, settings):
