@@ -1,19 +1,22 @@
 """The vote counts table: how many votes (and how much inverse-propensity weight) per board slice.
 
-One row per distinct (modality, dimension, model_a, model_b, winner, anonymous, valid,
-invalid_reason, category, language and the vote's demographic snapshot), with `votes`
-and `weight` (the sum of 1 / battles.pair_probability, 1 where the probability is not
-known). Every board the arena serves is a GROUP BY over it: the main boards, the boards
-by category, language or voter group, the "not counted" line per reason and the robust
-fit that keeps quarantined votes at a weight. Its size grows with the slices, never
-with the votes.
+A board slice is a modality and dimension, and either all voters (`group_field` = '') or
+one group value: a prompt category or language, or one field of the vote's demographic
+snapshot (`group_field` = 'country', `group_value` = 'FR'). Per slice there is one row
+per (model_a, model_b, winner, anonymous, valid, invalid_reason) with `votes` and
+`weight` (the sum of 1 / battles.pair_probability, 1 where the probability is not
+known). A vote is in its main slice and in one slice per group field it has a value
+for (grouping sets, not their product), so the table grows with slices × models², never
+with the votes. Every board the arena serves is a GROUP BY over one slice: the main
+boards, the boards by category, language or voter group, the "not counted" line per
+reason and the robust fit that keeps quarantined votes at a weight.
 
-The table is kept exactly equal to a GROUP BY over the votes: the vote path
+The table is kept exactly equal to the same GROUP BYs over the votes: the vote path
 (arena/store/votes.py) adds and moves counts in the vote's own transaction, one upsert
 per distinct key per batch. Key columns are NOT NULL so that the upsert's conflict
-target matches (NULLs are distinct in a unique index): a missing value is stored as ''
-(`NONE`), which no group value can be. `check` compares the table with the full GROUP
-BY; `repair` rewrites it in one transaction.
+target matches (NULLs are distinct in a unique index): "none" is stored as '' (`NONE`),
+which no group value can be. `check` compares the table with the GROUP BYs over the
+votes; `repair` rewrites it in one transaction.
 """
 
 from __future__ import annotations
@@ -25,8 +28,8 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import (
     ColumnElement,
+    CompoundSelect,
     Connection,
-    Label,
     Select,
     SQLColumnExpression,
     bindparam,
@@ -37,16 +40,17 @@ from sqlalchemy import (
     literal,
     select,
     text,
+    union_all,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import InstrumentedAttribute
 
 from arena.store.engine import Store
+from arena.store.groups import GROUP_COLUMNS
 from arena.store.schema import Battle, Vote, VoteCount
 from arena.vocabulary import GroupField
 
-NONE = ""  # a key column's "no value" (no category, no reason, no profile field)
+NONE = ""  # a key column's "no value": the main slice's group, a counted vote's reason
 DEMOGRAPHICS = ("age_band", "gender", "country", "first_language", "expertise")
 
 
@@ -55,33 +59,17 @@ class CountKey(NamedTuple):
 
     modality: str
     dimension: str
+    group_field: str
+    group_value: str
     model_a: str
     model_b: str
     winner: str
     anonymous: bool
     valid: bool
     invalid_reason: str
-    category: str
-    language: str
-    age_band: str
-    gender: str
-    country: str
-    first_language: str
-    expertise: str
 
 
 KEY = CountKey._fields
-
-# The board's group filters on the counts table (the same fields as arena.store.groups.GROUP_COLUMNS).
-COUNT_GROUP_COLUMNS: dict[GroupField, InstrumentedAttribute[Any]] = {
-    GroupField.CATEGORY: VoteCount.category,
-    GroupField.LANGUAGE: VoteCount.language,
-    GroupField.AGE_BAND: VoteCount.age_band,
-    GroupField.GENDER: VoteCount.gender,
-    GroupField.COUNTRY: VoteCount.country,
-    GroupField.FIRST_LANGUAGE: VoteCount.first_language,
-    GroupField.EXPERTISE: VoteCount.expertise,
-}
 
 
 def weight_of(pair_probability: float | None) -> float:
@@ -89,25 +77,27 @@ def weight_of(pair_probability: float | None) -> float:
     return 1.0 / pair_probability if pair_probability is not None and pair_probability > 0 else 1.0
 
 
-def key_of(
+def keys_of(
     battle: Any, dimension: str, winner: str, anonymous: bool, valid: bool, reason: str | None, profile: Any
-) -> CountKey:
-    """The key of one vote: `battle` has modality, model_a, model_b, category and language;
-    `profile` maps (or has attributes for) the demographic snapshot fields."""
+) -> list[CountKey]:
+    """The rows one vote counts in: its main slice and one per group field it has a value for.
+
+    `battle` has modality, model_a, model_b, category and language; `profile` maps (or has
+    attributes for) the vote's demographic snapshot fields.
+    """
     get = profile.get if isinstance(profile, dict) else lambda name: getattr(profile, name)
-    return CountKey(
-        str(battle.modality),
-        str(dimension),
-        battle.model_a,
-        battle.model_b,
-        str(winner),
-        bool(anonymous),
-        bool(valid),
-        str(reason) if reason else NONE,
-        battle.category or NONE,
-        battle.language or NONE,
-        *((get(name) or NONE) for name in DEMOGRAPHICS),
-    )
+    rest = (battle.model_a, battle.model_b, str(winner), bool(anonymous), bool(valid), str(reason) if reason else NONE)
+    keys = [CountKey(str(battle.modality), str(dimension), NONE, NONE, *rest)]
+    for field in GroupField:
+        if field == GroupField.CATEGORY:
+            value = battle.category
+        elif field == GroupField.LANGUAGE:
+            value = battle.language
+        else:
+            value = get(field.value)
+        if value is not None:
+            keys.append(CountKey(str(battle.modality), str(dimension), field.value, str(value), *rest))
+    return keys
 
 
 class Tally:
@@ -116,12 +106,13 @@ class Tally:
     def __init__(self) -> None:
         self.deltas: dict[CountKey, list[float]] = {}
 
-    def add(self, key: CountKey, votes: int, weight: float) -> None:
-        entry = self.deltas.setdefault(key, [0, 0.0])
-        entry[0] += votes
-        entry[1] += weight
+    def add(self, keys: list[CountKey], votes: int, weight: float) -> None:
+        for key in keys:
+            entry = self.deltas.setdefault(key, [0, 0.0])
+            entry[0] += votes
+            entry[1] += weight
 
-    def move(self, old: CountKey, new: CountKey, weight: float) -> None:
+    def move(self, old: list[CountKey], new: list[CountKey], weight: float) -> None:
         if old != new:
             self.add(old, -1, -weight)
             self.add(new, 1, weight)
@@ -162,28 +153,38 @@ def _weight_expression() -> ColumnElement[float]:
     return case((Battle.pair_probability > 0, literal(1.0) / Battle.pair_probability), else_=literal(1.0))
 
 
-def full_group_by() -> Select:
-    """Every key with its votes and weight, from the votes table (the check, the repair, the migration's rule)."""
-    columns: list[SQLColumnExpression[Any]] = [
-        Battle.modality,
-        Vote.dimension,
-        Battle.model_a,
-        Battle.model_b,
-        Vote.winner,
-        Vote.anonymous,
-        Vote.valid,
-        func.coalesce(Vote.invalid_reason, NONE),
-        func.coalesce(Battle.category, NONE),
-        func.coalesce(Battle.language, NONE),
-        *(func.coalesce(getattr(Vote, name), NONE) for name in DEMOGRAPHICS),
-    ]
-    labelled: list[Label[Any]] = [column.label(name) for column, name in zip(columns, KEY, strict=True)]
-    return (
-        select(*labelled, func.count().label("votes"), func.sum(_weight_expression()).label("weight"))
-        .select_from(Vote)
-        .join(Battle, Battle.id == Vote.battle_id)
-        .group_by(*columns)
-    )
+def full_group_by() -> CompoundSelect:
+    """Every key with its votes and weight, from the votes table: one GROUP BY per slice kind
+    (all voters, then each group field), UNION ALL. The check's and the repair's ground truth."""
+    selects = []
+    slices: list[tuple[str, SQLColumnExpression[Any] | None]] = [(NONE, None)]
+    slices += [(field.value, column) for field, column in GROUP_COLUMNS.items()]
+    for field, column in slices:
+        pair: list[SQLColumnExpression[Any]] = [Battle.modality, Vote.dimension]
+        rest: list[SQLColumnExpression[Any]] = [
+            Battle.model_a,
+            Battle.model_b,
+            Vote.winner,
+            Vote.anonymous,
+            Vote.valid,
+            func.coalesce(Vote.invalid_reason, NONE),
+        ]
+        value: SQLColumnExpression[Any] = literal(NONE) if column is None else column
+        columns = [*pair, literal(field), value, *rest]
+        query: Select = (
+            select(
+                *(expression.label(name) for expression, name in zip(columns, KEY, strict=True)),
+                func.count().label("votes"),
+                func.sum(_weight_expression()).label("weight"),
+            )
+            .select_from(Vote)
+            .join(Battle, Battle.id == Vote.battle_id)
+            .group_by(*pair, *([] if column is None else [column]), *rest)
+        )
+        if column is not None:
+            query = query.where(column.is_not(None))
+        selects.append(query)
+    return union_all(*selects)
 
 
 @dataclass(frozen=True)
@@ -210,9 +211,9 @@ def _normalised(rows: Iterable[Sequence[Any]]) -> dict[CountKey, tuple[int, floa
     found: dict[CountKey, tuple[int, float]] = {}
     for row in rows:
         values = list(row)
-        key = CountKey._make([*values[:5], bool(values[5]), bool(values[6]), *values[7:15]])
+        key = CountKey._make([*values[:7], bool(values[7]), bool(values[8]), values[9]])
         votes, weight = found.get(key, (0, 0.0))
-        found[key] = (votes + int(values[15]), weight + float(values[16] or 0.0))
+        found[key] = (votes + int(values[10]), weight + float(values[11] or 0.0))
     return found
 
 
@@ -242,7 +243,7 @@ def rebuild(connection: Connection) -> None:
     if connection.dialect.name == "postgresql":
         connection.execute(text("LOCK TABLE vote_counts IN EXCLUSIVE MODE"))
     connection.execute(delete(VoteCount))
-    connection.execute(insert(VoteCount).from_select([*KEY, "votes", "weight"], full_group_by()))
+    connection.execute(insert(VoteCount).from_select([*KEY, "votes", "weight"], select(full_group_by().subquery())))
 
 
 def repair(store: Store) -> None:

@@ -202,28 +202,25 @@ class Vote(Base):
 
 
 class VoteCount(Base):
-    """Votes per board slice, kept equal to a GROUP BY over the votes (arena/store/counts.py).
+    """Votes per board slice and outcome, kept equal to GROUP BYs over the votes (arena/store/counts.py).
 
-    Every key column is NOT NULL ('' for no value) so that the vote path's upsert finds its row.
+    A slice is all voters (group_field '') or one group value (category, language or a field of
+    the vote's demographic snapshot). Key columns are NOT NULL ('' for none) so that the vote
+    path's upsert finds its row.
     """
 
     __tablename__ = "vote_counts"
 
     modality: Mapped[str] = mapped_column(String(8), primary_key=True)
     dimension: Mapped[str] = mapped_column(String(16), primary_key=True)
+    group_field: Mapped[str] = mapped_column(String(16), primary_key=True)
+    group_value: Mapped[str] = mapped_column(String(64), primary_key=True)
     model_a: Mapped[str] = mapped_column(String(100), primary_key=True)
     model_b: Mapped[str] = mapped_column(String(100), primary_key=True)
     winner: Mapped[str] = mapped_column(String(8), primary_key=True)
     anonymous: Mapped[bool] = mapped_column(Boolean, primary_key=True)
     valid: Mapped[bool] = mapped_column(Boolean, primary_key=True)
     invalid_reason: Mapped[str] = mapped_column(String(64), primary_key=True)
-    category: Mapped[str] = mapped_column(String(32), primary_key=True)
-    language: Mapped[str] = mapped_column(String(16), primary_key=True)
-    age_band: Mapped[str] = mapped_column(String(16), primary_key=True)
-    gender: Mapped[str] = mapped_column(String(32), primary_key=True)
-    country: Mapped[str] = mapped_column(String(2), primary_key=True)
-    first_language: Mapped[str] = mapped_column(String(16), primary_key=True)
-    expertise: Mapped[str] = mapped_column(String(32), primary_key=True)
     votes: Mapped[int] = mapped_column(Integer)
     weight: Mapped[float] = mapped_column(Float)  # sum of 1 / battles.pair_probability (1 where unknown)
 

@@ -36,7 +36,7 @@ from sqlalchemy.types import TypeEngine
 
 from arena.errors import Conflict, InvalidInput, NotFound
 from arena.store import counts
-from arena.store.counts import DEMOGRAPHICS, Tally, key_of, weight_of
+from arena.store.counts import DEMOGRAPHICS, Tally, keys_of, weight_of
 from arena.store.engine import Store
 from arena.store.events import BoardSlice, VotesInvalidated, VotesRecorded
 from arena.store.schema import Battle, Output, Vote, Voter
@@ -251,8 +251,8 @@ def _record_checked(
     ).first()
     if written is None:  # a follow-up message took the battle back to generating
         raise Conflict("outputs are still being generated; vote when both are shown")
-    key = key_of(battle, ballot.dimension, ballot.winner, anonymous, reason is None, reason, written)
-    tally.add(key, 1, weight_of(battle.pair_probability))
+    keys = keys_of(battle, ballot.dimension, ballot.winner, anonymous, reason is None, reason, written)
+    tally.add(keys, 1, weight_of(battle.pair_probability))
     return RecordedVote(
         ballot.battle_id,
         modality,
@@ -295,7 +295,7 @@ def _record_batch(
         profile = profiles.get(ballot.voter_id, dict.fromkeys(DEMOGRAPHICS))
         anonymous = battle.mode == BattleMode.ANONYMOUS
         tally.add(
-            key_of(battle, ballot.dimension, ballot.winner, anonymous, True, None, profile),
+            keys_of(battle, ballot.dimension, ballot.winner, anonymous, True, None, profile),
             1,
             weight_of(battle.pair_probability),
         )
@@ -382,9 +382,9 @@ def _change(connection: Connection, selected: Any, values: dict[str, Any]) -> li
         return []
     tally = Tally()
     for row in rows:
-        old = key_of(row, row.dimension, row.winner, row.anonymous, row.valid, row.invalid_reason, row)
+        old = keys_of(row, row.dimension, row.winner, row.anonymous, row.valid, row.invalid_reason, row)
         new_profile = {name: values.get(name, getattr(row, name)) for name in DEMOGRAPHICS}
-        new = key_of(
+        new = keys_of(
             row,
             row.dimension,
             row.winner,
