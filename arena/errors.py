@@ -7,6 +7,7 @@ internals (SQL, paths, secrets).
 
 class ArenaError(Exception):
     status = 400
+    retry_after_s: float | None = None  # when set, the answer carries Retry-After
 
 
 class InvalidInput(ArenaError):
@@ -26,7 +27,13 @@ class Conflict(ArenaError):
 
 
 class Unavailable(ArenaError):
+    """Not now: too few models, or the database briefly away (then with a retry-after)."""
+
     status = 503
+
+    def __init__(self, message: str, retry_after_s: float | None = None):
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class TooManyRequests(ArenaError):

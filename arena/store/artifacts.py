@@ -31,9 +31,13 @@ class ArtifactStore:
             path.parent.mkdir(parents=True, exist_ok=True)
             # write-then-rename: a reader never sees a half-written file
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-            os.replace(tmp, path)
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(data)
+                os.replace(tmp, path)
+            except BaseException:  # a full disk: no half-written file is left behind
+                Path(tmp).unlink(missing_ok=True)
+                raise
         return digest
 
     def find(self, digest: str) -> tuple[Path, str] | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import functools
 import logging
 import threading
@@ -14,9 +15,10 @@ from typing import ParamSpec, TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, exc, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from arena.errors import Unavailable
 from arena.store.events import Event, EventBus, LocalBus
 from arena.store.writer import Batch, SQLiteWriter
 
@@ -24,6 +26,34 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+
+# How long a client is asked to wait when the database is briefly away: a PostgreSQL restart
+# or failover takes seconds; SQLite's lock was already waited on for busy_timeout.
+RETRY_AFTER_S = 2.0
+# Disk errors that pass once an operator frees space or remounts the data dir read-write.
+DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EIO})
+
+log = logging.getLogger("arena.store")
+
+
+def unavailable(error: BaseException) -> Unavailable | None:
+    """The 503 to answer when `error` means the database (or the data dir) is briefly away, else None.
+
+    Maps in one place what a restart, a failover, a lock held past the timeout, a full or
+    read-only disk raise: SQLAlchemy's OperationalError (the driver's connection and resource
+    errors, on PostgreSQL and SQLite alike), any DBAPI error that invalidated its connection,
+    the pool's own timeout, and the disk's OSErrors. Integrity and data errors are not here:
+    they are bugs or bad input, never a reason to retry.
+    """
+    if isinstance(error, exc.OperationalError | exc.TimeoutError) or (
+        isinstance(error, exc.DBAPIError) and error.connection_invalidated
+    ):
+        log.warning("database unavailable: %s", error.__class__.__name__)
+        return Unavailable("the database is briefly unavailable; nothing was saved, try again shortly", RETRY_AFTER_S)
+    if isinstance(error, OSError) and error.errno in DISK_ERRNOS:
+        log.warning("data dir unavailable: %s", errno.errorcode.get(error.errno or 0, "?"))
+        return Unavailable("storage is briefly unavailable; nothing was saved, try again shortly", RETRY_AFTER_S)
+    return None
 
 
 def make_engine(url: str) -> Engine:
@@ -162,15 +192,26 @@ class Store:
         """Run database work that writes off the event loop and await the result, once committed."""
         call = functools.partial(function, *args, **kwargs)
         if self._writer is not None:
-            result: T = await self._writer.submit(call)
+            try:
+                result: T = await self._writer.submit(call)
+            except Exception as error:
+                if (mapped := unavailable(error)) is None:
+                    raise
+                raise mapped from error
             return result
         return await self._submit("write", call)
 
     async def _submit(self, kind: str, call: Callable[[], T]) -> T:
+        """Raises Unavailable (with a retry-after) when the database is briefly away."""
         pool = self._pools.get(kind)
         if pool is None:
             raise RuntimeError("the store is not started")
-        return await asyncio.get_running_loop().run_in_executor(pool, call)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(pool, call)
+        except Exception as error:
+            if (mapped := unavailable(error)) is None:
+                raise
+            raise mapped from error
 
     @contextmanager
     def read(self) -> Iterator[Session]:
