@@ -108,6 +108,12 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument(
         "--bulk", action="store_true", help="write battles and votes directly (no generation), for millions of votes"
     )
+    simulate.add_argument(
+        "--sampler",
+        choices=("uniform", "active"),
+        default=None,
+        help="how pairs are drawn (default: ARENA_SAMPLER, else uniform); active refits the board as votes arrive",
+    )
     simulate.set_defaults(func=_simulate)
 
     add_rank_parser(commands)
@@ -400,6 +406,8 @@ def _simulate(args: argparse.Namespace) -> int:
         raise ValueError("--votes must be at least 1")
     modalities = simulate.parse_modalities(args.modality)
     settings = _settings(args)
+    if args.sampler is not None:
+        settings.sampler = args.sampler
     entries = load_models(settings.models_file)
     for entry in entries:  # simulated voters do not read at human speed
         if entry.backend == "demo":

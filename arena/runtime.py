@@ -90,6 +90,7 @@ class Arena:
             is_banned=self.integrity.is_banned,
             health=self.health,
             votes_of=self._votes_of,
+            board_of=lambda modality: self.leaderboards.get(board_key(modality)),
         )
         self.submissions = Submissions(self.store, settings)
         self.health_job = HealthJob(self.store, settings, self.generators, self.health)

@@ -71,9 +71,18 @@ class Settings:
     submissions_pending_max: int = 3  # waiting submissions per author token and per IP hash
     organisation_active_max: int = 5  # active (and waiting) models per organisation
     new_model_boost: float = 4.0  # sampling weight multiplier until a model has provisional_votes votes
+    # scale: pair sampling (arena/services/sampling.py) and inverse-propensity boards
+    sampler: str = "uniform"  # uniform | active, or modality:sampler pairs (text:active,image:uniform)
+    sampler_floor: float = 0.1  # the active sampler keeps this share of the uniform distribution
+    inverse_propensity: bool = False  # boards weigh each vote by 1/(probability its pair was drawn)
     health_every_s: float = 60.0  # between health checks of remote models
     health_failures: int = 3  # consecutive failures (battles or checks) that disable a remote model
     secret_kept: bool = False  # the secret is the one generated in the data dir, not ARENA_SECRET_KEY
+
+    def sampler_for(self, modality: str) -> str:
+        """The sampler of a modality's anonymous battles: "uniform" or "active"."""
+        chosen = parse_samplers(self.sampler)
+        return chosen.get(modality, chosen.get("*", "uniform"))
 
     @property
     def sqlalchemy_url(self) -> str:
@@ -127,6 +136,45 @@ def _flag(raw: str) -> bool:
 
 _flag.__name__ = "boolean (1/0, true/false)"
 
+SAMPLERS = ("uniform", "active")
+
+
+def parse_samplers(raw: str) -> dict[str, str]:
+    """ARENA_SAMPLER: "uniform", "active", or modality:sampler pairs separated by commas
+    ("text:active,image:uniform"); a bare value is the default of every modality (key "*").
+    Raises ValueError naming the allowed values."""
+    from arena.vocabulary import Modality
+
+    out: dict[str, str] = {}
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        modality, _, name = (x.strip() for x in part.rpartition(":"))
+        if name not in SAMPLERS:
+            raise ValueError(f"sampler must be one of {', '.join(SAMPLERS)}, not {name!r}")
+        if modality and modality not in {m.value for m in Modality}:
+            raise ValueError(f"sampler modality must be one of {', '.join(Modality)}, not {modality!r}")
+        out[modality or "*"] = name
+    return out
+
+
+def _samplers(raw: str) -> str:
+    parse_samplers(raw)
+    return raw
+
+
+_samplers.__name__ = "uniform, active or modality:sampler list"
+
+
+def _fraction(raw: str) -> float:
+    value = float(raw)
+    if not 0 <= value <= 1:
+        raise ValueError(raw)
+    return value
+
+
+_fraction.__name__ = "a number from 0 to 1"
+
 # Settings read from ARENA_<NAME> (upper case), each with its parser.
 ENVIRONMENT: dict[str, Callable[[str], object]] = {
     "max_prompt_chars": int,
@@ -162,6 +210,9 @@ ENVIRONMENT: dict[str, Callable[[str], object]] = {
     "submissions_pending_max": int,
     "organisation_active_max": int,
     "new_model_boost": float,
+    "sampler": _samplers,
+    "sampler_floor": _fraction,
+    "inverse_propensity": _flag,
     "health_every_s": float,
     "health_failures": int,
 }

@@ -5,6 +5,11 @@ ends up ordered as a person would order them); a voter prefers A over B with the
 Bradley-Terry probability of their strengths, says tie now and then, and casts
 the vote through the same battle service as a real voter. `bulk` skips generation
 and writes battles and votes directly, for databases of millions of votes.
+
+Pairs come from the battle service's sampler (ARENA_SAMPLER, `arena simulate --sampler`).
+With the active sampler the board job is not running here, so the overall board of each
+active modality is refitted every `refit_every` votes: the sampler reads that board, as
+it reads the board job's in a server.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import math
 import random
 import time
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,8 +28,9 @@ from arena.runtime import Arena
 from arena.services.catalog import active_models
 from arena.services.categories import categorise
 from arena.services.languages import detect_language
+from arena.services.leaderboards import board_key
 from arena.services.prompts import example_prompts
-from arena.services.sampling import draw_pair
+from arena.services.sampling import draw
 from arena.services.voters import PROFILE_FIELDS
 from arena.store.votes import Ballot, record_votes
 from arena.vocabulary import DIMENSIONS, BattleMode, BattleStatus, Dimension, Modality, VoteSource, Winner
@@ -85,6 +92,18 @@ def make_voters(arena: Arena, count: int, rng: random.Random) -> list[str]:
     return [str(row["id"]) for row in rows]
 
 
+def refit_every(votes: int) -> int:
+    """Votes between board refits for the active sampler: about 20 refits per run."""
+    return max(50, votes // 20)
+
+
+def refit_active(arena: Arena, modalities: list[Modality]) -> None:
+    """Refit the overall board of each modality whose sampler is active."""
+    for modality in modalities:
+        if arena.settings.sampler_for(modality) == "active":
+            arena.leaderboards.refit(board_key(modality))
+
+
 async def simulate(arena: Arena, votes: int, modalities: list[Modality], seed: int, concurrency: int = 16) -> Report:
     """Battles and votes through the battle service, `concurrency` voters at a time."""
     rng = random.Random(seed)
@@ -92,10 +111,27 @@ async def simulate(arena: Arena, votes: int, modalities: list[Modality], seed: i
     voters = make_voters(arena, max(10, min(1000, votes // 10)), rng)
     prompts = {m: example_prompts(m) for m in modalities}
     plan = [(rng.choice(modalities), rng.choice(voters), rng.random()) for _ in range(votes)]
+    started = time.perf_counter()
+    step = refit_every(votes) if any(arena.settings.sampler_for(m) == "active" for m in modalities) else votes
+    for first in range(0, votes, step):
+        if first:
+            await asyncio.to_thread(refit_active, arena, modalities)
+        await _simulate_round(arena, plan[first : first + step], prompts, report, rng, concurrency)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+async def _simulate_round(
+    arena: Arena,
+    plan: list[tuple[Modality, str, float]],
+    prompts: Mapping[Modality, Sequence[str]],
+    report: Report,
+    rng: random.Random,
+    concurrency: int,
+) -> None:
     queue: asyncio.Queue = asyncio.Queue()
     for item in plan:
         queue.put_nowait(item)
-    started = time.perf_counter()
 
     async def voter_loop() -> None:
         local = random.Random(rng.random())
@@ -116,8 +152,6 @@ async def simulate(arena: Arena, votes: int, modalities: list[Modality], seed: i
                     report.votes += dimension == Dimension.OVERALL
 
     await asyncio.gather(*(voter_loop() for _ in range(concurrency)))
-    report.seconds = time.perf_counter() - started
-    return report
 
 
 def bulk(arena: Arena, votes: int, modalities: list[Modality], seed: int, chunk: int = 50_000) -> Report:
@@ -135,13 +169,18 @@ def bulk(arena: Arena, votes: int, modalities: list[Modality], seed: int, chunk:
     languages = {m: {p: detect_language(p) if m == Modality.TEXT else None for p in prompts[m]} for m in modalities}
     started = time.perf_counter()
     now = datetime.now(UTC) - timedelta(seconds=votes)
+    if any(arena.settings.sampler_for(m) == "active" for m in modalities):
+        chunk = min(chunk, refit_every(votes))
     done = 0
     while done < votes:
+        if done:
+            refit_active(arena, modalities)
+        pairs = {m: arena.battles.pair_distribution(m, models[m]) for m in modalities}
         battles: list[dict[str, object]] = []
         ballots: list[Ballot] = []
         for i in range(done, min(votes, done + chunk)):
             modality = rng.choice(modalities)
-            a, b, probability = draw_pair(models[modality], rng)
+            a, b, probability = draw(pairs[modality], rng)
             prompt = rng.choice(prompts[modality])
             battle_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
             voter = rng.choice(voters)

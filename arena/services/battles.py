@@ -25,7 +25,7 @@ from arena.services.categories import categorise
 from arena.services.endpoints import Endpoints
 from arena.services.health import Health
 from arena.services.languages import detect_language
-from arena.services.sampling import draw_pair
+from arena.services.sampling import Pair, SampledBoard, active_pairs, active_scores, draw, uniform_pairs
 from arena.services.voters import Voters
 from arena.settings import Settings
 from arena.store.artifacts import ArtifactStore
@@ -125,8 +125,10 @@ class BattleService:
         is_banned: Callable[[str], bool] = lambda _voter: False,
         health: Health | None = None,
         votes_of: Callable[[Modality], dict[str, int]] = lambda _modality: {},
+        board_of: Callable[[Modality], SampledBoard | None] = lambda _modality: None,
     ):
-        """`votes_of`: each model's votes on its modality's board (cached), for the new-model boost."""
+        """`votes_of`: each model's votes on its modality's board (cached), for the new-model boost;
+        `board_of`: the modality's cached overall board, for the active sampler."""
         self.store = store
         self.artifacts = artifacts
         self.generators = generators
@@ -135,6 +137,8 @@ class BattleService:
         self.is_banned = is_banned
         self.health = health
         self.votes_of = votes_of
+        self.board_of = board_of
+        self._scores: dict[Modality, tuple[SampledBoard, dict[Pair, float]]] = {}  # per board fit
         self.rng = rng or random.Random()
         # ARENA_MIN_DWELL_MS=0 turns the reading-time check off
         self.dwell = (
@@ -160,6 +164,28 @@ class BattleService:
         votes = self.votes_of(modality)
         floor, boost = self.settings.provisional_votes, self.settings.new_model_boost
         return {name: w * boost if votes.get(name, 0) < floor else w for name, w in weights.items()}
+
+    def pair_distribution(self, modality: Modality, weights: dict[str, float]) -> dict[Pair, float]:
+        """The probability of each unordered pair of `weights`' models in the next anonymous
+        battle (sums to 1), by the modality's sampler (ARENA_SAMPLER), boost included: what
+        is drawn from and stored. Raises ValueError with fewer than two models."""
+        boosted = self.boosted(modality, weights)
+        if self.settings.sampler_for(modality) != "active":
+            return uniform_pairs(boosted)
+        return active_pairs(boosted, self._active_scores(modality), self.settings.sampler_floor)
+
+    def _active_scores(self, modality: Modality) -> dict[Pair, float]:
+        """The active sampler's shares from the cached board, computed once per fit ({} until
+        the board has one: then the sampler is uniform)."""
+        board = self.board_of(modality)
+        if board is None or board.status != "ok":
+            return {}
+        cached = self._scores.get(modality)
+        if cached is not None and cached[0] is board:
+            return cached[1]
+        scores = active_scores(board.rows, board.battle_counts)
+        self._scores[modality] = (board, scores)
+        return scores
 
     # -- starting and continuing ----------------------------------------------
 
@@ -204,7 +230,8 @@ class BattleService:
         if models is None:
             mode = BattleMode.ANONYMOUS
             try:
-                model_a, model_b, probability = draw_pair(self.boosted(kind, await self.active_models(kind)), self.rng)
+                distribution = self.pair_distribution(kind, await self.active_models(kind))
+                model_a, model_b, probability = draw(distribution, self.rng)
             except ValueError:
                 raise Unavailable(f"fewer than two {kind} models are available") from None
         else:

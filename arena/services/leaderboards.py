@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple, TypeVar
 
 import pandas as pd
-from sqlalchemy import ColumnElement, Select, SQLColumnExpression, func, or_, select
+from sqlalchemy import ColumnElement, Select, SQLColumnExpression, case, func, or_, select
 
 from arena.errors import InvalidInput, NotFound
 from arena.services.catalog import display_metadata
@@ -102,16 +102,24 @@ def main_keys() -> list[BoardKey]:
     return [BoardKey(modality, dimension) for modality, dimensions in DIMENSIONS.items() for dimension in dimensions]
 
 
-def vote_counts(store: Store, key: BoardKey, per_voter: bool = False, quarantine_weight: float = 0.0) -> pd.DataFrame:
+def vote_counts(
+    store: Store,
+    key: BoardKey,
+    per_voter: bool = False,
+    quarantine_weight: float = 0.0,
+    inverse_propensity: bool = False,
+) -> pd.DataFrame:
     """Counts of valid anonymous votes per (model_a, model_b, winner[, voter]).
 
     From the counts table; per voter (the voter-cluster bootstrap) from the votes table.
     With `quarantine_weight` > 0 (the robust fit) quarantined votes stay in, each worth that
     much of a vote (a `weight` column), so a wrongly flagged voter still counts a little
-    and a rigger's votes barely move the board.
+    and a rigger's votes barely move the board. With `inverse_propensity` each vote also
+    weighs 1/(the probability its pair was drawn with), normalised to mean 1 (`propensity_weights`).
     """
     if per_voter:
-        return counts_from_votes(store, key, per_voter=True, quarantine_weight=quarantine_weight)
+        frame = counts_from_votes(store, key, per_voter=True, quarantine_weight=quarantine_weight)
+        return propensity_weights(frame, _voter_propensity(store, key)) if inverse_propensity else frame
     columns: list[SQLColumnExpression[Any]] = [VoteCount.model_a, VoteCount.model_b, VoteCount.winner]
     counted: ColumnElement[bool] = VoteCount.valid.expression
     if quarantine_weight > 0:
@@ -127,7 +135,36 @@ def vote_counts(store: Store, key: BoardKey, per_voter: bool = False, quarantine
     )
     with store.read() as session:
         rows = session.execute(query).all()
-    return _frame(rows, per_voter=False, quarantine_weight=quarantine_weight)
+    frame = _frame(rows, per_voter=False, quarantine_weight=quarantine_weight)
+    if inverse_propensity:
+        weights = select(*columns[:3], func.sum(VoteCount.weight) / func.sum(VoteCount.votes))
+        with store.read() as session:
+            found = session.execute(_board_counts(weights, key).where(counted).group_by(*columns[:3]).having(total > 0))
+            frame = propensity_weights(frame, {(row[0], row[1], row[2]): float(row[3]) for row in found})
+    return frame
+
+
+def propensity_weights(frame: pd.DataFrame, mean_inverse: dict[tuple[str, str, str], float]) -> pd.DataFrame:
+    """Weigh each row's votes by their mean 1/pair probability (`mean_inverse`, keyed by
+    (model_a, model_b, winner)), normalised so the weighted number of votes equals the raw
+    one (inverse propensity, Chiang et al. 2024 eq. 7), times any weight already there."""
+    if frame.empty:
+        return frame
+    keys = zip(frame["model_a"], frame["model_b"], frame["winner"], strict=True)
+    inverse = pd.Series([mean_inverse.get(k, 1.0) for k in keys], index=frame.index, dtype=float)
+    inverse /= float((inverse * frame["count"]).sum() / frame["count"].sum())
+    out = frame.copy()
+    out["weight"] = (out["weight"] if "weight" in out else 1.0) * inverse
+    return out
+
+
+def _voter_propensity(store: Store, key: BoardKey) -> dict[tuple[str, str, str], float]:
+    """Mean 1/pair probability per (model_a, model_b, winner) of a slice, from the votes table."""
+    inverse = case((Battle.pair_probability > 0, 1.0 / Battle.pair_probability), else_=1.0)
+    columns = (Battle.model_a, Battle.model_b, Vote.winner)
+    query = _board_votes(select(*columns, func.avg(inverse)), key).group_by(*columns)
+    with store.read() as session:
+        return {(a, b, w): float(x) for a, b, w, x in session.execute(query)}
 
 
 def excluded_counts(store: Store, key: BoardKey) -> dict[str, int]:
@@ -340,7 +377,8 @@ class Leaderboards:
             self._refresh_groups(key.modality, key.dimension)
         per_voter = self.settings.leaderboard_ci == "cluster"
         weight = self.settings.quarantine_weight
-        counts = vote_counts(self.store, key, per_voter, weight)
+        ipw = self.settings.inverse_propensity
+        counts = vote_counts(self.store, key, per_voter, weight, ipw)
         excluded = excluded_counts(self.store, key)
         down_weighted = excluded.pop(InvalidReason.QUARANTINED, 0) if weight > 0 else 0
         n_votes = int(counts["count"].sum()) - down_weighted if len(counts) else 0
@@ -361,7 +399,7 @@ class Leaderboards:
             board.status, board.message = "too_few_votes", f"too few votes: {n_votes} (at least {minimum} needed)"
             return board
         try:
-            result = rank(counts, rank_options(self.settings, weighted=weight > 0))
+            result = rank(counts, rank_options(self.settings, weighted=weight > 0 or ipw))
         except RankingError as exc:
             board.status, board.message = "too_few_votes", str(exc)
             return board

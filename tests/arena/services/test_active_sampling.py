@@ -1,0 +1,189 @@
+"""The active sampler: votes go to neighbour pairs whose order is nearly resolved, every
+pair keeps its floor, the stored probability is the one drawn with, and a board
+reweighted by 1/probability (inverse propensity) recovers the true order."""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass, field
+from itertools import combinations
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from sqlalchemy import select
+
+from arena import simulate
+from arena.services.leaderboards import board_key, vote_counts
+from arena.services.sampling import SCALE, Z95, active_pairs, active_scores, draw, uniform_pairs
+from arena.settings import from_environment, parse_samplers
+from arena.store.schema import Battle, Vote
+from arena.vocabulary import Modality
+from ranking import rank
+
+VOTER = "voter-aaaa-0001"
+
+
+@dataclass
+class FakeBoard:
+    rows: list[dict[str, Any]]
+    battle_counts: dict[str, dict[str, float]]
+    status: str = "ok"
+    votes: dict[str, int] = field(default_factory=dict)
+
+
+def fake_board(ratings: dict[str, float], per_pair: int) -> FakeBoard:
+    """A board as a uniform design of `per_pair` votes per pair would leave it: ratings as
+    given, 95% intervals from the Bradley-Terry information of those votes."""
+    names = sorted(ratings, key=lambda n: -ratings[n])
+    theta = np.array([ratings[n] for n in names]) / SCALE
+    p = 1 / (1 + np.exp(-(theta[:, None] - theta[None, :])))
+    info = per_pair * p * (1 - p)
+    np.fill_diagonal(info, 0.0)
+    cov = np.linalg.inv(np.diag(info.sum(1)) - info + np.eye(len(names)) / len(names))
+    half = Z95 * np.sqrt(np.diag(cov)) * SCALE
+    rows = [
+        {"model": n, "rating": ratings[n], "ci_low": ratings[n] - h, "ci_high": ratings[n] + h, "votes": 0}
+        for n, h in zip(names, half, strict=True)
+    ]
+    counts = {a: {b: float(per_pair) for b in names if b != a} for a in names}
+    return FakeBoard(rows, counts)
+
+
+# neighbours 30 Elo apart with about 2,000 votes per pair: each neighbour gap is near its
+# 95% margin; "top"/"bottom" are 300 Elo from the rest, long resolved
+RATINGS = {"top": 1400.0, "a": 1090.0, "b": 1060.0, "c": 1030.0, "d": 1000.0, "bottom": 700.0}
+
+
+def test_active_sampler_prefers_uncertain_neighbours_to_certain_far_apart_pairs():
+    board = fake_board(RATINGS, per_pair=200)
+    scores = active_scores(board.rows, board.battle_counts)
+    assert sum(scores.values()) == pytest.approx(1.0)
+    neighbours = [("a", "b"), ("b", "c"), ("c", "d")]
+    far = [("bottom", "top"), ("a", "top"), ("bottom", "d")]
+    for near in neighbours:
+        for certain in far:
+            assert scores[near] > 3 * scores[certain], (near, certain, scores)
+    # the three uncertain neighbour pairs take more than their uniform share (3 of 15) many times over
+    assert sum(scores[p] for p in neighbours) > 0.5
+
+
+def test_every_pair_keeps_the_floor_and_the_distribution_sums_to_one():
+    board = fake_board(RATINGS, per_pair=200)
+    weights = {name: 1.0 for name in RATINGS} | {"newcomer": 4.0}  # boosted, not on the board yet
+    uniform = uniform_pairs(weights)
+    for floor in (0.1, 0.3):
+        dist = active_pairs(weights, active_scores(board.rows, board.battle_counts), floor)
+        assert set(dist) == set(uniform) == {tuple(sorted(p)) for p in combinations(weights, 2)}
+        assert sum(dist.values()) == pytest.approx(1.0)
+        for pair, p in dist.items():
+            assert p >= floor * uniform[pair] * (1 - 1e-12), pair
+    # the boost stays: a pair with the newcomer is drawn more than the same pair shape without it
+    dist = active_pairs(weights, active_scores(board.rows, board.battle_counts))
+    assert dist["newcomer", "top"] > dist["bottom", "top"]
+
+
+def test_without_a_fitted_board_the_active_sampler_is_uniform():
+    weights = {name: 1.0 for name in RATINGS}
+    assert active_pairs(weights, {}) == uniform_pairs(weights)
+    assert active_scores([{"model": "a", "rating": 1000.0, "ci_low": 990.0, "ci_high": 1010.0}], {}) == {}
+
+
+def test_sampler_setting_per_modality(monkeypatch):
+    assert parse_samplers("active") == {"*": "active"}
+    assert parse_samplers("text:active, image:uniform") == {"text": "active", "image": "uniform"}
+    with pytest.raises(ValueError, match="uniform, active"):
+        parse_samplers("text:clever")
+    with pytest.raises(ValueError, match="modality"):
+        parse_samplers("video:active")
+    monkeypatch.setenv("ARENA_SAMPLER", "uniform,text:active")
+    settings = from_environment()
+    assert settings.sampler_for("text") == "active" and settings.sampler_for("image") == "uniform"
+    monkeypatch.setenv("ARENA_SAMPLER", "clever")
+    with pytest.raises(ValueError, match="ARENA_SAMPLER"):
+        from_environment()
+
+
+async def test_the_stored_pair_probability_is_the_active_one_drawn_with(arena):
+    arena.settings.sampler = "active"
+    models = await arena.battles.active_models(Modality.TEXT)
+    ratings = {name: 1000.0 + 25.0 * k for k, name in enumerate(sorted(models))}
+    board = fake_board(ratings, per_pair=150)
+    arena.battles.board_of = lambda _modality: board
+    arena.battles.votes_of = lambda _modality: dict.fromkeys(models, 1000)  # no boost
+    expected = arena.battles.pair_distribution(Modality.TEXT, models)
+    assert expected != pytest.approx(uniform_pairs(models))
+    await arena.voters.ensure(VOTER)
+    for _ in range(4):
+        view = await arena.battles.start("text", "Tell me about rivers.", VOTER)
+        with arena.store.read() as session:
+            battle = session.get(Battle, view.id)
+        pair = tuple(sorted((battle.model_a, battle.model_b)))
+        assert battle.pair_probability == pytest.approx(expected[pair])
+
+
+async def test_board_weights_votes_by_inverse_pair_probability(arena):
+    arena.settings.sampler = "active"
+    report = simulate.bulk(arena, 600, [Modality.TEXT], seed=3)
+    assert report.votes == 600
+    key = board_key("text")
+    with arena.store.read() as session:
+        rows = session.execute(
+            select(Battle.model_a, Battle.model_b, Vote.winner, Battle.pair_probability)
+            .join(Vote, Vote.battle_id == Battle.id)
+            .where(Vote.dimension == "overall")
+        ).all()
+    probabilities = {p for *_, p in rows}
+    assert len(probabilities) > 5  # the board was refitted and the active sampler drew unevenly
+    votes = pd.DataFrame(rows, columns=["model_a", "model_b", "winner", "p"])
+    votes["winner"] = votes["winner"].astype(str)
+    votes["inverse"] = 1 / votes["p"]
+    expected = votes.groupby(["model_a", "model_b", "winner"])["inverse"].mean() / votes["inverse"].mean()
+    frame = vote_counts(arena.store, key, inverse_propensity=True)
+    assert (frame["count"] * frame["weight"]).sum() == pytest.approx(frame["count"].sum())
+    for row in frame.itertuples():
+        assert row.weight == pytest.approx(expected[row.model_a, row.model_b, str(row.winner)])
+    arena.settings.inverse_propensity = True
+    board = arena.leaderboards.refit(key)
+    assert board.status == "ok" and board.votes == 600
+
+
+def test_a_seeded_active_simulation_with_the_reweighted_fit_recovers_the_true_order():
+    names = [f"m{k}" for k in range(6)]
+    truth = dict(zip(names, [1180.0, 1110.0, 1050.0, 990.0, 920.0, 850.0], strict=True))
+    rng, gen = random.Random(7), np.random.default_rng(7)
+    tally: dict[tuple[str, str, str], list[float]] = {}
+    result = None
+    for _ in range(8):
+        weights = dict.fromkeys(names, 1.0)
+        scores = {} if result is None else active_scores(result.records(), _matrix(result.battle_counts))
+        dist = active_pairs(weights, scores)
+        for _ in range(500):
+            a, b, p = draw(dist, rng)
+            win = 1 / (1 + 10 ** ((truth[b] - truth[a]) / 400))
+            winner = "model_a" if gen.random() < win else "model_b"
+            entry = tally.setdefault((a, b, winner), [0.0, 0.0])
+            entry[0] += 1
+            entry[1] += 1 / p
+        frame = pd.DataFrame(
+            [(*k, n, inv / n) for k, (n, inv) in tally.items()],
+            columns=["model_a", "model_b", "winner", "count", "weight"],
+        )
+        frame["weight"] /= (frame["weight"] * frame["count"]).sum() / frame["count"].sum()
+        result = rank(frame, weight="weight")
+    assert result is not None
+    assert [row["model"] for row in result.records()] == names
+    # centred on the truth's mean, each rating is close to the truth: within twice its interval's
+    # half-width (the sandwich on aggregated cells weighs each cell by its mean 1/p, which
+    # understates the variance when one pair's probability changed between refits)
+    shift = np.mean([r["rating"] for r in result.records()]) - np.mean(list(truth.values()))
+    for row in result.records():
+        half = (row["ci_high"] - row["ci_low"]) / 2
+        assert abs(row["rating"] - shift - truth[row["model"]]) <= 2 * half, row
+    assert math.isclose(sum(n for n, _ in tally.values()), 4000)
+
+
+def _matrix(frame: pd.DataFrame) -> dict[str, dict[str, float]]:
+    return {str(r): {str(c): float(v) for c, v in row.items() if pd.notna(v)} for r, row in frame.iterrows()}
