@@ -17,6 +17,7 @@ from arena.jobs.boards import BoardJob
 from arena.jobs.dumps import DumpJob
 from arena.jobs.health import HealthJob
 from arena.jobs.integrity import IntegrityJob
+from arena.jobs.stale import StaleBattleJob
 from arena.services.battles import BattleService
 from arena.services.catalog import sync_models
 from arena.services.endpoints import Endpoints
@@ -26,6 +27,7 @@ from arena.services.integrity import Integrity
 from arena.services.languages import preload as preload_language_model
 from arena.services.leaderboards import Leaderboards, board_key
 from arena.services.style_boards import StyleBoards
+from arena.services.stale import StaleBattles
 from arena.services.submissions import Submissions
 from arena.services.voters import Voters
 from arena.settings import Settings, ensure_secret
@@ -98,10 +100,15 @@ class Arena:
         self.board_job = BoardJob(self.leaderboards, settings, self.style_boards)
         self.integrity_job = IntegrityJob(self.integrity, settings)
         self.dump_job = DumpJob(self.store, settings)  # off unless ARENA_DUMP_EVERY is set
+        self.stale_battles = StaleBattles(self.store, settings)
+        self.stale_job = StaleBattleJob(self.stale_battles)
 
     async def start(self, *, jobs: bool = True) -> None:
         """Open the gateway and load every generator; a model that cannot load stops the start."""
         self.store.start()
+        stale = await self.stale_battles.sweep()  # left "generating" by a process that died
+        if stale:
+            log.warning("marked %d battles failed that a stopped process left generating", len(stale))
         await asyncio.to_thread(preload_language_model)  # ~0.15 s once, not on a voter's first prompt
         await self.integrity.load()
         await asyncio.gather(*(generator.load() for generator in self.generators.from_file.values()))
@@ -110,6 +117,7 @@ class Arena:
             self.integrity_job.start()
             self.dump_job.start()
             self.health_job.start()
+            self.stale_job.start()
             await self.submissions.resume()
 
     def _votes_of(self, modality: Modality) -> dict[str, int]:
@@ -121,6 +129,7 @@ class Arena:
         self.integrity_job.stop()
         self.dump_job.stop()
         await self.health_job.stop()
+        await self.stale_job.stop()
         await self.submissions.stop()
         await asyncio.gather(*(g.close() for g in self.generators.from_file.values()), return_exceptions=True)
         await self.generators.close()
