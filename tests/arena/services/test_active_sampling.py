@@ -187,3 +187,31 @@ def test_a_seeded_active_simulation_with_the_reweighted_fit_recovers_the_true_or
 
 def _matrix(frame: pd.DataFrame) -> dict[str, dict[str, float]]:
     return {str(r): {str(c): float(v) for c, v in row.items() if pd.notna(v)} for r, row in frame.iterrows()}
+
+
+def test_arena_simulate_with_the_active_sampler_stores_uneven_pair_probabilities(tmp_path, models_file):
+    from arena.runtime import Arena
+    from arena.settings import Settings
+    from tests.conftest import arena_command
+
+    result = arena_command(
+        "simulate",
+        "--votes",
+        "200",
+        "--modality",
+        "text",
+        "--sampler",
+        "active",
+        "--data-dir",
+        str(tmp_path),
+        "--models",
+        str(models_file),
+    )
+    assert result.returncode == 0, result.stderr
+    assert "simulated 200 votes" in result.stdout
+    arena = Arena(Settings(data_dir=tmp_path, models_file=models_file, secret_key="s"))
+    with arena.store.read() as session:
+        probabilities = session.scalars(select(Battle.pair_probability)).all()
+    assert len(probabilities) == 200 and all(p is not None and 0 < p <= 1 for p in probabilities)
+    assert len(set(probabilities)) > 3  # refits during the run: the active sampler drew unevenly
+    arena.engine.dispose()
