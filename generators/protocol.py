@@ -47,6 +47,10 @@ class GeneratorError(Exception):
         self.detail = detail or message
 
 
+class GenerationTimeout(GeneratorError):
+    """The model did not finish within the request's time limit."""
+
+
 class InvalidRequestError(GeneratorError):
     """The request, not the model, is at fault (a prompt over the context window, a size the
     model cannot make): the worker answers 400 naming `param` with this `code`."""
@@ -184,7 +188,7 @@ class TextStream:
                 raise
             except TimeoutError:
                 await self.aclose()
-                raise GeneratorError("timed out while streaming text") from None
+                raise GenerationTimeout("timed out while streaming text") from None
             if isinstance(chunk, Usage):
                 self._usage = chunk
                 continue
@@ -236,7 +240,7 @@ class Generator:
         except GeneratorError:
             raise
         except TimeoutError:
-            raise GeneratorError(f"{self.name} timed out after {request.timeout_s:g} s") from None
+            raise GenerationTimeout(f"{self.name} timed out after {request.timeout_s:g} s") from None
         except Exception as exc:  # a backend bug must not crash a battle
             raise GeneratorError(
                 f"{self.name} failed: {type(exc).__name__}", detail=f"{self.name} failed: {exc!r}"

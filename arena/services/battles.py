@@ -53,10 +53,13 @@ from generators import (
     TextOutput,
 )
 from generators import Output as GeneratedOutput  # schema's Output is the stored row
+from generators.protocol import GenerationTimeout
 
 log = logging.getLogger("arena.battles")
 
 SIDES = (Side.A, Side.B)
+TIMED_OUT = "did not answer in time"
+HUNG_GRACE_S = 2.0  # past the time limit, before a side that ignores it is abandoned
 
 
 @dataclass
@@ -367,19 +370,30 @@ class BattleService:
             for i, (side, replies) in enumerate(zip(SIDES, (replies_a, replies_b)))
         ]
         finished = False
+        loop = asyncio.get_running_loop()
+        # Each side enforces the time limit itself; this backstop ends the turn even when a
+        # backend ignores its cancellation, so a hung model can never hold a battle open.
+        deadline = loop.time() + self.settings.generation_timeout_s + HUNG_GRACE_S
         try:
             pending = set(tasks)
             while pending:
                 getter = asyncio.ensure_future(queue.get())
-                done, _ = await asyncio.wait({getter, *pending}, return_when=asyncio.FIRST_COMPLETED)
+                done, _ = await asyncio.wait(
+                    {getter, *pending}, timeout=max(0.0, deadline - loop.time()), return_when=asyncio.FIRST_COMPLETED
+                )
                 if getter in done:
                     yield getter.result()
                 else:
                     getter.cancel()
+                if not done:
+                    break
                 pending -= done
             while not queue.empty():
                 yield queue.get_nowait()
-            outputs = [task.result() for task in tasks]
+            outputs = [
+                task.result() if task.done() else await self._abandon(task, side, name)
+                for task, side, name in zip(tasks, SIDES, pair)
+            ]
             view = await self.store.run_write(self._store_turn, battle_id, turn, pair, outputs)
             finished = True
             self.store.announce(BattleFinished(battle_id, modality, BattleStatus(view.status)))
@@ -388,8 +402,16 @@ class BattleService:
             if not finished:
                 for task in tasks:
                     task.cancel()
-                await asyncio.gather(*tasks, return_exceptions=True)
+                await asyncio.wait(tasks, timeout=HUNG_GRACE_S)  # a task that ignores cancel is left behind
                 await self.store.run_write(self._mark_failed, battle_id, "generation was cancelled")
+
+    async def _abandon(self, task: asyncio.Task[SideResult], side: Side, name: str) -> SideResult:
+        """A side still running past the time limit and the grace: cancelled, not awaited, failed."""
+        task.cancel()
+        log.warning("model %s ignored its time limit; its generation was abandoned", name)
+        if self.health is not None:
+            await self.health.failed(name, "did not stop at its time limit")
+        return SideOutput(side, error=f"Model {side.upper()} {TIMED_OUT}"), None
 
     async def _run_side(
         self,
@@ -424,13 +446,14 @@ class BattleService:
             else:
                 result = await generator.generate(request)
         except GeneratorError as exc:
-            # The voter learns only that a side could not answer: an endpoint's own words could
-            # name the model, its host or its key. The detail (key scrubbed) is for operators
-            # and, through the health record, for the model's author.
+            # The voter learns only that a side could not answer (or not in time): an endpoint's
+            # own words could name the model, its host or its key. The detail (key scrubbed) is
+            # for operators and, through the health record, for the model's author.
             log.warning("model %s failed: %s", name, exc.detail)
             if self.health is not None:
                 await self.health.failed(name, exc.detail)
-            return SideOutput(side, latency_ms=_elapsed_ms(started), error=f"{label} could not answer"), None
+            what = TIMED_OUT if isinstance(exc, GenerationTimeout) else "could not answer"
+            return SideOutput(side, latency_ms=_elapsed_ms(started), error=f"{label} {what}"), None
         if self.health is not None:
             await self.health.passed(name)
         return SideOutput(side, latency_ms=_elapsed_ms(started)), result
