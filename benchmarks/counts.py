@@ -10,7 +10,8 @@ this process, for the main text board and one board by country, each --repeat ti
     (what `Leaderboards.refit` reads), then the fit;
   - group by: the same from a GROUP BY over every vote of the slice (the old way), then the fit;
 and for reference the k-anonymity refresh (distinct voters per group value, read from the
-votes by the board job on each main refit) and `arena db check-counts`. Medians are printed.
+votes by the board job with main refits), the board job's whole refit of the main board
+(first, then after a new vote) and `arena db check-counts`. Medians are printed.
 With --database-url the database must exist and be migrated (`arena db upgrade`);
 ARENA_SECRET_KEY is set for it. The goal (issue 11): under 0.2 s at 10M votes from counts.
 """
@@ -80,6 +81,7 @@ def main() -> None:
     from sqlalchemy import func, select
 
     from arena.services.leaderboards import (
+        Leaderboards,
         board_key,
         counts_from_votes,
         excluded_counts,
@@ -89,8 +91,10 @@ def main() -> None:
     )
     from arena.settings import from_environment
     from arena.store.engine import Store, check_schema, make_engine
+    from arena.store.events import VotesRecorded
     from arena.store.groups import publishable_values
     from arena.store.schema import Vote, VoteCount
+    from arena.vocabulary import VoteSource
     from ranking import rank
 
     settings = from_environment(data_dir=data_dir)
@@ -126,7 +130,20 @@ def main() -> None:
             f"  refit speed-up: {(read_votes + fit) / (read_counts + fit):.1f}x (read alone {read_votes / read_counts:.0f}x)"
         )
     groups, _ = timed(lambda: publishable_values(store, keys[0].modality, keys[0].dimension, settings.k_anonymity), 1)
-    print(f"\nk-anonymity refresh (votes table, board job, per main refit): {groups * 1000:.0f} ms")
+    print(f"\nk-anonymity refresh (COUNT DISTINCT voter per group value, votes table): {groups * 1000:.0f} ms")
+    boards = Leaderboards(store, settings)
+    first, _ = timed(lambda: boards.refit(keys[0]), 1)
+    slice_ = frozenset({(keys[0].modality, keys[0].dimension)})
+
+    def after_a_vote():
+        store.events.publish(VotesRecorded(slice_, 1, VoteSource.BULK))
+        return boards.refit(keys[0])
+
+    again, _ = timed(after_a_vote, args.repeat)
+    print(
+        f"Leaderboards.refit(text/overall), the board job's whole refit: first {first * 1000:.0f} ms "
+        f"(k-anonymity refresh included), after a new vote {again * 1000:.1f} ms"
+    )
     started = time.perf_counter()
     checked = arena("db", "check-counts", "--data-dir", str(data_dir), env=env)
     print(

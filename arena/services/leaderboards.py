@@ -16,8 +16,9 @@ that exist: a group value without k voters answers 404 and is never cached.
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple, TypeVar
@@ -38,6 +39,12 @@ from ranking import RankingError, RankOptions, rank
 
 MAX_GROUP_VALUE = 64
 MAX_CACHED_BOARDS = 256  # boards by group kept besides the main ones (least recently read go first)
+# A slice's publishable group values (a COUNT DISTINCT voter over its votes) are refreshed with each refit
+# of its main board while that takes under GROUPS_REFRESH_ALWAYS_S; a slower refresh, after new votes only,
+# waits 1/GROUPS_REFRESH_SHARE times as long as it took: new votes can only add values, never take one
+# under k. An invalidation or a profile change refreshes them at the next refit whatever it costs.
+GROUPS_REFRESH_ALWAYS_S = 0.5
+GROUPS_REFRESH_SHARE = 0.1
 _Query = TypeVar("_Query", bound=Select)  # a select of votes, whatever its columns
 _CountQuery = TypeVar("_CountQuery", bound=Select)  # a select of the counts table
 
@@ -260,8 +267,10 @@ class Leaderboards:
         self._versions: dict[tuple[Modality, Dimension], int] = {}
         self._profiles = 0  # bumped when any profile changes: boards by voter group depend on it
         self._requested: set[BoardKey] = set()
-        # k-anonymity: per board slice, the group values with at least k distinct voters (refreshed per main refit)
+        # k-anonymity: per board slice, the group values with at least k distinct voters (refreshed with main refits)
         self._groups: dict[tuple[Modality, Dimension], dict[GroupField, frozenset[str]]] = {}
+        self._groups_timing: dict[tuple[Modality, Dimension], tuple[float, float]] = {}  # (finished, seconds)
+        self._groups_generation = 0  # bumped by what may take a value under k: a refresh across it counts as none
         self._lock = threading.Lock()
         self.changed = threading.Event()  # set when something became stale; the board job waits on it
         store.events.subscribe(self.on_event)
@@ -292,7 +301,7 @@ class Leaderboards:
 
     def group_values(self, modality: Modality, dimension: Dimension) -> dict[GroupField, list[str]]:
         """The publishable values per group field (k-anonymity), from the cache; blocking on a
-        first call for a slice only (the board job refreshes them on each refit of the main board)."""
+        first call for a slice only (the board job refreshes them with refits of the main board)."""
         cached = self._groups.get((modality, dimension))
         if cached is None:
             cached = self._refresh_groups(modality, dimension)
@@ -312,11 +321,23 @@ class Leaderboards:
             raise NotFound(unknown_group_message(key))
         return self.get(key)
 
+    def _groups_due(self, modality: Modality, dimension: Dimension) -> bool:
+        with self._lock:
+            timing = self._groups_timing.get((modality, dimension))
+        if timing is None or timing[1] < GROUPS_REFRESH_ALWAYS_S:
+            return True
+        return time.monotonic() - timing[0] >= timing[1] / GROUPS_REFRESH_SHARE
+
     def _refresh_groups(self, modality: Modality, dimension: Dimension) -> dict[GroupField, frozenset[str]]:
+        with self._lock:
+            generation = self._groups_generation
+        started = time.monotonic()
         found = publishable_values(self.store, modality, dimension, self.settings.k_anonymity)
         groups = {field_: frozenset(values) for field_, values in found.items()}
         with self._lock:
             self._groups[modality, dimension] = groups
+            if generation == self._groups_generation:
+                self._groups_timing[modality, dimension] = (time.monotonic(), time.monotonic() - started)
             for key in [key for key in self._boards if key.modality == modality and key.dimension == dimension]:
                 if key.group is not None and key.value not in groups.get(key.group, frozenset()):
                     del self._boards[key]  # fell under k (a profile deleted, votes withdrawn): gone
@@ -328,9 +349,12 @@ class Leaderboards:
             with self._lock:
                 for board in event.boards:
                     self._versions[board] = self._versions.get(board, 0) + 1
+                if isinstance(event, VotesInvalidated):
+                    self._forget_group_timing(event.boards)
         elif isinstance(event, VoterProfileChanged):
             with self._lock:
                 self._profiles += 1
+                self._forget_group_timing(None)
         else:
             return
         self.changed.set()
@@ -340,7 +364,16 @@ class Leaderboards:
         with self._lock:
             for key in (*main_keys(), *self._boards):
                 self._versions[key.modality, key.dimension] = self._versions.get((key.modality, key.dimension), 0) + 1
+            self._forget_group_timing(None)  # the change may have been an invalidation or a profile deletion
         self.changed.set()
+
+    def _forget_group_timing(self, slices: Iterable[tuple[Modality, Dimension]] | None) -> None:
+        """(Under the lock.) These slices' group values (None: every slice's) refresh at the next refit."""
+        self._groups_generation += 1
+        if slices is None:
+            self._groups_timing.clear()
+        for board in slices or ():
+            self._groups_timing.pop(board, None)
 
     def stale(self) -> list[BoardKey]:
         """Boards to refit: the main ones, cached ones whose version moved, and requested ones."""
@@ -373,7 +406,8 @@ class Leaderboards:
         return self._versions.get((key.modality, key.dimension), 0), self._profiles if by_voter else 0
 
     def _fit(self, key: BoardKey) -> Board:
-        if key.group is None:  # k-anonymity: the slice's publishable group values, refreshed with its main board
+        if key.group is None and self._groups_due(key.modality, key.dimension):
+            # k-anonymity: the slice's publishable group values, refreshed with its main board (GROUPS_REFRESH_SHARE)
             self._refresh_groups(key.modality, key.dimension)
         per_voter = self.settings.leaderboard_ci == "cluster"
         weight = self.settings.quarantine_weight

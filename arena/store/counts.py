@@ -120,8 +120,9 @@ class Tally:
 
 def apply(connection: Connection, tally: Tally) -> None:
     """Write a batch's changes in the caller's transaction: one upsert row per distinct key
-    (keys sorted, so concurrent writers lock rows in one order), then drop rows that reached 0."""
-    changes = sorted((key, int(votes), weight) for key, (votes, weight) in tally.deltas.items() if votes or weight)
+    (keys sorted, so concurrent writers lock rows in one order), then drop rows that reached 0.
+    A key whose votes left and came back within the batch is skipped (its weight nets to 0)."""
+    changes = sorted((key, int(votes), weight) for key, (votes, weight) in tally.deltas.items() if votes)
     if not changes:
         return
     dialect_insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert

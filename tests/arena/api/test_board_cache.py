@@ -8,7 +8,9 @@ the cache least recently read first. On SQLite and PostgreSQL.
 from __future__ import annotations
 
 import dataclasses
+import time
 
+import pandas as pd
 import pytest
 
 from arena import simulate
@@ -16,7 +18,8 @@ from arena.services import leaderboards as leaderboards_module
 from arena.services.leaderboards import Leaderboards, board_key, main_keys
 from arena.settings import Settings
 from arena.store.engine import Store, make_engine
-from arena.vocabulary import Modality
+from arena.store.events import VoterProfileChanged, VotesInvalidated, VotesRecorded
+from arena.vocabulary import Dimension, Modality, VoteSource
 from tests.conftest import eventually
 
 
@@ -62,3 +65,38 @@ def test_the_cache_keeps_the_main_boards_and_the_most_recently_read_group_boards
     assert set(main_keys()) <= cached
     assert cached - set(main_keys()) == {keys[0], keys[5], keys[6], keys[7], keys[4]}
     assert set(boards.stale()) <= cached  # an evicted board is no longer refitted after votes
+
+
+def test_new_votes_alone_refresh_the_k_anonymity_values_at_a_bounded_rate(boards, monkeypatch):
+    """The distinct-voter count behind k-anonymity reads the votes: after new votes only (which can
+    add a value, never take one under k) it is not redone at every refit; after an invalidation, a
+    profile change or changes from another process it is."""
+    calls = []
+
+    def publishable_values(*args):
+        calls.append(args)
+        time.sleep(0.002)  # a slow refresh, as with millions of votes (scaled down below)
+        return {}
+
+    monkeypatch.setattr(leaderboards_module, "GROUPS_REFRESH_ALWAYS_S", 0.001)
+    monkeypatch.setattr(leaderboards_module, "GROUPS_REFRESH_SHARE", 1e-6)
+    monkeypatch.setattr(leaderboards_module, "publishable_values", publishable_values)
+    monkeypatch.setattr(leaderboards_module, "vote_counts", lambda *args: pd.DataFrame())
+    monkeypatch.setattr(leaderboards_module, "excluded_counts", lambda *args: {})
+    monkeypatch.setattr(boards, "_fit", Leaderboards._fit.__get__(boards))
+    main, slice_ = board_key("text"), (Modality.TEXT, Dimension.OVERALL)
+    events = boards.store.events
+
+    boards.refit(main)
+    events.publish(VotesRecorded(frozenset({slice_}), 1, VoteSource.LIVE))
+    boards.refit(main)
+    assert len(calls) == 1
+    events.publish(VotesInvalidated(frozenset({slice_}), 1))
+    boards.refit(main)
+    assert len(calls) == 2
+    events.publish(VoterProfileChanged("voter-x-0001"))
+    boards.refit(main)
+    assert len(calls) == 3
+    boards.invalidate_all()
+    boards.refit(main)
+    assert len(calls) == 4
