@@ -26,8 +26,8 @@ from arena.services.health import Health
 from arena.services.integrity import Integrity
 from arena.services.languages import preload as preload_language_model
 from arena.services.leaderboards import Leaderboards, board_key
-from arena.services.style_boards import StyleBoards
 from arena.services.stale import StaleBattles
+from arena.services.style_boards import StyleBoards
 from arena.services.submissions import Submissions
 from arena.services.voters import Voters
 from arena.settings import Settings, ensure_secret
