@@ -180,3 +180,57 @@ def test_an_unexpected_error_answers_json_500_and_says_the_connection_closes(ser
         assert response.status_code == 500 and response.json() == {"error": "internal error; nothing was saved"}
         assert response.headers["connection"] == "close"  # uvicorn drops it after Starlette re-raises
         assert http.get("/api/v1/models").status_code == 200
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 16 MiB tmpfs for the data dir (root only; skipped where mounting is not allowed)."""
+    import subprocess
+
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16M", "tmpfs", str(mount)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {done.stderr.decode().strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def fill(path) -> None:
+    """Write zeros into `path` until the disk refuses more."""
+    with open(path, "wb") as filler:
+        try:
+            while True:
+                filler.write(b"\0" * 65536)
+                filler.flush()
+        except OSError as error:
+            assert error.errno == errno.ENOSPC
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_a_full_data_disk_answers_503_writes_no_half_artifact_and_recovers(settings, small_disk, database, request):
+    # SQLite: the database file is on the full disk too; PostgreSQL: only the artifacts are
+    url = request.getfixturevalue("postgres_url") if database == "postgresql" else None
+    settings = dataclasses.replace(settings, data_dir=small_disk / "data", database_url=url)
+    arena = ready_arena(settings)
+    with LiveServer(create_app(arena)) as server, httpx.Client(base_url=server.url, timeout=60) as http:
+        http.headers["X-Arena-Voter"] = "disk-voter-0001"
+        assert http.post("/api/v1/battles", json={"modality": "image", "prompt": "a red kite"}).status_code == 201
+        filler = small_disk / "filler"
+        fill(filler)
+        try:
+            statuses = []
+            for prompt in ("a green boat", "a blue house", "a yellow tree"):
+                response = http.post("/api/v1/battles", json={"modality": "image", "prompt": prompt})
+                statuses.append(response.status_code)
+                if response.status_code == 503:
+                    assert int(response.headers["retry-after"]) >= 1 and "try again" in response.json()["error"]
+            assert set(statuses) == {503}, statuses
+            assert http.get("/api/v1/models").status_code == 200  # reads go on
+        finally:
+            filler.unlink()
+        assert not list((settings.data_dir / "artifacts").rglob(".tmp-*"))  # no half-written file
+        again = http.post("/api/v1/battles", json={"modality": "image", "prompt": "a green boat"})
+        assert again.status_code == 201 and again.json()["status"] == "ready", again.text
