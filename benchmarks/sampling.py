@@ -30,6 +30,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -54,7 +55,8 @@ class Run:
     seed: int
     to_width: int | None = None
     to_resolved: int | None = None
-    curve: list[tuple[int, float, int]] = field(default_factory=list)  # votes, mean width, resolved
+    to_expected: int | None = None
+    curve: list[tuple[int, float, int, float]] = field(default_factory=list)  # votes, width, resolved, expected
     ipw_coverage: float = math.nan
     ipw_width: float = math.nan
     plain_coverage: float = math.nan
@@ -75,23 +77,26 @@ def matrix(result: Any) -> dict[str, dict[str, float]]:
     return {str(r): {str(c): float(v) for c, v in row.items() if pd.notna(v)} for r, row in frame.iterrows()}
 
 
-def measure(result: Any, names: list[str], true: dict[str, float]) -> tuple[float, int, float]:
-    """Mean interval width, neighbour pairs (true order) resolved, coverage of the truth."""
+def measure(result: Any, names: list[str], true: dict[str, float]) -> tuple[float, int, float, float]:
+    """Mean interval width; neighbour pairs (true order) resolved now, and expected to be
+    (Σ Φ(true gap / standard error − 1.96): the precision where it matters, without the
+    luck of one draw); coverage of the truth."""
     rows = {r["model"]: r for r in result.records()}
     width = statistics.fmean(r["ci_high"] - r["ci_low"] for r in rows.values())
     order = sorted(names, key=lambda n: -true[n])
     col = {r["model"]: k for k, r in enumerate(result.records())}
     reps = result.replicas
-    resolved = 0
+    resolved, expected = 0, 0.0
     for hi, lo in zip(order, order[1:], strict=False):
         if hi in col and lo in col:
-            diff = rows[hi]["rating"] - rows[lo]["rating"]
-            resolved += diff > Z * float(np.std(reps[:, col[hi]] - reps[:, col[lo]]))
+            se = float(np.std(reps[:, col[hi]] - reps[:, col[lo]]))
+            resolved += int(rows[hi]["rating"] - rows[lo]["rating"] > Z * se)
+            expected += NormalDist().cdf((true[hi] - true[lo]) / se - Z)
     shift = statistics.fmean(rows[n]["rating"] for n in rows) - statistics.fmean(true[n] for n in rows)
     cover = statistics.fmean(
         1.0 if rows[n]["ci_low"] - shift <= true[n] <= rows[n]["ci_high"] - shift else 0.0 for n in rows
     )
-    return width, resolved, cover
+    return width, resolved, expected, cover
 
 
 def simulate(args: argparse.Namespace, sampler: str, seed: int) -> Run:
@@ -138,17 +143,19 @@ def simulate(args: argparse.Namespace, sampler: str, seed: int) -> Run:
         counts.loc[add.index, ["count", "inverse"]] += add[["count", "inverse"]].to_numpy()
         votes += args.batch
         result = board(counts, weighted=args.board == "ipw")
-        width, resolved, _ = measure(result, names, true)
-        run.curve.append((votes, width, resolved))
+        width, resolved, expected, _ = measure(result, names, true)
+        run.curve.append((votes, width, resolved, expected))
         if run.to_width is None and width <= args.width:
             run.to_width = votes
         if run.to_resolved is None and resolved >= args.resolved:
             run.to_resolved = votes
-        if run.to_width is not None and run.to_resolved is not None:
+        if run.to_expected is None and expected >= args.resolved:
+            run.to_expected = votes
+        if None not in (run.to_width, run.to_resolved, run.to_expected):
             break
     plain, ipw = board(counts, weighted=False), board(counts, weighted=True)
-    run.plain_width, _, run.plain_coverage = measure(plain, names, true)
-    run.ipw_width, _, run.ipw_coverage = measure(ipw, names, true)
+    run.plain_width, _, _, run.plain_coverage = measure(plain, names, true)
+    run.ipw_width, _, _, run.ipw_coverage = measure(ipw, names, true)
     run.seconds = time.perf_counter() - started
     return run
 
@@ -177,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
             runs[sampler].append(run)
             print(
                 f"seed {seed} {sampler:7s}: width<={args.width:g} at {run.to_width}, "
-                f"{args.resolved} resolved at {run.to_resolved}; at the end plain fit covers "
+                f"{args.resolved} resolved at {run.to_resolved} (expected at {run.to_expected}); at the end plain fit covers "
                 f"{run.plain_coverage:.0%} (width {run.plain_width:.1f}), inverse-propensity fit covers "
                 f"{run.ipw_coverage:.0%} (width {run.ipw_width:.1f}); {run.seconds:.0f} s",
                 flush=True,
@@ -186,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     for goal, key in (
         (f"mean width <= {args.width:g} Elo", "to_width"),
         (f"{args.resolved} neighbours resolved", "to_resolved"),
+        (f"{args.resolved} expected resolved", "to_expected"),
     ):
         u = median([getattr(r, key) for r in runs["uniform"]])
         a = median([getattr(r, key) for r in runs["active"]])

@@ -12,10 +12,11 @@ Two samplers, chosen per modality (ARENA_SAMPLER):
   ratings' covariance Σ (scaled to the board's interval widths); one more vote on pair
   (a, b) with x = e_a − e_b and v = p_ab(1 − p_ab) lowers Var(cᵀθ) by
   v (cᵀΣx)² / (1 + v xᵀΣx) (Sherman-Morrison). A neighbour pair (k, k+1) with gap Δ and
-  standard error σ (of θ_k − θ_{k+1}, from Σ) is resolved at 95% when Δ > 1.96 σ, so
-  its value is P(resolved) ≈ Φ(Δ/σ − 1.96), and a vote's gain is the sum over neighbour
-  pairs of φ(Δ/σ − 1.96)·Δ/σ² times the decrease of σ. Pairs already resolved (φ ≈ 0) or
-  hopelessly tied (Δ ≈ 0) get little; pairs near the edge of resolution get most.
+  standard error σ (of θ_k − θ_{k+1}, from Σ) is resolved at 95% when Δ > 1.96 σ; one
+  that is not still lacks the share (1.96 σ/Δ)² − 1 of the information it needs. A vote's
+  value is the sum over unresolved neighbour pairs of the information it adds to their
+  difference (δ/σ⁴), each divided by the share that pair still lacks (+ 0.2): pairs
+  close to resolution get most, pairs already resolved nothing, hopeless ties little.
   The distribution is (1 − floor)·active + floor·uniform, so every pair keeps at least
   ``floor`` times its uniform probability; the boost multiplies both parts.
 
@@ -49,6 +50,7 @@ class SampledBoard(Protocol):
 FLOOR = 0.1  # share of the uniform distribution mixed into the active one
 Z95 = 1.959963984540054
 SCALE = 400 / math.log(10)  # Elo points per unit of log-strength (ranking.api.SCALE)
+SLACK = 0.2  # keeps pairs that are nearly resolved from taking every vote
 RIDGE = 0.125  # the fit's prior, 0.5 virtual ties per model, as information (0.5 * 1/4)
 
 
@@ -111,16 +113,19 @@ def active_scores(
     sigma = np.sqrt(np.maximum(contrast[below, below] - contrast[below, below + 1], 1e-12))
     gap = np.maximum(theta[:-1] - theta[1:], 0.0)
     r = gap / sigma
-    # value of shrinking σ: d/dσ of P(resolved) ≈ Φ(Δ/σ − z), that is φ(Δ/σ − z)·Δ/σ²
-    lam = np.exp(-0.5 * (r - Z95) ** 2) / math.sqrt(2 * math.pi) * gap / sigma**2
+    # unresolved pairs, cheapest first: (z/r)² − 1 is the share of information a pair still
+    # lacks to be resolved at its estimated gap; resolved pairs (r ≥ z) get nothing
+    lacking = (Z95 / np.maximum(r, 1e-9)) ** 2 - 1.0
+    lam = np.where(lacking > 0, 1.0 / (lacking + SLACK), 0.0)
     ia, ib = np.triu_indices(m, 1)
     cols = np.arange(len(ia))
     sx = cov[:, ia] - cov[:, ib]  # Σx per pair, M x K
     q = sx[ia, cols] - sx[ib, cols]  # xᵀΣx
     cx = contrast[:, ia] - contrast[:, ib]  # cᵀΣx, (M-1) x K
     vp = v[ia, ib]
-    # a vote lowers Var(cᵀθ) by δ = v (cᵀΣx)² / (1 + v xᵀΣx), so σ by about δ / (2σ)
-    gain = vp / (1.0 + vp * q) * ((lam / (2 * sigma)) @ cx**2)
+    # a vote lowers Var(cᵀθ) by δ = v (cᵀΣx)² / (1 + v xᵀΣx), adding about δ/σ⁴ to its
+    # information; its value is Σ λ_c δ_c / σ_c⁴
+    gain = vp / (1.0 + vp * q) * ((lam / sigma**4) @ cx**2)
     total = float(gain.sum())
     if not math.isfinite(total) or total <= 0:
         return {}
