@@ -19,6 +19,12 @@ Reported per sampler, median over seeds, votes needed until:
 and, at the end of the active runs, the inverse-propensity fit (each vote weighs
 1/probability of its pair) against the truth: the share of models whose interval holds
 the true rating (goal: about 95%), and its mean interval width.
+
+Measured (this machine, defaults, 5 seeds; medians): mean width <= 20 Elo uniform 108,000
+votes, active 114,000 (-5.6%); 20 neighbours resolved uniform 286,000, active 274,000
+(+4.2%); 20 expected resolved uniform 326,000, active 358,000 (-9.8%). The goal of 30%
+fewer votes is not met. The inverse-propensity fit of the active runs held the truth in
+62.8% of intervals (the plain fit: 84-98%): the sandwich sees each cell's mean weight.
 """
 
 from __future__ import annotations
