@@ -30,6 +30,8 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 # How long a client is asked to wait when the database is briefly away: a PostgreSQL restart
 # or failover takes seconds; SQLite's lock was already waited on for busy_timeout.
 RETRY_AFTER_S = 2.0
+CONNECT_TIMEOUT_S = 5  # PostgreSQL: a connect to a server that does not answer
+POOL_TIMEOUT_S = 10.0  # PostgreSQL: the wait for a free pooled connection
 # Disk errors that pass once an operator frees space or remounts the data dir read-write.
 DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EIO})
 
@@ -69,7 +71,18 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
-    return create_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True, hide_parameters=hide)
+    # pre-ping: a connection the server dropped (a restart) is replaced, not handed out; a server
+    # that does not answer at all fails a connect in CONNECT_TIMEOUT_S (503), never hangs a request;
+    # a request waits at most POOL_TIMEOUT_S for a free connection
+    return create_engine(
+        url,
+        pool_size=20,
+        max_overflow=20,
+        pool_pre_ping=True,
+        pool_timeout=POOL_TIMEOUT_S,
+        connect_args={"connect_timeout": CONNECT_TIMEOUT_S},
+        hide_parameters=hide,
+    )
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
