@@ -233,7 +233,9 @@ class BattleService:
         if models is None:
             mode = BattleMode.ANONYMOUS
             try:
-                distribution = self.pair_distribution(kind, await self.active_models(kind))
+                weights = await self.active_models(kind)
+                # O(models²), and O(models³) once per board fit with the active sampler: off the loop
+                distribution = await asyncio.to_thread(self.pair_distribution, kind, weights)
                 model_a, model_b, probability = draw(distribution, self.rng)
             except ValueError:
                 raise Unavailable(f"fewer than two {kind} models are available") from None

@@ -120,15 +120,14 @@ def active_scores(
     # lacks to be resolved at its estimated gap; resolved pairs (r ≥ z) get nothing
     lacking = (Z95 / np.maximum(r, 1e-9)) ** 2 - 1.0
     lam = np.where(lacking > 0, 1.0 / (lacking + SLACK), 0.0)
-    ia, ib = np.triu_indices(m, 1)
-    cols = np.arange(len(ia))
-    sx = cov[:, ia] - cov[:, ib]  # Σx per pair, M x K
-    q = sx[ia, cols] - sx[ib, cols]  # xᵀΣx
-    cx = contrast[:, ia] - contrast[:, ib]  # cᵀΣx, (M-1) x K
-    vp = v[ia, ib]
     # a vote lowers Var(cᵀθ) by δ = v (cᵀΣx)² / (1 + v xᵀΣx), adding about δ/σ⁴ to its
-    # information; its value is Σ λ_c δ_c / σ_c⁴
-    gain = vp / (1.0 + vp * q) * ((lam / sigma**4) @ cx**2)
+    # information; its value is Σ λ_c δ_c / σ_c⁴. With P = CΣ (rows cᵀΣ) and W = diag(λ/σ⁴),
+    # Σ_c W_c (P_ca − P_cb)² = G_aa + G_bb − 2 G_ab for G = Pᵀ W P: O(M³), not O(M⁴)
+    gram = contrast.T @ ((lam / sigma**4)[:, None] * contrast)
+    ia, ib = np.triu_indices(m, 1)
+    q = cov[ia, ia] + cov[ib, ib] - 2 * cov[ia, ib]  # xᵀΣx
+    vp = v[ia, ib]
+    gain = vp / (1.0 + vp * q) * (gram[ia, ia] + gram[ib, ib] - 2 * gram[ia, ib])
     total = float(gain.sum())
     if not math.isfinite(total) or total <= 0:
         return {}
