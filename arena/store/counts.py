@@ -125,23 +125,27 @@ def apply(connection: Connection, tally: Tally) -> None:
     changes = sorted((key, int(votes), weight) for key, (votes, weight) in tally.deltas.items() if votes)
     if not changes:
         return
-    dialect_insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
-    statement = dialect_insert(VoteCount)
-    statement = statement.on_conflict_do_update(
-        index_elements=list(KEY),
-        set_={
-            "votes": VoteCount.votes + statement.excluded.votes,
-            "weight": VoteCount.weight + statement.excluded.weight,
-        },
-    )
     connection.execute(
-        statement, [{**key._asdict(), "votes": votes, "weight": weight} for key, votes, weight in changes]
+        _UPSERT[connection.dialect.name == "postgresql"],
+        [{**key._asdict(), "votes": votes, "weight": weight} for key, votes, weight in changes],
     )
     emptied = [key._asdict() for key, votes, _ in changes if votes < 0]
     if emptied:
         connection.execute(_DELETE_EMPTY, emptied)
 
 
+def _upsert(dialect_insert: Any) -> Any:
+    statement = dialect_insert(VoteCount)
+    return statement.on_conflict_do_update(
+        index_elements=list(KEY),
+        set_={
+            "votes": VoteCount.votes + statement.excluded.votes,
+            "weight": VoteCount.weight + statement.excluded.weight,
+        },
+    )
+
+
+_UPSERT = {False: _upsert(sqlite_insert), True: _upsert(pg_insert)}  # built once: the vote path's hot statement
 _DELETE_EMPTY = delete(VoteCount).where(
     *(getattr(VoteCount, name) == bindparam(name) for name in KEY), VoteCount.votes == 0
 )
