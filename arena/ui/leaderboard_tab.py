@@ -93,22 +93,16 @@ def build_leaderboard_tab(arena: Arena) -> tuple[gr.HTML, list, Callable[..., Aw
         show_progress="hidden",
         api_visibility="private",
     ).then(render, inputs, board, queue=False, show_progress="hidden", api_visibility="private")
-    group.change(
-        values_for,
-        [modality, group, dimension],
-        value,
-        queue=False,
-        show_progress="hidden",
-        api_visibility="private",
-    ).then(render, inputs, board, queue=False, show_progress="hidden", api_visibility="private")
-    dimension.input(  # another dimension may publish other values (k-anonymity is per board)
-        values_for,
-        [modality, group, dimension],
-        value,
-        queue=False,
-        show_progress="hidden",
-        api_visibility="private",
-    ).then(render, inputs, board, queue=False, show_progress="hidden", api_visibility="private")
+    # another group, or another dimension, may publish other values (k-anonymity is per board)
+    for changed in (group.change, dimension.input):
+        changed(
+            values_for,
+            [modality, group, dimension],
+            value,
+            queue=False,
+            show_progress="hidden",
+            api_visibility="private",
+        ).then(render, inputs, board, queue=False, show_progress="hidden", api_visibility="private")
     for trigger in (value.input, style.input, refresh.click):
         trigger(render, inputs, board, queue=False, show_progress="hidden", api_visibility="private")
     _compare_section(arena, modality, dimension)
