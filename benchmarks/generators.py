@@ -237,7 +237,7 @@ async def bench_text(path: Path, max_tokens: int, dtype: str) -> dict:
         await lm.generate(text_requests(1, 8, offset=999)[0])  # warm-up
         for concurrency in CONCURRENCY:
             requests = text_requests(concurrency, max_tokens)
-            before = dict(lm.stats)
+            before = lm.health()
             outputs, seconds = await timed(requests, lm)
             tokens = sum(output.completion_tokens for output in outputs)
             results["runs"].append(
@@ -247,7 +247,7 @@ async def bench_text(path: Path, max_tokens: int, dtype: str) -> dict:
                     "seconds": round(seconds, 3),
                     "tokens": tokens,
                     "tokens_per_s": round(tokens / seconds, 1),
-                    "forward_passes": lm.stats["forward_passes"] - before["forward_passes"],
+                    "forward_passes": lm.health()["forward_passes"] - before["forward_passes"],
                     **memory(),
                 }
             )

@@ -54,7 +54,9 @@ class LocalOptions(_Strict):
     allow_download: bool = False
     max_batch_size: int = Field(8, ge=1, le=256)
     batch_wait_ms: float = Field(10.0, ge=0, le=5000)
-    defaults: dict = Field(default_factory=dict)  # max_tokens, temperature, steps, guidance, width, height
+    max_queue: int = Field(64, ge=1, le=100_000)  # requests waiting beyond the running batch; more get 429
+    kv_cache_tokens: int | None = Field(None, ge=1)  # text: KV positions running rows may reserve (GPU: also memory)
+    defaults: dict = Field(default_factory=dict)  # max_tokens, temperature, steps, guidance, width, height, max_faces
 
     @field_validator("device")
     @classmethod

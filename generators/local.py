@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 import torch
 
@@ -51,8 +51,17 @@ class LocalGenerator(Generator, ABC, Generic[P]):
         if self.batched:
             options = self.entry.options
             self._batcher = DynamicBatcher(
-                self._run_batch, self._executor, options.max_batch_size, options.batch_wait_ms
+                self._run_batch,
+                self._executor,
+                options.max_batch_size,
+                options.batch_wait_ms,
+                max_queue=options.max_queue,
+                name=self.name,
             )
+
+    def health(self) -> dict[str, Any]:
+        """Counters since start; for batched backends also the queue and last minute's wait and compute."""
+        return {**self.stats, **(self._batcher.health() if self._batcher is not None else {})}
 
     def _load_locked(self) -> None:
         with LOAD_LOCK:
@@ -97,8 +106,8 @@ class LocalGenerator(Generator, ABC, Generic[P]):
         self._require_loaded()
         assert self._batcher is not None  # made with the executor when `batched`
         job = Job(self._spec(request))
-        self.stats["requests"] += 1
         await self._batcher.submit(job)
+        self.stats["requests"] += 1
         return job
 
     def _spec(self, request: GenerationRequest) -> P:

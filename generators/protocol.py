@@ -63,6 +63,15 @@ class InvalidRequestError(GeneratorError):
         self.code = code
 
 
+class OverloadedError(GeneratorError):
+    """The model's queue is full: the worker answers 429 with `Retry-After` instead of queueing
+    without bound (a client that retries later, or another replica, is served sooner)."""
+
+    def __init__(self, message: str, *, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 class ConfigError(Exception):
     """A models file or backend option is wrong; raised at start, naming the entry."""
 
@@ -225,6 +234,10 @@ class Generator:
 
     async def close(self) -> None:
         """Release weights, connections."""
+
+    def health(self) -> dict[str, Any]:
+        """What the worker's `/health` says about this model (counters, queue, latencies); none by default."""
+        return {}
 
     def stream(self, request: GenerationRequest) -> TextStream:
         if self.modality != "text":

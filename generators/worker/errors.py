@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from generators.errors import ErrorCode, error_body, error_type_for, status_phrase
-from generators.protocol import GeneratorError, InvalidRequestError
+from generators.protocol import GeneratorError, InvalidRequestError, OverloadedError
 
 log = logging.getLogger("generators.worker")
 
@@ -20,24 +20,38 @@ log = logging.getLogger("generators.worker")
 class WorkerError(Exception):
     """A request the worker refuses, with the HTTP status, the parameter at fault and a code."""
 
-    def __init__(self, status: int, message: str, *, code: str | None = None, param: str | None = None):
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        code: str | None = None,
+        param: str | None = None,
+        headers: dict[str, str] | None = None,
+    ):
         super().__init__(message)
         self.status = status
         self.code = code
         self.param = param
+        self.headers = headers or {}
 
     def body(self) -> dict[str, Any]:
         return error_body(str(self), error_type_for(self.status), self.code, self.param)
 
     def response(self, headers: dict[str, str] | None = None) -> JSONResponse:
-        return JSONResponse(self.body(), status_code=self.status, headers=headers)
+        return JSONResponse(self.body(), status_code=self.status, headers={**self.headers, **(headers or {})})
 
 
 def from_generator_error(exc: GeneratorError, request_id: str | None = None) -> WorkerError:
-    """A backend's failure as the worker answers it: 400 for the request's fault, else 422.
+    """A backend's failure as the worker answers it: 400 for the request's fault, 429 with
+    `Retry-After` when the model's queue is full, else 422.
 
     422 (not 5xx) because generating again would fail again: clients do not retry it.
     """
+    if isinstance(exc, OverloadedError):
+        return WorkerError(
+            429, str(exc), code=ErrorCode.RATE_LIMIT_EXCEEDED, headers={"Retry-After": str(exc.retry_after_s)}
+        )
     if isinstance(exc, InvalidRequestError):
         return WorkerError(400, str(exc), code=exc.code, param=exc.param)
     log.warning("request %s: generation failed: %s", request_id or "-", exc.detail)

@@ -89,6 +89,7 @@ _ERROR_DESCRIPTIONS = {
     404: "no such model (`model_not_found`)",
     413: "the request body is over the worker's limit (`request_too_large`)",
     422: "the model failed to generate (`generation_failed`); trying again gives the same",
+    429: "the model's queue is full (`rate_limit_exceeded`); try again after `Retry-After` seconds",
 }
 
 
@@ -104,7 +105,7 @@ Worker = Depends(worker_state)
 async def health(worker: WorkerState = Worker) -> Health:
     return Health(
         models={
-            name: {"modality": generator.modality, **getattr(generator, "stats", {})}
+            name: {"modality": generator.modality, **generator.health()}
             for name, generator in worker.generators.items()
         }
     )
@@ -137,7 +138,7 @@ async def retrieve_model(model_id: str, worker: WorkerState = Worker) -> ModelCa
             "description": "a chat.completion, or with `stream` server-sent chat.completion.chunk events "
             "ending with `data: [DONE]`",
         },
-        **_errors(400, 401, 404, 413, 422),
+        **_errors(400, 401, 404, 413, 422, 429),
     },
 )
 async def chat_completions(body: ChatRequest, request: Request, worker: WorkerState = Worker) -> Any:
@@ -316,7 +317,7 @@ async def chat_events(
 # ---- images and 3D ---------------------------------------------------------------
 
 
-@router.post("/v1/images/generations", response_model=ImagesResponse, responses=_errors(400, 401, 404, 413, 422))
+@router.post("/v1/images/generations", response_model=ImagesResponse, responses=_errors(400, 401, 404, 413, 422, 429))
 async def images_generations(body: ImageRequest, worker: WorkerState = Worker) -> ImagesResponse:
     generator = worker.pick(body.model, "image")
     refuse_unsupported(body, UNSUPPORTED_IMAGE)
@@ -343,7 +344,7 @@ async def images_generations(body: ImageRequest, worker: WorkerState = Worker) -
     return ImagesResponse(created=int(time.time()), data=data)
 
 
-@router.post("/v1/3d/generations", response_model=MeshResponse, responses=_errors(400, 401, 404, 413, 422))
+@router.post("/v1/3d/generations", response_model=MeshResponse, responses=_errors(400, 401, 404, 413, 422, 429))
 async def mesh_generations(body: MeshRequest, worker: WorkerState = Worker) -> MeshResponse:
     generator = worker.pick(body.model, "3d")
     image = None

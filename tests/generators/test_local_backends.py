@@ -84,7 +84,7 @@ async def test_abandoned_stream_stops_its_generation(entries):
         await stream.aclose()
         # the next request gets the model's thread only once the abandoned row stopped
         await lm.generate(GenerationRequest.from_prompt("text", "hi", seed=1, max_tokens=2))
-        assert lm.stats["forward_passes"] < 200
+        assert lm.health()["forward_passes"] < 200
     finally:
         await lm.close()
 
