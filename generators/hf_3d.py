@@ -1,8 +1,10 @@
 """`hf-3d`: diffusers Shap-E, text-to-3D (ShapEPipeline) or image-to-3D (ShapEImg2ImgPipeline).
 
 The pipeline denoises a latent; the renderer turns it into a signed distance field,
-runs marching cubes and colours the vertices; trimesh writes the result as GLB.
-Requests run one at a time on the model's thread: a 3D decode already fills the GPU.
+runs marching cubes and colours the vertices; the mesh is simplified to the model's face
+budget (`defaults.max_faces`, 100k unless set; see `generators.mesh_budget`) and trimesh
+writes it as GLB. Requests run one at a time on the model's thread: a 3D decode already
+fills the GPU.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import torch
 
 from generators.config import LocalEntry
 from generators.local import LocalGenerator
+from generators.mesh_budget import DEFAULT_MAX_FACES, simplify
 from generators.protocol import ConfigError, GenerationRequest, GeneratorError, InvalidRequestError, MeshOutput
 
 
@@ -85,7 +88,8 @@ class HF3DGenerator(LocalGenerator):
         mesh = self.pipe.shap_e_renderer.decode_to_mesh(
             latents[0][None], self.device, grid_size=int(options.get("grid_size", 128))
         )
-        return mesh_to_glb(mesh.verts, mesh.faces, mesh.vertex_channels)
+        max_faces = int(options.get("max_faces", DEFAULT_MAX_FACES))
+        return mesh_to_glb(mesh.verts, mesh.faces, mesh.vertex_channels, max_faces)
 
 
 def _refuse_empty_mesh(module, inputs, raw_mesh) -> None:
@@ -108,8 +112,11 @@ def _open_image(png: bytes):
     return image.convert("RGB")
 
 
-def mesh_to_glb(verts: torch.Tensor, faces: torch.Tensor, channels: dict | None = None) -> MeshOutput:
-    """A vertex-coloured triangle mesh as GLB bytes (colours from R, G, B channels in 0..1)."""
+def mesh_to_glb(
+    verts: torch.Tensor, faces: torch.Tensor, channels: dict | None = None, max_faces: int = DEFAULT_MAX_FACES
+) -> MeshOutput:
+    """A vertex-coloured triangle mesh as GLB bytes (colours from R, G, B channels in 0..1),
+    with at most `max_faces` faces."""
     import trimesh
 
     vertices = verts.detach().float().cpu().numpy()
@@ -120,6 +127,7 @@ def mesh_to_glb(verts: torch.Tensor, faces: torch.Tensor, channels: dict | None 
     if channels and all(key in channels for key in "RGB"):
         rgb = torch.stack([channels[key].detach().float().cpu() for key in "RGB"], dim=1).numpy()
         colors = (np.clip(rgb, 0.0, 1.0) * 255).round().astype(np.uint8)
+    vertices, triangles, colors = simplify(vertices, triangles, colors, max_faces)
     mesh = trimesh.Trimesh(vertices=vertices, faces=triangles, vertex_colors=colors, process=False)
     glb = mesh.export(file_type="glb")
     assert isinstance(glb, bytes)
