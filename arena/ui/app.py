@@ -12,9 +12,11 @@ from fastapi import FastAPI
 from arena.runtime import Arena
 from arena.ui.about import build_about_tab
 from arena.ui.battle import MODALITY_LABELS, build_panel
+from arena.ui.connection import HEAD as CONNECTION_HEAD
 from arena.ui.data_tab import build_data_tab
 from arena.ui.leaderboard_tab import build_leaderboard_tab
 from arena.ui.profile import build_profile_form
+from arena.ui.restore import wire_restore
 from arena.ui.submit_tab import build_submit_tab
 from arena.ui.voter import VoterCookieMiddleware
 
@@ -68,12 +70,13 @@ def build_ui(arena: Arena) -> gr.Blocks:
     """The whole page; the services do the work, this only arranges and wires components."""
     with gr.Blocks(title="Open Arena", analytics_enabled=False) as page:
         gr.Markdown(INTRO, elem_id="intro")
-        with gr.Tabs(elem_id="main-tabs", overflow_behavior="wrap"):
+        panels = []
+        with gr.Tabs(elem_id="main-tabs", overflow_behavior="wrap") as main_tabs:
             with gr.Tab("Arena", id="arena", elem_id="tab-arena"):
-                with gr.Tabs(elem_id="arena-modalities", overflow_behavior="wrap"):
+                with gr.Tabs(elem_id="arena-modalities", overflow_behavior="wrap") as arena_tabs:
                     for label, modality in MODALITIES:
                         with gr.Tab(label, id=f"arena-{modality}", elem_id=f"tab-arena-{modality}"):
-                            build_panel(arena, modality)
+                            panels.append(build_panel(arena, modality))
                 with gr.Accordion("About you (optional)", open=False, elem_id="profile"):
                     profile_fields, load_profile = build_profile_form(arena)
             with gr.Tab("Side-by-side", id="sbs", elem_id="tab-sbs"):
@@ -81,10 +84,10 @@ def build_ui(arena: Arena) -> gr.Blocks:
                     "Pick both models by name and compare them. These votes are stored, but they "
                     "**never count on the main leaderboard**."
                 )
-                with gr.Tabs(elem_id="sbs-modalities", overflow_behavior="wrap"):
+                with gr.Tabs(elem_id="sbs-modalities", overflow_behavior="wrap") as sbs_tabs:
                     for label, modality in MODALITIES:
                         with gr.Tab(label, id=f"sbs-{modality}", elem_id=f"tab-sbs-{modality}"):
-                            build_panel(arena, modality, named=True)
+                            panels.append(build_panel(arena, modality, named=True))
             with gr.Tab("Leaderboard", id="leaderboard", elem_id="tab-leaderboard") as leaderboard_tab:
                 board, board_inputs, render = build_leaderboard_tab(arena)
             build_data_tab(arena)
@@ -94,6 +97,7 @@ def build_ui(arena: Arena) -> gr.Blocks:
         leaderboard_tab.select(
             render, board_inputs, board, queue=False, show_progress="hidden", api_visibility="private"
         )
+        wire_restore(arena, page, panels, {"main": main_tabs, "arena": arena_tabs, "sbs": sbs_tabs})
         page.load(load_profile, None, profile_fields, queue=False, show_progress="hidden", api_visibility="private")
     page.queue(default_concurrency_limit=None)
     return page
@@ -113,6 +117,6 @@ def mount(app: FastAPI, arena: Arena) -> FastAPI:
         ssr_mode=False,
         theme=theme,
         css=CSS,
-        head=HEAD,
+        head=HEAD + CONNECTION_HEAD,
         show_error=False,
     )

@@ -69,13 +69,19 @@ class Panel:
     reveal: gr.Markdown
     regenerate: gr.Button
     new_battle: gr.Button
+    saved: gr.BrowserState  # this browser's unvoted battle id, restored after a reload (restore.py)
     picks: list[gr.Dropdown] = field(default_factory=list)
+
+    @property
+    def prefix(self) -> str:
+        return f"{'sbs' if self.named else 'arena'}-{self.modality}"
 
     @property
     def outputs(self) -> list:
         """Every component a handler may update (handlers return a dict of some of them)."""
         return [
             self.state,
+            self.saved,
             self.prompt,
             self.send,
             self.out_a,
@@ -175,10 +181,16 @@ def build_panel(arena: Arena, modality: str, named: bool = False) -> Panel:
         reveal,
         regenerate,
         new_battle,
+        gr.BrowserState(None, storage_key=f"open-arena-battle-{prefix}", secret=page_secret(arena)),
         picks,
     )
     _wire(arena, panel)
     return panel
+
+
+def page_secret(arena: Arena) -> str:
+    """The key of the page's browser storage: derived, and stable across restarts so a reload finds its battle."""
+    return arena.settings.subkey("page-storage").hex()
 
 
 def _output(modality: str, side: str, elem_id: str) -> gr.components.Component:
@@ -264,7 +276,7 @@ def _runner(arena: Arena, panel: Panel):
         prompt = (values[panel.prompt] or "").strip()
         state = values[panel.state]
         if not prompt:
-            yield {panel.status: _status("Type a prompt first, or press Random prompt.", "info")}
+            yield {panel.status: status_html("Type a prompt first, or press Random prompt.", "info")}
             return
         who = client_of(arena, request)
         follow_up = (
@@ -284,10 +296,10 @@ def _runner(arena: Arena, panel: Panel):
         for chat in history:
             chat += [{"role": "user", "content": prompt}, {"role": "assistant", "content": ""}]
         yield {
-            **_locked(panel, working=True),
+            **locked(panel, working=True),
             panel.state: state,
             panel.prompt: _prompt_box(panel, working=True),
-            panel.status: _status(WORKING[panel.modality], "working"),
+            panel.status: status_html(WORKING[panel.modality], "working"),
             panel.reveal: "",
             **_cleared_outputs(panel, history),
         }
@@ -296,7 +308,7 @@ def _runner(arena: Arena, panel: Panel):
             async for event in events:
                 if isinstance(event, Started):
                     state = {**state, "id": event.battle_id}
-                    yield {panel.state: state}
+                    yield {panel.state: state, panel.saved: event.battle_id}
                 elif isinstance(event, Chunk):
                     chat = history[0 if event.side == "a" else 1]
                     first = not chat[-1]["content"]
@@ -310,9 +322,9 @@ def _runner(arena: Arena, panel: Panel):
         except ArenaError as exc:
             state = {**state, "status": "ready" if follow_up else "idle"}
             yield {
-                **_unlocked(panel, votable=bool(follow_up)),
+                **unlocked(panel, votable=bool(follow_up)),
                 panel.state: state,
-                panel.status: _status(str(exc), "error"),
+                panel.status: status_html(str(exc), "error"),
             }
 
     return run
@@ -335,30 +347,33 @@ def _regenerator(panel: Panel, run):
 def _finished(arena: Arena, panel: Panel, view: BattleView, history: list[list]) -> dict:
     """The end of a turn: final outputs, then votes enabled (ready) or the failure explained."""
     turn = view.turns[-1] if view.turns else {}
-    values = [_final_value(arena, panel.modality, turn.get(side), history[i]) for i, side in enumerate("ab")]
+    values = [final_value(arena, panel.modality, turn.get(side), history[i]) for i, side in enumerate("ab")]
     ready = view.status == "ready"
     state = {"id": view.id, "status": view.status, "prompt": view.conversation[0], "voted": False}
     # 3D: the votes open only once the viewers hold both models (see _show_models)
     update = {
-        **_unlocked(panel, votable=ready and panel.modality != "3d"),
+        **unlocked(panel, votable=ready and panel.modality != "3d"),
         panel.state: state,
         panel.regenerate: gr.Button(interactive=True),  # a failed battle may be regenerated too
     }
     for out, side, name, value in zip((panel.out_a, panel.out_b), "AB", (view.model_a, view.model_b), values):
-        update[out] = _relabel(side, name) if panel.modality == "3d" else _relabel(side, name, value=value)
+        update[out] = relabel(side, name) if panel.modality == "3d" else relabel(side, name, value=value)
     if panel.modality == "3d":
         state["models"] = values  # shown by _show_models
     if ready:
         hint = "Both outputs are complete. Which is better? Vote below"
         hint += ", or send a follow-up message to both." if panel.modality == "text" else "."
-        update[panel.status] = _status(hint, "info")
+        update[panel.status] = status_html(hint, "info")
     else:
-        message = view.error or "one of the models failed"
-        update[panel.status] = _status(
-            f"This battle failed: {message}. It cannot take a vote. Press New battle to try again.", "error"
-        )
+        update[panel.status] = failure_status(view)
         update[panel.vote_row] = gr.Row(visible=False)
+        update[panel.saved] = None  # nothing to come back to
     return update
+
+
+def failure_status(view: BattleView) -> str:
+    message = view.error or "one of the models failed"
+    return status_html(f"This battle failed: {message}. It cannot take a vote. Press New battle to try again.", "error")
 
 
 def _prompt_box(panel: Panel, working: bool) -> gr.Textbox:
@@ -388,7 +403,7 @@ def _show_models(panel: Panel, state: dict) -> dict:
     }
 
 
-def _final_value(arena: Arena, modality: str, output: SideOutput | None, chat: list):
+def final_value(arena: Arena, modality: str, output: SideOutput | None, chat: list):
     if modality == "text":
         if output is not None:
             content = output.text if output.error is None else f"⚠️ This side failed: {output.error}"
@@ -406,12 +421,12 @@ def _voter(arena: Arena, panel: Panel, winner: Winner):
     async def vote(values: dict, request: gr.Request):
         state = values[panel.state]
         if state.get("status") != "ready" or state.get("voted") or not state.get("id"):
-            return {panel.status: _status("There is nothing to vote on yet.", "info")}
+            return {panel.status: status_html("There is nothing to vote on yet.", "info")}
         who = client_of(arena, request)
         try:
             result = await arena.battles.vote(state["id"], who.voter_id, winner, Dimension.OVERALL, ip_hash=who.ip_hash)
         except ArenaError as exc:
-            return {panel.status: _status(str(exc), "error")}
+            return {panel.status: status_html(str(exc), "error")}
         problems = []  # the overall vote stands even if an optional one is refused
         for dimension, radio in panel.dimensions.items():
             if choice := values[radio]:
@@ -422,17 +437,18 @@ def _voter(arena: Arena, panel: Panel, winner: Winner):
         counted = "" if result.valid or panel.named else f" (not counted: {result.invalid_reason})"
         note = " Side-by-side votes are stored but never count on the main leaderboard." if panel.named else ""
         return {
-            **_locked(panel, working=False),
+            **locked(panel, working=False),
             panel.prompt: gr.Textbox(interactive=False),
             panel.send: gr.Button(interactive=False),
             panel.state: {**state, "voted": True, "status": "voted"},
-            panel.out_a: _relabel("A", result.model_a),
-            panel.out_b: _relabel("B", result.model_b),
+            panel.saved: None,
+            panel.out_a: relabel("A", result.model_a),
+            panel.out_b: relabel("B", result.model_b),
             panel.reveal: (
                 f"**Model A** was **{result.model_a}** · **Model B** was **{result.model_b}**."
                 f" You voted *{CHOICE_LABELS[winner]}*; thanks, your vote is recorded{counted}.{note}"
             ),
-            panel.status: _status(
+            panel.status: status_html(
                 "Vote recorded. This battle is locked; press New battle for another."
                 + "".join(f" Not recorded: {problem}." for problem in problems),
                 "error" if problems else "ok",
@@ -444,8 +460,9 @@ def _voter(arena: Arena, panel: Panel, winner: Winner):
 
 def _reset(panel: Panel) -> dict:
     return {
-        **_unlocked(panel, votable=False),
+        **unlocked(panel, votable=False),
         panel.state: {},
+        panel.saved: None,
         panel.prompt: gr.Textbox(value="", interactive=True),
         panel.status: "",
         panel.reveal: "",
@@ -455,7 +472,7 @@ def _reset(panel: Panel) -> dict:
     }
 
 
-def _relabel(side: str, name: str | None, **value) -> dict:
+def relabel(side: str, name: str | None, **value) -> dict:
     """The output's label, with the model's name once it may be shown (gr.update keeps value=None)."""
     return gr.update(label=f"Model {side}" + (f" · {name}" if name else ""), **value)
 
@@ -466,12 +483,10 @@ def _cleared_outputs(panel: Panel, history: list[list]) -> dict:
     (A Chatbot ignores a None value, hence lists for text.)
     """
     values = history if panel.modality == "text" else [None, None]
-    return {
-        out: _relabel(side, None, value=value) for out, side, value in zip((panel.out_a, panel.out_b), "AB", values)
-    }
+    return {out: relabel(side, None, value=value) for out, side, value in zip((panel.out_a, panel.out_b), "AB", values)}
 
 
-def _locked(panel: Panel, working: bool) -> dict:
+def locked(panel: Panel, working: bool) -> dict:
     """While generating (or after the vote) nothing can be voted, sent or regenerated."""
     return {
         panel.vote_row: gr.Row(visible=True),
@@ -484,7 +499,7 @@ def _locked(panel: Panel, working: bool) -> dict:
     }
 
 
-def _unlocked(panel: Panel, votable: bool) -> dict:
+def unlocked(panel: Panel, votable: bool) -> dict:
     return {
         panel.vote_row: gr.Row(visible=True),
         **{button: gr.Button(interactive=votable) for button in panel.vote_buttons},
@@ -496,7 +511,7 @@ def _unlocked(panel: Panel, votable: bool) -> dict:
     }
 
 
-def _status(message: str, kind: str) -> str:
+def status_html(message: str, kind: str) -> str:
     """A live status line; `working` adds an indeterminate progress bar (CSS only)."""
     bar = '<div class="arena-progress" aria-hidden="true"><div></div></div>' if kind == "working" else ""
     return (
