@@ -73,8 +73,10 @@ class Run:
 def board(counts: pd.DataFrame, weighted: bool) -> Any:
     frame = counts[counts["count"] > 0].reset_index()
     if weighted:
-        frame["weight"] = frame["inverse"] / frame["count"]
-        frame["weight"] /= (frame["inverse"].sum()) / frame["count"].sum()
+        # a cell of votes with weights w_i as one row the sandwich reads right: count (Σw)²/Σw²
+        # and weight Σw²/Σw keep Σw (the fit) and Σw² (the variance); normalised to mean 1
+        frame["weight"] = frame["inverse2"] / frame["inverse"] / (frame["inverse"].sum() / frame["count"].sum())
+        frame["count"] = frame["inverse"] ** 2 / frame["inverse2"]
     return rank(frame, ci="sandwich", rounds=ROUNDS, weight="weight" if weighted else None, provisional_votes=0)
 
 
@@ -116,7 +118,7 @@ def simulate(args: argparse.Namespace, sampler: str, seed: int) -> Run:
         [(a, b, w) for a, b in uniform_pairs(dict.fromkeys(names, 1.0)) for w in WINNERS],
         names=["model_a", "model_b", "winner"],
     )
-    counts = pd.DataFrame({"count": 0.0, "inverse": 0.0}, index=index)
+    counts = pd.DataFrame({"count": 0.0, "inverse": 0.0, "inverse2": 0.0}, index=index)
     pos = {n: k for k, n in enumerate(names)}
     run = Run(sampler, seed)
     result = None
@@ -143,10 +145,11 @@ def simulate(args: argparse.Namespace, sampler: str, seed: int) -> Run:
                 "winner": WINNERS[outcome],
                 "count": 1.0,
                 "inverse": 1.0 / prob[pick],
+                "inverse2": 1.0 / prob[pick] ** 2,
             }
         )
         add = batch.groupby(["model_a", "model_b", "winner"]).sum()
-        counts.loc[add.index, ["count", "inverse"]] += add[["count", "inverse"]].to_numpy()
+        counts.loc[add.index, ["count", "inverse", "inverse2"]] += add[["count", "inverse", "inverse2"]].to_numpy()
         votes += args.batch
         result = board(counts, weighted=args.board == "ipw")
         width, resolved, expected, _ = measure(result, names, true)

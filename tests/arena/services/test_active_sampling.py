@@ -36,14 +36,15 @@ class FakeBoard:
 
 def fake_board(ratings: dict[str, float], per_pair: int) -> FakeBoard:
     """A board as a uniform design of `per_pair` votes per pair would leave it: ratings as
-    given, 95% intervals from the Bradley-Terry information of those votes."""
+    given, 95% intervals of the centred ratings from the Bradley-Terry information of those votes."""
     names = sorted(ratings, key=lambda n: -ratings[n])
     theta = np.array([ratings[n] for n in names]) / SCALE
     p = 1 / (1 + np.exp(-(theta[:, None] - theta[None, :])))
     info = per_pair * p * (1 - p)
     np.fill_diagonal(info, 0.0)
     cov = np.linalg.inv(np.diag(info.sum(1)) - info + np.eye(len(names)) / len(names))
-    half = Z95 * np.sqrt(np.diag(cov)) * SCALE
+    centred = cov - cov.mean(axis=0) - cov.mean(axis=1)[:, None] + cov.mean()  # as the board's ratings are
+    half = Z95 * np.sqrt(np.diag(centred)) * SCALE
     rows = [
         {"model": n, "rating": ratings[n], "ci_low": ratings[n] - h, "ci_high": ratings[n] + h, "votes": 0}
         for n, h in zip(names, half, strict=True)
@@ -68,6 +69,25 @@ def test_active_sampler_prefers_uncertain_neighbours_to_certain_far_apart_pairs(
             assert scores[near] > 3 * scores[certain], (near, certain, scores)
     # the three uncertain neighbour pairs take more than their uniform share (3 of 15) many times over
     assert sum(scores[p] for p in neighbours) > 0.5
+
+
+def test_a_fitted_board_with_many_votes_still_sends_votes_to_its_unresolved_neighbours():
+    # the arena's own fit, 20,000 votes: the centred intervals are narrow, far narrower than the
+    # ratings' overall level is pinned by the prior; two models 5 Elo apart are still unresolved
+    rng = np.random.default_rng(0)
+    strengths = {"near-1": 1005.0, "near-2": 1000.0, "far": 800.0}
+    rows = []
+    for a, b in combinations(strengths, 2):
+        p = 1 / (1 + 10 ** ((strengths[b] - strengths[a]) / 400))
+        wins = int(rng.binomial(6667, p))
+        rows += [(a, b, "model_a", wins), (a, b, "model_b", 6667 - wins)]
+    board = rank(pd.DataFrame(rows, columns=["model_a", "model_b", "winner", "count"]), ci="sandwich")
+    counts = {
+        str(r): {str(c): float(v) for c, v in row.items() if pd.notna(v)} for r, row in board.battle_counts.iterrows()
+    }
+    scores = active_scores(board.records(), counts)
+    assert scores, "an unresolved neighbour pair must get votes"
+    assert max(scores, key=scores.get) == ("near-1", "near-2")
 
 
 def test_every_pair_keeps_the_floor_and_the_distribution_sums_to_one():
