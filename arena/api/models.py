@@ -184,6 +184,8 @@ class ModelOut(FromAttributes):
     open_weights: bool | None
     parameters: str | None
     output_format: str | None
+    description: str | None = None
+    url: str | None = None
 
 
 class BoardGroupOut(BaseModel):

@@ -52,6 +52,8 @@ def sync_models(store: Store, entries: list[ModelEntry]) -> None:
             model.open_weights = entry.display.open_weights
             model.parameters = entry.display.parameters
             model.output_format = entry.display.output_format
+            model.description = entry.display.description
+            model.url = entry.display.url
             model.weight = entry.weight
             if model.status != ModelStatus.DISABLED or model.disabled_by in (None, DisabledBy.FILE):
                 _set_status(model, ModelStatus(entry.status), DisabledBy.FILE, DISABLED_IN_FILE)
@@ -137,6 +139,8 @@ class PublicModel:
     open_weights: bool | None
     parameters: str | None
     output_format: str | None
+    description: str | None = None
+    url: str | None = None
 
 
 def list_models(store: Store, modality: Modality | None = None) -> list[PublicModel]:
@@ -154,6 +158,8 @@ def list_models(store: Store, modality: Modality | None = None) -> list[PublicMo
                 model.open_weights,
                 model.parameters,
                 model.output_format,
+                model.description,
+                model.url,
             )
             for model in session.scalars(query)
         ]

@@ -14,7 +14,7 @@ from arena.ui.about import build_about_tab
 from arena.ui.battle import MODALITY_LABELS, build_panel
 from arena.ui.connection import HEAD as CONNECTION_HEAD
 from arena.ui.data_tab import build_data_tab
-from arena.ui.leaderboard_tab import build_leaderboard_tab
+from arena.ui.leaderboard_tab import build_leaderboard_tab, wire_leaderboard
 from arena.ui.profile import build_profile_form
 from arena.ui.restore import wire_restore
 from arena.ui.submit_tab import build_submit_tab
@@ -89,14 +89,12 @@ def build_ui(arena: Arena) -> gr.Blocks:
                         with gr.Tab(label, id=f"sbs-{modality}", elem_id=f"tab-sbs-{modality}"):
                             panels.append(build_panel(arena, modality, named=True))
             with gr.Tab("Leaderboard", id="leaderboard", elem_id="tab-leaderboard") as leaderboard_tab:
-                board, board_inputs, render = build_leaderboard_tab(arena)
+                board = build_leaderboard_tab(arena)
             build_data_tab(arena)
             build_submit_tab(arena)
             with gr.Tab("About", id="about", elem_id="tab-about"):
                 build_about_tab(arena)
-        leaderboard_tab.select(
-            render, board_inputs, board, queue=False, show_progress="hidden", api_visibility="private"
-        )
+        wire_leaderboard(page, main_tabs, leaderboard_tab, board)
         wire_restore(arena, page, panels, {"main": main_tabs, "arena": arena_tabs, "sbs": sbs_tabs})
         page.load(load_profile, None, profile_fields, queue=False, show_progress="hidden", api_visibility="private")
     page.queue(default_concurrency_limit=None)
