@@ -75,6 +75,7 @@ class Settings:
     sampler: str = "uniform"  # uniform | active, or modality:sampler pairs (text:active,image:uniform)
     sampler_floor: float = 0.1  # the active sampler keeps this share of the uniform distribution
     inverse_propensity: bool = False  # boards weigh each vote by 1/(probability its pair was drawn)
+    mix_3d_formats: bool = False  # 3D battles may pair an untextured mesh with a textured one
     health_every_s: float = 60.0  # between health checks of remote models
     health_failures: int = 3  # consecutive failures (battles or checks) that disable a remote model
     secret_kept: bool = False  # the secret is the one generated in the data dir, not ARENA_SECRET_KEY
@@ -213,6 +214,7 @@ ENVIRONMENT: dict[str, Callable[[str], object]] = {
     "sampler": _samplers,
     "sampler_floor": _fraction,
     "inverse_propensity": _flag,
+    "mix_3d_formats": _flag,
     "health_every_s": float,
     "health_failures": int,
 }

@@ -23,6 +23,7 @@ from arena.errors import Conflict, Forbidden, InvalidInput, NotFound, Unavailabl
 from arena.services.catalog import active_endpoints
 from arena.services.categories import categorise
 from arena.services.endpoints import Endpoints
+from arena.services.formats import output_formats, same_format_pairs
 from arena.services.health import Health
 from arena.services.languages import detect_language
 from arena.services.sampling import Pair, SampledBoard, active_pairs, active_scores, draw, uniform_pairs
@@ -236,6 +237,9 @@ class BattleService:
                 weights = await self.active_models(kind)
                 # O(models²), and O(models³) once per board fit with the active sampler: off the loop
                 distribution = await asyncio.to_thread(self.pair_distribution, kind, weights)
+                if kind == Modality.THREE_D and not self.settings.mix_3d_formats:
+                    formats = await self.store.run(output_formats, self.store, kind)
+                    distribution = same_format_pairs(distribution, *formats)
                 model_a, model_b, probability = draw(distribution, self.rng)
             except ValueError:
                 raise Unavailable(f"fewer than two {kind} models are available") from None

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from arena.runtime import Arena
 from arena.ui.about import build_about_tab
-from arena.ui.battle import MODALITY_LABELS, build_panel
+from arena.ui.battle import MODALITY_LABELS, PANEL_CSS, build_panel
 from arena.ui.connection import HEAD as CONNECTION_HEAD
 from arena.ui.data_tab import build_data_tab
 from arena.ui.leaderboard_tab import build_leaderboard_tab, wire_leaderboard
@@ -114,7 +114,7 @@ def mount(app: FastAPI, arena: Arena) -> FastAPI:
         run_history=False,
         ssr_mode=False,
         theme=theme,
-        css=CSS,
+        css=CSS + PANEL_CSS,
         head=HEAD + CONNECTION_HEAD,
         show_error=False,
     )

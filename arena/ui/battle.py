@@ -41,6 +41,13 @@ DIMENSION_CHOICES = [
     ("Tie", Winner.TIE.value),
     ("Both bad", Winner.BOTH_BAD.value),
 ]
+# Fair presentation: both sides drawn alike whatever the model returned. Every image fills
+# the same box (a 256-px image is scaled up to the box a 512-px one gets), so size never
+# tells the models apart.
+PANEL_CSS = """
+.arena-outputs .image-container, .arena-outputs .image-frame { width: 100%; height: 100%; }
+.arena-outputs .image-frame img { width: 100% !important; height: 100% !important; object-fit: contain; }
+"""
 STREAM_INTERVAL_S = 0.04  # at most ~25 screen updates a second while text streams
 WORKING = {"text": "Both models are answering…", "image": "Painting both images…", "3d": "Building both 3D models…"}
 PLACEHOLDER = {

@@ -2,8 +2,10 @@
 
 Quality 1 paints blurred blobs in the prompt's colours; quality 2 draws the
 recognised nouns as flat shapes on a flat sky and ground; quality 3 adds gradient
-light, outlines, highlights, shadows, anti-aliasing and a caption, so a voter can
-tell them apart at a glance and the best one is checkably "aligned" with the prompt.
+light, outlines, highlights, shadows and anti-aliasing, so a voter can tell them
+apart at a glance and the best one is checkably "aligned" with the prompt. No level
+writes text into its picture (neither the prompt nor a name): in an arena a caption
+would tell the models apart by something other than the picture's quality.
 """
 
 from __future__ import annotations
@@ -12,10 +14,9 @@ import asyncio
 import io
 import random
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFilter, ImageFont
+from PIL import Image, ImageDraw, ImageFilter
 
 from generators.demo.base import DemoGenerator, request_rng
 from generators.demo.painters import BACKDROP, GROUND, PAINTERS, SKY, WATER
@@ -95,7 +96,6 @@ def render(prompt: str, quality: int, rng: random.Random) -> tuple[bytes, int]:
         image = _picture(scene, size * scale, rng, detail=quality == 3)
         if scale > 1:
             image = image.resize((size, size), Image.Resampling.BOX)
-            _caption(image, prompt)
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", compress_level=3)
     return buffer.getvalue(), size
@@ -179,17 +179,3 @@ def _picture(scene: Scene, size: int, rng: random.Random, detail: bool) -> Image
         )
         GROUND["ball"][0](draw, size / 2, size * 0.85, size * 0.3, fallback, detail)
     return image
-
-
-@lru_cache(maxsize=1)
-def _font() -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
-    return ImageFont.load_default(size=13)
-
-
-def _caption(image: Image.Image, prompt: str) -> None:
-    """The prompt in small type along the bottom, as an illustration's caption."""
-    text = prompt if len(prompt) <= 70 else prompt[:67] + "..."
-    draw = ImageDraw.Draw(image)
-    width, height = image.size
-    draw.rectangle((0, height - 20, width, height), fill=(20, 20, 25))
-    draw.text((6, height - 17), text, fill=(235, 235, 235), font=_font())
