@@ -9,7 +9,8 @@ Errors are OpenAI's shape, `{"error": {"message", "type", "param", "code"}}`, as
 bodies and as events inside a stream: 400 for a request the model cannot serve as
 asked (the parameter named in `param`, e.g. `context_length_exceeded`), 404 for an
 unknown model, 413 for a body over `--max-body-bytes`, 422 when generation itself failed
-(so clients do not retry a deterministic failure), 5xx only for the worker itself.
+(so clients do not retry a deterministic failure), 429 with `Retry-After` when a model's
+queue (`max_queue`) is full, 5xx only for the worker itself.
 Every response carries an `x-request-id`.
 
 Modules: `schemas` (request and response bodies), `routes` (one function per

@@ -268,7 +268,11 @@ class ModelList(_Response):
 
 class Health(_Response):
     status: Literal["ok"] = "ok"
-    models: dict[str, dict[str, Any]] = Field(description="per model: modality and request/batch/forward-pass counts")
+    models: dict[str, dict[str, Any]] = Field(
+        description="per model: modality, request and forward-pass counts, queue length (`queued`) and refusals "
+        "(`refused`); over the last minute p50/p99 of time to first token (`ttft_*`, text), queue wait "
+        "(`queue_wait_*`) and batch compute (`compute_*`, images and 3D)"
+    )
 
 
 class ErrorDetail(_Response):
