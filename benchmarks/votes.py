@@ -8,6 +8,11 @@ a fresh SQLite file or a fresh PostgreSQL database, then:
 
     python benchmarks/votes.py --clients 32 --battles 3000 --database sqlite
     python benchmarks/votes.py --clients 32 --battles 3000 --database postgresql
+
+Soak mode (benchmarks/soak.py): N replicas on one PostgreSQL, mixed load for a duration,
+optionally with faults:
+
+    python benchmarks/votes.py --replicas 3 --clients 64 --duration 600 --faults
 """
 
 from __future__ import annotations
@@ -66,26 +71,36 @@ class Connection:
         self.host, self.port = host, port
         self.reader = self.writer = None
 
-    async def request(self, method: str, path: str, body: dict, headers: dict) -> tuple[int, dict]:
+    async def request(self, method: str, path: str, body: dict | None, headers: dict) -> tuple[int, dict]:
+        status, data, _ = await self.exchange(method, path, body, headers)
+        return status, data
+
+    async def exchange(self, method: str, path: str, body: dict | None, headers: dict) -> tuple[int, dict, dict]:
+        """One request: (status, JSON body, lower-cased headers). A server that says
+        `Connection: close` gets a new connection for the next request."""
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-        payload = json.dumps(body).encode()
+        payload = b"" if body is None else json.dumps(body).encode()
         head = f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: application/json\r\n"
         head += "".join(f"{k}: {v}\r\n" for k, v in headers.items())
         head += f"Content-Length: {len(payload)}\r\n\r\n"
         self.writer.write(head.encode() + payload)
         status_line = await self.reader.readline()
-        length = 0
+        if not status_line:
+            raise ConnectionResetError("the server closed the connection without an answer")
+        found: dict[str, str] = {}
         while (line := await self.reader.readline()) not in (b"\r\n", b""):
             name, _, value = line.decode().partition(":")
-            if name.lower() == "content-length":
-                length = int(value)
-        data = await self.reader.readexactly(length)
-        return int(status_line.split()[1]), json.loads(data)
+            found[name.strip().lower()] = value.strip()
+        data = await self.reader.readexactly(int(found.get("content-length", "0")))
+        if found.get("connection", "").lower() == "close":
+            self.close()
+        return int(status_line.split()[1]), json.loads(data) if data else {}, found
 
     def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
+        self.reader = self.writer = None
 
 
 async def run_phase(url: str, clients: int, jobs: list, make_request) -> tuple[list[float], list]:
@@ -151,18 +166,11 @@ async def bench(url: str, clients: int, battles: int, modality: str) -> tuple[in
     return sum(acknowledged), lines
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clients", type=int, default=32)
-    parser.add_argument("--battles", type=int, default=3000)
-    parser.add_argument("--modality", default="text", choices=["text", "image", "3d"])
-    parser.add_argument("--database", default="sqlite", choices=["sqlite", "postgresql"])
-    args = parser.parse_args()
-
-    workdir = Path(tempfile.mkdtemp(prefix="arena-bench-"))
+def server_env() -> dict[str, str]:
+    """`arena serve`'s environment for a load test: every vote-time check stays on (limits,
+    dwell: these instant votes are stored as too_fast), with the limits raised to fit this many
+    clients on one address in one burst."""
     env = {**os.environ, "ARENA_SECRET_KEY": "bench", "ARENA_LEADERBOARD_REFRESH_S": "3600"}
-    # Every vote-time check stays on (limits, dwell: these instant votes are stored as too_fast), with
-    # the limits raised to fit this many clients on one address in one burst.
     env.update(
         {
             f"ARENA_{name}": "1000000"
@@ -178,6 +186,29 @@ def main() -> int:
             )
         }
     )
+    return env
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--battles", type=int, default=3000)
+    parser.add_argument("--modality", default="text", choices=["text", "image", "3d"])
+    parser.add_argument("--database", default="sqlite", choices=["sqlite", "postgresql"])
+    parser.add_argument("--replicas", type=int, default=1, help="soak mode: `arena serve` processes on one PostgreSQL")
+    parser.add_argument("--duration", type=float, default=0, help="soak mode: seconds of mixed load (default: off)")
+    parser.add_argument(
+        "--faults", action="store_true", help="soak mode: restart PostgreSQL once, SIGKILL a replica once"
+    )
+    parser.add_argument("--refresh", type=float, default=5.0, help="soak mode: ARENA_LEADERBOARD_REFRESH_S")
+    args = parser.parse_args()
+
+    if args.duration:
+        from soak import soak_main
+
+        return soak_main(args)
+    workdir = Path(tempfile.mkdtemp(prefix="arena-bench-"))
+    env = server_env()
     database_name = None
     if args.database == "postgresql":
         database_name = f"arena_bench_{uuid.uuid4().hex[:10]}"
