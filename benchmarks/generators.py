@@ -321,7 +321,7 @@ async def bench_image(path: Path, steps: int, side: int) -> dict:
     return results
 
 
-async def bench_3d(path: Path, steps: int, grid: int) -> dict:
+async def bench_3d(path: Path, steps: int, grid: int, max_faces: int) -> dict:
     torch.cuda.reset_peak_memory_stats() if torch.cuda.is_available() else None
     shap_e = await load(
         "shap-e",
@@ -329,12 +329,13 @@ async def bench_3d(path: Path, steps: int, grid: int) -> dict:
         "hf-3d",
         path,
         dtype="float16" if torch.cuda.is_available() else "float32",
-        defaults={"steps": steps, "grid_size": grid},
+        defaults={"steps": steps, "grid_size": grid, "max_faces": max_faces},
     )
     results: dict = {
         "model": "shap-e-sized (random)",
         "steps": steps,
         "grid_size": grid,
+        "max_faces": max_faces,
         "memory_after_load": memory(),
         "runs": [],
     }
@@ -366,7 +367,7 @@ async def main(args: argparse.Namespace) -> dict:
         if "image" in args.only:
             report["image"] = await bench_image(build_sd15(root / "sd", args.quick), args.steps, args.size)
         if "3d" in args.only:
-            report["3d"] = await bench_3d(build_shap_e(root / "shap-e"), args.shap_e_steps, args.grid)
+            report["3d"] = await bench_3d(build_shap_e(root / "shap-e"), args.shap_e_steps, args.grid, args.max_faces)
     return report
 
 
@@ -397,6 +398,7 @@ if __name__ == "__main__":
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--shap-e-steps", type=int, default=64)
     parser.add_argument("--grid", type=int, default=128)
+    parser.add_argument("--max-faces", type=int, default=100_000, help="the 3D model's face budget")
     parser.add_argument("--quick", action="store_true", help="narrow image model, for a CPU smoke run")
     parser.add_argument("--out", type=Path, default=None)
     arguments = parser.parse_args()
