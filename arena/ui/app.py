@@ -14,6 +14,8 @@ from arena.ui.about import build_about_tab
 from arena.ui.battle import MODALITY_LABELS, PANEL_CSS, build_panel
 from arena.ui.connection import HEAD as CONNECTION_HEAD
 from arena.ui.data_tab import build_data_tab
+from arena.ui.layout import CSS as LAYOUT_CSS
+from arena.ui.layout import HEAD as LAYOUT_HEAD
 from arena.ui.leaderboard_tab import build_leaderboard_tab, wire_leaderboard
 from arena.ui.profile import build_profile_form
 from arena.ui.restore import wire_restore
@@ -54,8 +56,6 @@ CSS = """
 .arena-outputs button[aria-label="Clear"] { display: none !important; }
 :focus-visible { outline: 3px solid #2563eb !important; outline-offset: 2px; }
 @media (max-width: 480px) {
-  .arena-outputs { gap: 6px !important; }
-  .arena-outputs > * { min-width: 0 !important; flex: 1 1 0 !important; }
   .arena-votes > button, .arena-actions > button { flex: 1 1 45% !important; min-width: 0 !important; }
 }
 """
@@ -114,7 +114,7 @@ def mount(app: FastAPI, arena: Arena) -> FastAPI:
         run_history=False,
         ssr_mode=False,
         theme=theme,
-        css=CSS + PANEL_CSS,
-        head=HEAD + CONNECTION_HEAD,
+        css=CSS + PANEL_CSS + LAYOUT_CSS,
+        head=HEAD + CONNECTION_HEAD + LAYOUT_HEAD,
         show_error=False,
     )

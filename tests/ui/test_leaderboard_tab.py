@@ -131,14 +131,14 @@ def test_filters_offer_what_exists_and_the_board_is_shared_by_url(new_page, serv
 
     shared = new_page()
     shared.page.goto(page.url)
-    expect(shared.page.locator("#lb-value input")).to_have_value("FR")
+    expect(shared.page.locator("#lb-value input")).to_have_value("FR", timeout=20_000)
     expect(shared.page.locator("#lb-group input")).to_have_value("Country")
     expect(shared.page.locator("#lb-table")).to_be_visible()
 
     wrong = new_page()
     wrong.page.goto(f"{server.url}/?tab=leaderboard&modality=video&group=country&value=ZZ")
     board = wrong.page.locator("#lb-note")
-    expect(board).to_contain_text("\u201cvideo\u201d is not a modality")
+    expect(board).to_contain_text("\u201cvideo\u201d is not a modality", timeout=20_000)
     expect(board).to_contain_text("There is no leaderboard for country \u201cZZ\u201d")
 
 
