@@ -15,8 +15,10 @@ import torch
 from PIL import Image
 
 from generators.batching import DynamicBatcher, Job
+from generators.config import parse_models
 from generators.continuous import sample
 from generators.protocol import GenerationRequest, OverloadedError
+from generators.registry import build_generator
 
 from .conftest import WorkerThread, load, local_entries
 
@@ -253,3 +255,39 @@ def test_worker_answers_429_with_retry_after_past_the_queue_limit(tiny_models):
     assert refused.json()["error"]["code"] == "rate_limit_exceeded"
     assert [response.status_code for response in served] == [200, 200]
     assert health["refused"] == 1 and health["queue_wait_count"] == 2 and health["compute_p50_ms"] > 0
+
+
+def test_the_arenas_openai_backend_waits_out_a_429_and_is_then_served(tiny_models):
+    entry = local_entries(tiny_models, "float32", max_batch_size=8, batch_wait_ms=1500)[1]
+    entry["options"]["max_queue"] = 1
+    with WorkerThread([entry]) as worker:
+        remote = build_generator(
+            parse_models(
+                {
+                    "models": [
+                        {
+                            "name": "tiny-sd",
+                            "modality": "image",
+                            "backend": "openai",
+                            "options": {"base_url": worker.url, "allow_private": True, "max_retries": 4},
+                        }
+                    ]
+                }
+            )[0]
+        )
+
+        async def main():
+            async with httpx.AsyncClient(base_url=worker.url, timeout=60) as http:
+                first = asyncio.ensure_future(
+                    http.post("/v1/images/generations", json={"model": "tiny-sd", "prompt": "sea", "seed": 1})
+                )
+                while (await http.get("/health")).json()["models"]["tiny-sd"]["queued"] < 1:
+                    await asyncio.sleep(0.01)
+                # the queue is full: the backend is refused, waits Retry-After, and is served once the batch left it
+                second = await remote.generate(GenerationRequest.from_prompt("image", "sky", seed=2, timeout_s=60))
+                await remote.close()
+                return (await first).status_code, second, (await http.get("/health")).json()["models"]["tiny-sd"]
+
+        status, image, health = asyncio.run(main())
+    assert status == 200 and image.png[:4] == b"\x89PNG"
+    assert health["refused"] >= 1 and health["requests"] == 2
