@@ -11,11 +11,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from arena import api
+from arena.api.docs import install_docs
 from arena.api.middleware import Hygiene
 from arena.runtime import Arena, prepare
 from arena.settings import Settings
 from arena.ui import mount
 
+GRACEFUL_SHUTDOWN_S = 3  # what a request in flight gets to finish after Ctrl-C
 # Every method a client may send to an /api path that no route takes gets a JSON answer.
 API_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT")
 
@@ -38,11 +40,12 @@ def create_app(arena: Arena) -> FastAPI:
         version="1",
         lifespan=lifespan,
         openapi_url="/api/v1/openapi.json",
-        docs_url="/api/v1/docs",
+        docs_url=None,  # served by arena.api.docs from local assets, not a CDN
         redoc_url=None,
     )
     app.state.arena = arena
     api.install(app)
+    install_docs(app)
     app.add_middleware(Hygiene, max_body_bytes=arena.settings.max_body_bytes, origins=arena.settings.origins)
 
     # Unknown /api paths and methods stay JSON errors instead of falling through to the page at /.
@@ -75,4 +78,14 @@ def _allowed_methods(request: Request) -> set[str]:
 
 def serve(settings: Settings, host: str, port: int) -> None:
     arena = Arena(settings, entries=prepare(settings))
-    uvicorn.run(create_app(arena), host=host, port=port, log_level="info", access_log=False)
+    # Open browser tabs keep Gradio's heartbeat streams open for ever: without a bound, Ctrl-C would
+    # wait on them and the server would never stop. After the bound uvicorn closes them, and the
+    # lifespan's shutdown (the board, health and audit jobs) runs as usual.
+    uvicorn.run(
+        create_app(arena),
+        host=host,
+        port=port,
+        log_level="info",
+        access_log=False,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+    )
