@@ -20,6 +20,7 @@ from arena.ui.leaderboard_tab import build_leaderboard_tab, wire_leaderboard
 from arena.ui.profile import build_profile_form
 from arena.ui.restore import wire_restore
 from arena.ui.submit_tab import build_submit_tab
+from arena.ui.visible import HEAD as VISIBLE_HEAD
 from arena.ui.voter import VoterCookieMiddleware
 
 MODALITIES = tuple((label, modality.value) for modality, label in MODALITY_LABELS.items())
@@ -115,6 +116,6 @@ def mount(app: FastAPI, arena: Arena) -> FastAPI:
         ssr_mode=False,
         theme=theme,
         css=CSS + PANEL_CSS + LAYOUT_CSS,
-        head=HEAD + CONNECTION_HEAD + LAYOUT_HEAD,
+        head=HEAD + CONNECTION_HEAD + LAYOUT_HEAD + VISIBLE_HEAD,
         show_error=False,
     )

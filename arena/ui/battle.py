@@ -17,6 +17,7 @@ from arena.runtime import Arena
 from arena.services.battles import BattleView, Chunk, Finished, SideOutput, Started
 from arena.services.catalog import active_models
 from arena.services.prompts import example_prompts
+from arena.ui.visible import wait_js
 from arena.ui.voter import client_of
 from arena.vocabulary import DIMENSIONS, Dimension, Modality, Winner
 
@@ -242,9 +243,9 @@ def _wire(arena: Arena, panel: Panel) -> None:
             (panel.regenerate.click, _regenerator(panel, run)),
         )
     ]
-    if panel.modality == "3d":
-        for event in events:
-            event.then(
+    for event in events:
+        if panel.modality == "3d":
+            event = event.then(
                 lambda state: _show_models(panel, state),
                 panel.state,
                 panel.outputs,
@@ -252,6 +253,8 @@ def _wire(arena: Arena, panel: Panel) -> None:
                 show_progress="hidden",
                 api_visibility="private",
             )
+        if panel.modality != "text":
+            open_when_visible(panel, event)
     panel.dice.click(
         lambda: random_prompt(panel.modality),
         None,
@@ -357,9 +360,9 @@ def _finished(arena: Arena, panel: Panel, view: BattleView, history: list[list])
     values = [final_value(arena, panel.modality, turn.get(side), history[i]) for i, side in enumerate("ab")]
     ready = view.status == "ready"
     state = {"id": view.id, "status": view.status, "prompt": view.conversation[0], "voted": False}
-    # 3D: the votes open only once the viewers hold both models (see _show_models)
+    # images and 3D: the votes open once the browser shows both outputs (open_when_visible)
     update = {
-        **unlocked(panel, votable=ready and panel.modality != "3d"),
+        **unlocked(panel, votable=ready and panel.modality == "text"),
         panel.state: state,
         panel.regenerate: gr.Button(interactive=True),  # a failed battle may be regenerated too
     }
@@ -397,17 +400,29 @@ def _show_models(panel: Panel, state: dict) -> dict:
 
     Gradio's Model3D viewer stays blank when its value arrives from a streaming
     (generator) handler, so the battle handler leaves the files in the state and
-    this follow-up step shows them, then opens the votes of a ready battle.
+    this follow-up step shows them.
     """
     models = state.get("models")
     if models is None:
         return {}
-    votable = state.get("status") == "ready"
-    return {
-        panel.out_a: gr.Model3D(value=models[0]),
-        panel.out_b: gr.Model3D(value=models[1]),
-        **{button: gr.Button(interactive=votable) for button in panel.vote_buttons},
-    }
+    return {panel.out_a: gr.Model3D(value=models[0]), panel.out_b: gr.Model3D(value=models[1])}
+
+
+def open_when_visible(panel: Panel, event) -> None:
+    """After `event`, wait in the browser until both outputs are on screen, then open the votes."""
+    event.then(None, None, None, js=wait_js(panel.prefix), queue=False, api_visibility="private").then(
+        lambda state: _open_votes(panel, state),
+        panel.state,
+        panel.vote_buttons,
+        queue=False,
+        show_progress="hidden",
+        api_visibility="private",
+    )
+
+
+def _open_votes(panel: Panel, state: dict) -> list:
+    votable = state.get("status") == "ready" and not state.get("voted")
+    return [gr.Button(interactive=votable) for _ in panel.vote_buttons]
 
 
 def final_value(arena: Arena, modality: str, output: SideOutput | None, chat: list):

@@ -14,7 +14,17 @@ import gradio as gr
 from arena.errors import NotFound
 from arena.runtime import Arena
 from arena.services.battles import BattleView
-from arena.ui.battle import CHOICE_LABELS, Panel, failure_status, final_value, locked, relabel, status_html, unlocked
+from arena.ui.battle import (
+    CHOICE_LABELS,
+    Panel,
+    failure_status,
+    final_value,
+    locked,
+    open_when_visible,
+    relabel,
+    status_html,
+    unlocked,
+)
 from arena.ui.voter import voter_of
 from arena.vocabulary import Dimension, Winner
 
@@ -54,7 +64,7 @@ def wire_restore(arena: Arena, page: gr.Blocks, panels: list[Panel], tabs: dict[
         return update
 
     outputs = [component for panel in panels for component in panel.outputs] + list(tabs.values())
-    page.load(
+    loaded = page.load(
         restore,
         {panel.saved for panel in panels},
         outputs,
@@ -62,6 +72,9 @@ def wire_restore(arena: Arena, page: gr.Blocks, panels: list[Panel], tabs: dict[
         show_progress="hidden",
         api_visibility="private",
     )
+    for panel in panels:
+        if panel.modality != "text":
+            open_when_visible(panel, loaded)
 
 
 def restored(arena: Arena, panel: Panel, view: BattleView) -> dict:
@@ -80,7 +93,7 @@ def restored(arena: Arena, panel: Panel, view: BattleView) -> dict:
     voted = view.votes.get(Dimension.OVERALL.value)
     ready = view.status == "ready"
     update = {
-        **unlocked(panel, votable=ready and not voted),
+        **unlocked(panel, votable=ready and not voted and panel.modality == "text"),  # others: open_when_visible
         panel.state: {
             "id": view.id,
             "status": "voted" if voted else view.status if ready else "failed",
