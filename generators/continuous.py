@@ -27,6 +27,7 @@ the only things other threads touch, under a lock or as a plain flag.
 
 from __future__ import annotations
 
+import inspect
 import math
 import threading
 import time
@@ -95,6 +96,8 @@ class ContinuousScheduler:
         self.limits = limits
         self.name = name
         self.tokenizer = tokenizer
+        # transformers renamed `past_key_values` to `cache` (5.2x warns, later releases drop the old name)
+        self._cache_arg = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
         self.eos = _eos_ids(model, tokenizer)
         self.pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else next(iter(self.eos), 0)
         self.rows: list[Row] = []
@@ -272,7 +275,7 @@ class ContinuousScheduler:
             )
             for waiting in joining
         ]
-        self._merge(new_rows, out.past_key_values, mask, out.logits[:, -1, :])
+        self._merge(new_rows, getattr(out, self._cache_arg), mask, out.logits[:, -1, :])
 
     def _merge(self, rows: list[Row], cache: Any, mask: torch.Tensor, logits: torch.Tensor) -> None:
         """Append prefilled rows to the running batch, left-padding the narrower cache."""
@@ -316,11 +319,11 @@ class ContinuousScheduler:
             input_ids=torch.tensor(tokens, device=self.device)[:, None],
             attention_mask=self._mask,
             position_ids=positions,
-            past_key_values=self._cache,
             use_cache=True,
+            **{self._cache_arg: self._cache},
         )
         self.stats["forward_passes"] += 1
-        self._cache = out.past_key_values
+        self._cache = getattr(out, self._cache_arg)
         self._logits = out.logits[:, -1, :]
         for row in self.rows:
             row.position += 1

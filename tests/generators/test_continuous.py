@@ -171,3 +171,32 @@ async def test_a_seeded_sampled_request_repeats_alone(tiny_models):
         assert first.text == again.text
     finally:
         await generator.close()
+
+
+async def test_gpt2_with_learned_positions_gets_the_lone_answers_too():
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    from .conftest import train_tokenizer
+
+    tokenizer = train_tokenizer(128)
+    torch.manual_seed(0)
+    config = GPT2Config(
+        vocab_size=len(tokenizer), n_positions=128, n_embd=32, n_layer=2, n_head=4, bos_token_id=1, eos_token_id=2
+    )
+    gpt2 = (GPT2LMHeadModel(config).eval(), tokenizer)
+    sched = scheduler(gpt2)
+    prompts = ["hello world", "a red cube on a wooden table", "hi"]
+    jobs = [job(gpt2, prompt, 20) for prompt in prompts]
+    sched.submit(jobs[0])
+    sched.step()
+    sched.step()
+    sched.submit(jobs[1])
+    sched.submit(jobs[2])
+    sched.step()
+    assert [row.joined_step for row in sched.rows] == [0, 2, 2]
+    while sched.step():
+        pass
+    await settle()
+    for prompt, done in zip(prompts, jobs, strict=True):
+        tokens = [t for t in greedy_generate(gpt2, prompt, 20) if t != 2]
+        assert drain(done)[0] == tokenizer.decode(tokens, skip_special_tokens=True)
