@@ -259,9 +259,16 @@ class ContinuousScheduler:
             mask[index, width - len(spec.prompt_ids) :] = 1
         input_ids, mask = input_ids.to(self.device), mask.to(self.device)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        out = self.model(
-            input_ids=input_ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1
-        )
+        try:
+            out = self.model(
+                input_ids=input_ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1
+            )
+            cache = getattr(out, self._cache_arg)
+            _check_cache(cache)
+        except Exception as exc:  # the newcomers fail (a prompt that runs out of memory); running rows go on
+            for waiting in joining:
+                waiting.job.put(exc)
+            return
         self.stats["prefills"] += 1
         self.stats["forward_passes"] += 1
         new_rows = [
@@ -275,11 +282,10 @@ class ContinuousScheduler:
             )
             for waiting in joining
         ]
-        self._merge(new_rows, getattr(out, self._cache_arg), mask, out.logits[:, -1, :])
+        self._merge(new_rows, cache, mask, out.logits[:, -1, :])
 
     def _merge(self, rows: list[Row], cache: Any, mask: torch.Tensor, logits: torch.Tensor) -> None:
         """Append prefilled rows to the running batch, left-padding the narrower cache."""
-        _check_cache(cache)
         if not self.rows:
             self.rows, self._cache, self._mask, self._logits = rows, cache, mask, logits
             return

@@ -200,3 +200,23 @@ async def test_gpt2_with_learned_positions_gets_the_lone_answers_too():
     for prompt, done in zip(prompts, jobs, strict=True):
         tokens = [t for t in greedy_generate(gpt2, prompt, 20) if t != 2]
         assert drain(done)[0] == tokenizer.decode(tokens, skip_special_tokens=True)
+
+
+async def test_a_prefill_that_fails_fails_only_the_newcomers(lm):
+    sched = scheduler(lm)
+    running = job(lm, "write a short poem about the sea", 10)
+    sched.submit(running)
+    sched.step()
+    broken = Job(TextSpec([10**6], 5, 0.0, 1.0, 0))  # a token id past the embedding table
+    sched.submit(broken)
+    sched.step()
+    assert [row.job for row in sched.rows] == [running]
+    while sched.step():
+        pass
+    await settle()
+    with pytest.raises(IndexError):
+        await broken.get()
+    usage = drain(running)[1]
+    assert usage.completion_tokens == len(
+        [t for t in greedy_generate(lm, "write a short poem about the sea", 10) if t != 2]
+    )
