@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import TypeGuard
 
 from sqlalchemy import insert as sqlalchemy_insert
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -105,6 +105,7 @@ class Voters:
         self.salt = salt  # the IP-hash subkey: hashes compare, but never reverse, and change with the secret
         self.gate = gate
         self._known: set[str] = set()
+        self._accepted: set[str] = set()  # voters seen to have accepted the terms (acceptance is never taken back)
 
     def client(self, voter_id: str, address: str | None) -> Client:
         return Client(voter_id, hash_ip(address, self.salt))
@@ -134,6 +135,35 @@ class Voters:
         if len(self._known) > 1_000_000:
             self._known.clear()
         self._known.add(voter_id)
+
+    async def accepted_terms(self, voter_id: str) -> bool:
+        """Whether this voter accepted the page's terms and privacy notice (asked once per voter)."""
+        if voter_id in self._accepted:
+            return True
+        accepted = await self.store.run(self._accepted_at, voter_id) is not None
+        if accepted:
+            self._accepted.add(voter_id)
+        return accepted
+
+    async def accept_terms(self, voter_id: str, ip_hash: str | None = None) -> None:
+        """Record the acceptance (the first one's time is kept). Raises InvalidInput, TooManyRequests."""
+        await self.ensure(voter_id, ip_hash)
+        await self.store.run_write(self._accept, voter_id)
+        if len(self._accepted) > 1_000_000:
+            self._accepted.clear()
+        self._accepted.add(voter_id)
+
+    def _accepted_at(self, voter_id: str) -> datetime | None:
+        with self.store.read() as session:
+            return session.scalar(select(Voter.terms_accepted_at).where(Voter.id == voter_id))
+
+    def _accept(self, voter_id: str) -> None:
+        with self.store.write() as session:
+            session.execute(
+                update(Voter)
+                .where(Voter.id == voter_id, Voter.terms_accepted_at.is_(None))
+                .values(terms_accepted_at=datetime.now(UTC))
+            )
 
     async def profile(self, voter_id: str) -> Profile:
         return await self.store.run(self._profile, voter_id)
@@ -188,19 +218,28 @@ class Voters:
         self.store.announce(VoterProfileChanged(voter_id))
 
 
+class InvalidField(InvalidInput):
+    """A profile answer that breaks its field's rule; the page names the field in its own words."""
+
+    def __init__(self, field: str, rule: str):
+        super().__init__(f"{field} {rule}")
+        self.field = field
+        self.rule = rule
+
+
 def _check_field(name: str, value: str | None) -> str | None:
     if value in (None, ""):
         return None
     if name in PROFILE_FIELDS:
         if value not in PROFILE_FIELDS[name]:
-            raise InvalidInput(f"{name} must be one of: {', '.join(PROFILE_FIELDS[name])}")
+            raise InvalidField(name, f"must be one of: {', '.join(PROFILE_FIELDS[name])}")
         return value
     if name == "country":
         if not COUNTRY.match(value.upper()):
-            raise InvalidInput("country must be a two-letter ISO code, e.g. FR")
+            raise InvalidField("country", "must be a two-letter ISO code, e.g. FR")
         return value.upper()
     if name == "first_language":
         if not LANGUAGE.match(value):
-            raise InvalidInput("first_language must be a language code, e.g. en or pt-BR")
+            raise InvalidField("first_language", "must be a language code, e.g. en or pt-BR")
         return value
     raise InvalidInput(f"unknown profile field {name!r}")

@@ -120,6 +120,7 @@ class Voter(Base):
     first_language: Mapped[str | None] = mapped_column(String(16))
     expertise: Mapped[str | None] = mapped_column(String(32))
     consent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    terms_accepted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # the page's notice
 
 
 class Battle(Base):

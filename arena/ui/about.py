@@ -31,7 +31,9 @@ def about_markdown(arena: Arena) -> str:
   than {settings.min_group_votes} votes show no table.
 
 ## What is stored, and privacy
-- A random voter id in a cookie (`arena_voter`). There is no login and no name or e-mail.
+- A random voter id in a cookie (`arena_voter`). Its only purpose is to keep your battles, votes, optional
+  profile and your acceptance of these terms together without a login; it is not used for advertising or to
+  follow you to other sites. There is no login and no name or e-mail.
 - Your prompts, both outputs, the pair of models and your votes.
 - A salted, one-way hash of your IP address (HMAC-SHA256), used only to detect fraud; never the address.
 - If you fill in **About you** (optional): age band, gender, country, first language and expertise.
@@ -39,6 +41,16 @@ def about_markdown(arena: Arena) -> str:
 - Published vote dumps use a pseudonym per release instead of voter ids (salted anew for each dump, so two
   dumps cannot be linked), and no addresses. Demographics appear in dumps and group leaderboards only where at
   least {settings.k_anonymity} voters share them (k-anonymity); a rarer value or combination is left out.
+
+## Terms of use
+Before your first battle the page asks you to accept this notice, once; your acceptance is stored with your
+voter id.
+- Everything you type as a prompt, both models' outputs and your votes are stored, and may be **published** in
+  the anonymised vote dumps described above, for anyone to download and study.
+- **Do not enter private or personal information** (names, addresses, health, passwords, anything about other
+  people): prompts are shown to the models' operators and published.
+- Outputs come from experimental models and may be wrong or offensive; they are not the arena's opinion.
+- Vote honestly on what you see; automated or coordinated voting is detected and excluded.
 
 ## Take part
 - **Submit a model:** serve it behind an OpenAI-compatible endpoint over https (`/v1/chat/completions`,

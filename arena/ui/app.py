@@ -18,8 +18,11 @@ from arena.ui.layout import CSS as LAYOUT_CSS
 from arena.ui.layout import HEAD as LAYOUT_HEAD
 from arena.ui.leaderboard_tab import build_leaderboard_tab, wire_leaderboard
 from arena.ui.profile import build_profile_form
+from arena.ui.prompt_limit import HEAD as PROMPT_HEAD
 from arena.ui.restore import wire_restore
 from arena.ui.submit_tab import build_submit_tab
+from arena.ui.terms import HEAD as TERMS_HEAD
+from arena.ui.terms import wire_terms
 from arena.ui.visible import HEAD as VISIBLE_HEAD
 from arena.ui.voter import VoterCookieMiddleware
 
@@ -96,6 +99,7 @@ def build_ui(arena: Arena) -> gr.Blocks:
             with gr.Tab("About", id="about", elem_id="tab-about"):
                 build_about_tab(arena)
         wire_leaderboard(page, main_tabs, leaderboard_tab, board)
+        wire_terms(arena, page, [panel.notice for panel in panels if panel.notice])
         wire_restore(arena, page, panels, {"main": main_tabs, "arena": arena_tabs, "sbs": sbs_tabs})
         page.load(load_profile, None, profile_fields, queue=False, show_progress="hidden", api_visibility="private")
     page.queue(default_concurrency_limit=None)
@@ -116,6 +120,6 @@ def mount(app: FastAPI, arena: Arena) -> FastAPI:
         ssr_mode=False,
         theme=theme,
         css=CSS + PANEL_CSS + LAYOUT_CSS,
-        head=HEAD + CONNECTION_HEAD + LAYOUT_HEAD + VISIBLE_HEAD,
+        head=HEAD + CONNECTION_HEAD + LAYOUT_HEAD + VISIBLE_HEAD + PROMPT_HEAD + TERMS_HEAD,
         show_error=False,
     )

@@ -17,6 +17,8 @@ from arena.runtime import Arena
 from arena.services.battles import BattleView, Chunk, Finished, SideOutput, Started
 from arena.services.catalog import active_models
 from arena.services.prompts import example_prompts
+from arena.ui.prompt_limit import counter_html, too_long
+from arena.ui.terms import ASK, build_notice
 from arena.ui.visible import wait_js
 from arena.ui.voter import client_of
 from arena.vocabulary import DIMENSIONS, Dimension, Modality, Winner
@@ -49,6 +51,7 @@ PANEL_CSS = """
 .arena-outputs .image-container, .arena-outputs .image-frame { width: 100%; height: 100%; }
 .arena-outputs .image-frame img { width: 100% !important; height: 100% !important; object-fit: contain; }
 """
+SAME_MODEL = "Choose two different models: a model compared with itself tells nothing."
 STREAM_INTERVAL_S = 0.04  # at most ~25 screen updates a second while text streams
 WORKING = {"text": "Both models are answering…", "image": "Painting both images…", "3d": "Building both 3D models…"}
 PLACEHOLDER = {
@@ -79,6 +82,7 @@ class Panel:
     new_battle: gr.Button
     saved: gr.BrowserState  # this browser's unvoted battle id, restored after a reload (restore.py)
     picks: list[gr.Dropdown] = field(default_factory=list)
+    notice: tuple[gr.Row, gr.Button] | None = None  # the terms notice and its I agree (terms.py)
 
     @property
     def prefix(self) -> str:
@@ -154,6 +158,7 @@ def build_panel(arena: Arena, modality: str, named: bool = False) -> Panel:
                     elem_id=f"{prefix}-dim-{dimension}",
                 )
     reveal = gr.Markdown("", elem_id=f"{prefix}-reveal")
+    notice = build_notice(prefix)
     with gr.Row(equal_height=True, elem_classes=["arena-prompt"]):
         prompt = gr.Textbox(
             show_label=False,
@@ -164,9 +169,13 @@ def build_panel(arena: Arena, modality: str, named: bool = False) -> Panel:
             scale=5,
             min_width=180,
             elem_id=f"{prefix}-prompt",
-            max_length=arena.settings.max_prompt_chars,
         )
         send = gr.Button("Send", variant="primary", scale=1, min_width=70, elem_id=f"{prefix}-send")
+    gr.HTML(
+        counter_html(f"{prefix}-prompt", arena.settings.max_prompt_chars),
+        elem_id=f"{prefix}-counter",
+        apply_default_css=False,
+    )
     with gr.Row(elem_classes=["arena-actions"]):
         dice = gr.Button("Random prompt", size="sm", min_width=120, elem_id=f"{prefix}-random")
         regenerate = gr.Button(
@@ -191,6 +200,7 @@ def build_panel(arena: Arena, modality: str, named: bool = False) -> Panel:
         new_battle,
         gr.BrowserState(None, storage_key=f"open-arena-battle-{prefix}", secret=page_secret(arena)),
         picks,
+        notice,
     )
     _wire(arena, panel)
     return panel
@@ -255,6 +265,15 @@ def _wire(arena: Arena, panel: Panel) -> None:
             )
         if panel.modality != "text":
             open_when_visible(panel, event)
+    for pick in panel.picks:
+        pick.change(
+            lambda a, b: _check_pair(panel, a, b),
+            panel.picks,
+            [panel.send, panel.status],
+            queue=False,
+            show_progress="hidden",
+            api_visibility="private",
+        )
     panel.dice.click(
         lambda: random_prompt(panel.modality),
         None,
@@ -288,7 +307,15 @@ def _runner(arena: Arena, panel: Panel):
         if not prompt:
             yield {panel.status: status_html("Type a prompt first, or press Random prompt.", "info")}
             return
+        refusal = too_long(prompt, arena.settings.max_prompt_chars) or (
+            SAME_MODEL if panel.named and len({values[pick] for pick in panel.picks}) < 2 else None
+        )
         who = client_of(arena, request)
+        if not refusal and not await arena.voters.accepted_terms(who.voter_id):
+            refusal = ASK
+        if refusal:  # refused here, before the box is cleared: the voter keeps the prompt
+            yield {panel.status: status_html(refusal, "error")}
+            return
         follow_up = (
             panel.modality == "text" and state.get("status") == "ready" and not state.get("voted") and state.get("id")
         )
@@ -338,6 +365,13 @@ def _runner(arena: Arena, panel: Panel):
             }
 
     return run
+
+
+def _check_pair(panel: Panel, model_a: str | None, model_b: str | None) -> dict:
+    """Side-by-side: Send stays off while both picks name the same model (or one is empty)."""
+    if model_a and model_b and model_a != model_b:
+        return {panel.send: gr.Button(interactive=True), panel.status: ""}
+    return {panel.send: gr.Button(interactive=False), panel.status: status_html(SAME_MODEL, "error")}
 
 
 def _regenerator(panel: Panel, run):

@@ -11,7 +11,7 @@ import gradio as gr
 
 from arena.errors import ArenaError
 from arena.runtime import Arena
-from arena.services.voters import FIELDS, PROFILE_FIELDS
+from arena.services.voters import FIELDS, PROFILE_FIELDS, InvalidField, Profile
 from arena.ui.voter import client_of, voter_of
 
 CONSENT = (
@@ -20,6 +20,14 @@ CONSENT = (
     "you can change or delete them here at any time."
 )
 NOT_SAID = ("Prefer not to say", "")
+SAID_NOTHING = "prefer not to say"  # the API's gender value, shown as the one NOT_SAID choice here
+LABELS = {
+    "age_band": "Age band",
+    "gender": "Gender",
+    "country": "Country",
+    "first_language": "First language",
+    "expertise": "Expertise with AI",
+}
 
 
 def build_profile_form(arena: Arena) -> tuple[list[gr.components.Component], Callable]:
@@ -36,7 +44,11 @@ def build_profile_form(arena: Arena) -> tuple[list[gr.components.Component], Cal
             min_width=150,
         )
         gender = gr.Dropdown(
-            [NOT_SAID, *PROFILE_FIELDS["gender"]], value="", label="Gender", elem_id="profile-gender", min_width=150
+            [NOT_SAID, *(g for g in PROFILE_FIELDS["gender"] if g != SAID_NOTHING)],
+            value="",
+            label="Gender",
+            elem_id="profile-gender",
+            min_width=150,
         )
     with gr.Row():
         country = gr.Textbox(
@@ -63,8 +75,7 @@ def build_profile_form(arena: Arena) -> tuple[list[gr.components.Component], Cal
     fields = [age, gender, country, language, expertise]
 
     async def load(request: gr.Request) -> list[str]:
-        profile = await arena.voters.profile(voter_of(request))
-        return [getattr(profile, name) or "" for name in FIELDS]
+        return _shown(await arena.voters.profile(voter_of(request)))
 
     async def store(values: dict, request: gr.Request):
         try:
@@ -72,9 +83,11 @@ def build_profile_form(arena: Arena) -> tuple[list[gr.components.Component], Cal
             saved = await arena.voters.save_profile(
                 who.voter_id, ip_hash=who.ip_hash, **{name: values[f] for name, f in zip(FIELDS, fields, strict=True)}
             )
+        except InvalidField as exc:
+            return [gr.skip()] * len(fields) + [_message(f"{LABELS[exc.field]} {exc.rule}.", "error")]
         except ArenaError as exc:
             return [gr.skip()] * len(fields) + [_message(str(exc), "error")]
-        return [getattr(saved, name) or "" for name in FIELDS] + [_message("Saved. Thank you!", "ok")]
+        return _shown(saved) + [_message("Saved. Thank you!", "ok")]
 
     async def remove(request: gr.Request):
         await arena.voters.delete_profile(voter_of(request))
@@ -83,6 +96,11 @@ def build_profile_form(arena: Arena) -> tuple[list[gr.components.Component], Cal
     save.click(store, set(fields), [*fields, message], show_progress="hidden", api_visibility="private")
     delete.click(remove, None, [*fields, message], show_progress="hidden", api_visibility="private")
     return fields, load
+
+
+def _shown(profile: Profile) -> list[str]:
+    """The form's values for a stored profile; an API client's "prefer not to say" is the form's blank."""
+    return [value if (value := getattr(profile, name) or "") != SAID_NOTHING else "" for name in FIELDS]
 
 
 def _message(text: str, kind: str) -> str:

@@ -100,9 +100,14 @@ class Page:
         if parsed.scheme in ("http", "https", "ws", "wss") and parsed.hostname != host:
             self.outside.append(url)
 
-    def open(self) -> Page:
+    def open(self, accept_terms: bool = True) -> Page:
+        """Load the page; a new voter first accepts the terms notice, as everyone must before a battle."""
         self.page.goto(self.base_url + "/")
         self.page.locator("#arena-text-prompt textarea").wait_for()
+        if accept_terms:
+            agree = self.page.locator("#arena-text-agree")
+            agree.click()
+            agree.wait_for(state="hidden")
         return self
 
     def screenshot(self, name: str) -> None:
@@ -115,13 +120,19 @@ def new_page(browser, server):
     """Open arena pages in fresh browser contexts (own cookies); every test checks nothing left the machine."""
     contexts, pages = [], []
 
-    def make(width: int = 1280, height: int = 900, mobile: bool = False, live: LiveServer | None = None) -> Page:
+    def make(
+        width: int = 1280,
+        height: int = 900,
+        mobile: bool = False,
+        live: LiveServer | None = None,
+        accept_terms: bool = True,
+    ) -> Page:
         context = browser.new_context(viewport={"width": width, "height": height}, is_mobile=mobile, has_touch=mobile)
         context.set_default_timeout(20_000)
         contexts.append(context)
         page = Page(context.new_page(), (live or server).url)
         pages.append(page)
-        return page.open()
+        return page.open(accept_terms)
 
     yield make
     for context in contexts:
