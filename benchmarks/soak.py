@@ -187,6 +187,9 @@ def report(args: argparse.Namespace, tally: Tally, lines: list[str], lost: int, 
     for minute in sorted(tally.latencies):
         p50, p99 = np.percentile(tally.latencies[minute], [50, 99])
         seconds = min(60.0, args.duration - 60 * minute)
+        if seconds <= 0:  # requests sent before the end that answered after it
+            print(f"after the end: {len(tally.latencies[minute])} requests, p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+            continue
         print(
             f"minute {minute + 1:2d}: {tally.votes[minute] / seconds:6.1f} votes/s, {len(tally.latencies[minute]):6d} "
             f"requests, p50 {p50:6.1f} ms, p99 {p99:7.1f} ms, connection errors {tally.connection_errors[minute]}"
