@@ -12,7 +12,9 @@ backend does:
 - text, Poisson arrivals at `--poisson-load` (default 0.8) of the request rate the
   widest burst sustained: time to first token p50/p99 under spread-out load;
 - images: 1, 8 and 16 concurrent clients; images/s, latency p50/p99, and the worker's
-  queue wait against compute (per batch).
+  queue wait against compute (per batch);
+- 3D: a Shap-E decode at `--grid` with and without the face budget (`--max-faces`):
+  seconds, vertices, faces, GLB bytes and the size of the HTTP answer.
 
     python benchmarks/worker_http.py --models tiny --out benchmarks/out/worker_http_cpu.json
     python benchmarks/worker_http.py --models gpt2 --out benchmarks/out/worker_http_gpu.json
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import math
 import os
@@ -52,15 +55,17 @@ IMAGE_LEVELS = (1, 8, 16)
 def build_models(root: Path, size: str, device: str) -> dict[str, Any]:
     """Models-file entries for a text and an image model, built and saved under `root`."""
     if size == "tiny":
-        from tests.generators.conftest import build_image_model, build_text_model
+        from tests.generators.conftest import build_image_model, build_shap_e, build_text_model
 
         text, image = build_text_model(root / "text"), build_image_model(root / "image")
+        mesh = build_shap_e(root / "shap-e")
         image_defaults = {"steps": 4, "guidance": 5.0, "width": 64, "height": 64}
         text_dtype = image_dtype = "float32"
     else:
-        from benchmarks.generators import build_gpt2_small, build_sd15
+        from benchmarks.generators import build_gpt2_small, build_sd15, build_shap_e
 
         text, image = build_gpt2_small(root / "gpt2"), build_sd15(root / "sd", quick=device == "cpu")
+        mesh = build_shap_e(root / "shap-e")
         image_defaults = {"steps": 20, "guidance": 7.5, "width": 512, "height": 512}
         text_dtype, image_dtype = ("bfloat16", "float16") if device != "cpu" else ("float32", "float32")
     common = {"device": device, "max_queue": 1024}
@@ -83,6 +88,12 @@ def build_models(root: Path, size: str, device: str) -> dict[str, Any]:
                 "defaults": image_defaults,
                 **common,
             },
+        },
+        "3d": {
+            "name": "shap-e",
+            "modality": "3d",
+            "backend": "hf-3d",
+            "options": {"path": str(mesh), "dtype": image_dtype, "defaults": {"steps": 2 if size == "tiny" else 64}},
         },
     }
 
@@ -294,6 +305,39 @@ async def bench_images(
     return report
 
 
+# ---- 3D ----------------------------------------------------------------------------------
+
+
+async def bench_3d(entry: dict[str, Any], root: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """One worker per face budget (none, then `--max-faces`), two meshes each."""
+    report: dict[str, Any] = {"grid_size": args.grid, "runs": []}
+    for budget in (None, args.max_faces):
+        configured = json.loads(json.dumps(entry))
+        configured["options"]["defaults"].update(grid_size=args.grid, max_faces=budget or 2**31 - 1)
+        async with Worker(configured, root, args.threads) as worker:
+            async with httpx.AsyncClient(base_url=worker.url, timeout=3600) as http:
+                for seed in range(2):
+                    started = time.perf_counter()
+                    response = await http.post(
+                        "/v1/3d/generations", json={"model": "shap-e", "prompt": "a red cube", "seed": seed}
+                    )
+                    seconds = time.perf_counter() - started
+                    run: dict[str, Any] = {"max_faces": budget, "seconds": round(seconds, 2)}
+                    if response.status_code == 200:
+                        mesh = response.json()["data"][0]
+                        run.update(
+                            vertices=mesh["vertices"],
+                            faces=mesh["faces"],
+                            glb_bytes=len(base64.b64decode(mesh["b64_glb"])),
+                            http_answer_bytes=len(response.content),
+                        )
+                    else:
+                        run["error"] = response.json()["error"]["message"]
+                    report["runs"].append(run)
+                    print(f"3d {json.dumps(run)}", flush=True)
+    return report
+
+
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     import torch
 
@@ -315,13 +359,15 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             report["image"] = await bench_images(
                 entries["image"], root, args.image_clients, args.image_rounds, args.threads
             )
+        if "3d" in args.only:
+            report["3d"] = await bench_3d(entries["3d"], root, args)
     return report
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", default="tiny", choices=["tiny", "gpt2"])
-    parser.add_argument("--only", nargs="+", default=["text", "image"], choices=["text", "image"])
+    parser.add_argument("--only", nargs="+", default=["text", "image", "3d"], choices=["text", "image", "3d"])
     parser.add_argument("--streams", type=int, nargs="+", default=list(TEXT_LEVELS))
     parser.add_argument("--image-clients", type=int, nargs="+", default=list(IMAGE_LEVELS))
     parser.add_argument("--max-tokens", type=int, default=128)
@@ -329,6 +375,8 @@ if __name__ == "__main__":
     parser.add_argument("--poisson-load", type=float, default=0.8, help="share of the widest burst's request rate")
     parser.add_argument("--poisson-requests", type=int, default=128)
     parser.add_argument("--image-rounds", type=int, default=2)
+    parser.add_argument("--grid", type=int, default=128, help="3D: marching-cubes resolution")
+    parser.add_argument("--max-faces", type=int, default=100_000, help="3D: the face budget to compare")
     parser.add_argument("--threads", type=int, default=None, help="the worker's torch threads (CPU default 1)")
     parser.add_argument("--out", type=Path, default=None)
     arguments = parser.parse_args()
