@@ -1,5 +1,6 @@
 """The SQL gateway keeps the event loop free: while another process holds the write lock,
-a vote waits on a gateway thread and reads (GET a battle, the health route) are answered.
+a vote waits on a gateway thread and reads (GET a battle, the health route, the cached
+leaderboard, the OpenAPI description, the models) are answered.
 
 On SQLite the other process holds BEGIN IMMEDIATE on the database file; on PostgreSQL
 it holds an EXCLUSIVE lock on the votes table (writes wait, reads do not).
@@ -75,8 +76,14 @@ def test_reads_and_health_are_answered_while_a_vote_waits_for_the_write_lock(ser
         with httpx.Client(base_url=server.url, headers={"X-Arena-Voter": "voter-one-0001"}, timeout=10) as reader:
             fetched = reader.get(f"/api/v1/battles/{battle['id']}")
             health = reader.get("/api/v1/health")
+            board = reader.get("/api/v1/leaderboard", params={"modality": "text"})
+            docs = reader.get("/openapi.json")
+            models = reader.get("/api/v1/models")
         assert fetched.status_code == 200 and fetched.json()["id"] == battle["id"]
         assert health.status_code == 200 and health.json() == {"status": "ok", "database": "ok"}
+        assert board.status_code == 200 and board.json()["modality"] == "text"
+        assert docs.status_code == 200 and docs.json()["paths"]
+        assert models.status_code == 200 and models.json()
         assert voter.is_alive() and "vote" not in outcome, "the vote should still be waiting for the lock"
     finally:
         locker.communicate("", timeout=30)  # closing stdin releases the lock
