@@ -64,10 +64,16 @@ class HF3DGenerator(LocalGenerator):
             raise InvalidRequestError("the prompt is empty", param="prompt")
         self.stats["requests"] += 1
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._generate_sync, request)
+        verts, faces, channels, max_faces = await loop.run_in_executor(self._executor, self._generate_sync, request)
+        # simplifying and encoding (seconds of CPU for a 2M-vertex mesh) run here, beside the
+        # next request's decode, instead of holding the model's thread
+        return await asyncio.to_thread(mesh_to_glb, verts, faces, channels, max_faces)
 
     @torch.inference_mode()
-    def _generate_sync(self, request: GenerationRequest) -> MeshOutput:
+    def _generate_sync(
+        self, request: GenerationRequest
+    ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor], int]:
+        """The decoded mesh on the CPU (vertices, faces, colour channels) and its face budget."""
         options = {**self.entry.options.defaults, **request.options}
         seed = request.seed if request.seed is not None else random.getrandbits(63)
         steps = int(options.get("steps", 64))
@@ -88,8 +94,8 @@ class HF3DGenerator(LocalGenerator):
         mesh = self.pipe.shap_e_renderer.decode_to_mesh(
             latents[0][None], self.device, grid_size=int(options.get("grid_size", 128))
         )
-        max_faces = int(options.get("max_faces", DEFAULT_MAX_FACES))
-        return mesh_to_glb(mesh.verts, mesh.faces, mesh.vertex_channels, max_faces)
+        channels = {key: value.cpu() for key, value in (mesh.vertex_channels or {}).items()}
+        return mesh.verts.cpu(), mesh.faces.cpu(), channels, int(options.get("max_faces", DEFAULT_MAX_FACES))
 
 
 def _refuse_empty_mesh(module, inputs, raw_mesh) -> None:
