@@ -14,6 +14,7 @@ from arena.ui.about import build_about_tab
 from arena.ui.battle import MODALITY_LABELS, PANEL_CSS, build_panel
 from arena.ui.connection import HEAD as CONNECTION_HEAD
 from arena.ui.data_tab import build_data_tab
+from arena.ui.examples import build_examples
 from arena.ui.layout import CSS as LAYOUT_CSS
 from arena.ui.layout import HEAD as LAYOUT_HEAD
 from arena.ui.leaderboard_tab import build_leaderboard_tab, wire_leaderboard
@@ -81,6 +82,7 @@ def build_ui(arena: Arena) -> gr.Blocks:
                     for label, modality in MODALITIES:
                         with gr.Tab(label, id=f"arena-{modality}", elem_id=f"tab-arena-{modality}"):
                             panels.append(build_panel(arena, modality))
+                            build_examples(panels[-1])
                 with gr.Accordion("About you (optional)", open=False, elem_id="profile"):
                     profile_fields, load_profile = build_profile_form(arena)
             with gr.Tab("Side-by-side", id="sbs", elem_id="tab-sbs"):
