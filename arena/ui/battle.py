@@ -17,11 +17,12 @@ from arena.runtime import Arena
 from arena.services.battles import BattleView, Chunk, Finished, SideOutput, Started
 from arena.services.catalog import active_models
 from arena.services.prompts import example_prompts
+from arena.ui.dimensions import LABELS, build_dimensions, open_dimensions, wire_dimensions
 from arena.ui.prompt_limit import counter_html, too_long
 from arena.ui.terms import ASK, build_notice
 from arena.ui.visible import wait_js
 from arena.ui.voter import client_of
-from arena.vocabulary import DIMENSIONS, Dimension, Modality, Winner
+from arena.vocabulary import Dimension, Modality, Winner
 
 VOTES = (
     ("A is better", Winner.MODEL_A),
@@ -31,19 +32,7 @@ VOTES = (
 )
 MODALITY_LABELS = {Modality.TEXT: "Text", Modality.IMAGE: "Image", Modality.THREE_D: "3D"}
 CHOICE_LABELS = {winner: label for label, winner in VOTES}
-DIMENSION_LABELS = {
-    "aesthetics": "Aesthetics",
-    "alignment": "Prompt alignment",
-    "detail": "Detail",
-    "geometry": "Geometry",
-    "texture": "Texture",
-}
-DIMENSION_CHOICES = [
-    ("A", Winner.MODEL_A.value),
-    ("B", Winner.MODEL_B.value),
-    ("Tie", Winner.TIE.value),
-    ("Both bad", Winner.BOTH_BAD.value),
-]
+DIMENSION_LABELS = LABELS  # the leaderboard tab names the dimensions alike
 # Fair presentation: both sides drawn alike whatever the model returned. Every image fills
 # the same box (a 256-px image is scaled up to the box a 512-px one gets), so size never
 # tells the models apart.
@@ -146,17 +135,7 @@ def build_panel(arena: Arena, modality: str, named: bool = False) -> Panel:
             )
             for label, winner in VOTES
         ]
-    dimensions: dict[str, gr.Radio] = {}
-    extra = [d.value for d in DIMENSIONS[Modality(modality)] if d != Dimension.OVERALL]
-    if extra:
-        with gr.Accordion("Optional: which is better for…", open=False, elem_id=f"{prefix}-dimensions"):
-            for dimension in extra:
-                dimensions[dimension] = gr.Radio(
-                    DIMENSION_CHOICES,
-                    value=None,
-                    label=DIMENSION_LABELS[dimension],
-                    elem_id=f"{prefix}-dim-{dimension}",
-                )
+    dimensions = build_dimensions(prefix, modality)
     reveal = gr.Markdown("", elem_id=f"{prefix}-reveal")
     notice = build_notice(prefix)
     with gr.Row(equal_height=True, elem_classes=["arena-prompt"]):
@@ -203,6 +182,7 @@ def build_panel(arena: Arena, modality: str, named: bool = False) -> Panel:
         notice,
     )
     _wire(arena, panel)
+    wire_dimensions(arena, panel, status_html)
     return panel
 
 
@@ -445,18 +425,22 @@ def _show_models(panel: Panel, state: dict) -> dict:
 def open_when_visible(panel: Panel, event) -> None:
     """After `event`, wait in the browser until both outputs are on screen, then open the votes."""
     event.then(None, None, None, js=wait_js(panel.prefix), queue=False, api_visibility="private").then(
-        lambda state: _open_votes(panel, state),
-        panel.state,
-        panel.vote_buttons,
+        lambda values: _open_votes(panel, values),
+        {panel.state, *panel.dimensions.values()},
+        [*panel.vote_buttons, *panel.dimensions.values()],
         queue=False,
         show_progress="hidden",
         api_visibility="private",
     )
 
 
-def _open_votes(panel: Panel, state: dict) -> list:
+def _open_votes(panel: Panel, values: dict) -> dict:
+    state = values[panel.state]
     votable = state.get("status") == "ready" and not state.get("voted")
-    return [gr.Button(interactive=votable) for _ in panel.vote_buttons]
+    return {
+        **{button: gr.Button(interactive=votable) for button in panel.vote_buttons},
+        **open_dimensions(panel, values, votable=state.get("status") in ("ready", "voted")),
+    }
 
 
 def final_value(arena: Arena, modality: str, output: SideOutput | None, chat: list):
@@ -472,7 +456,7 @@ def final_value(arena: Arena, modality: str, output: SideOutput | None, chat: li
 
 
 def _voter(arena: Arena, panel: Panel, winner: Winner):
-    """A vote button's handler: the overall vote, then each optional dimension, then the reveal."""
+    """A vote button's handler: the overall vote, then the reveal (dimensions are recorded as pressed)."""
 
     async def vote(values: dict, request: gr.Request):
         state = values[panel.state]
@@ -483,17 +467,12 @@ def _voter(arena: Arena, panel: Panel, winner: Winner):
             result = await arena.battles.vote(state["id"], who.voter_id, winner, Dimension.OVERALL, ip_hash=who.ip_hash)
         except ArenaError as exc:
             return {panel.status: status_html(str(exc), "error")}
-        problems = []  # the overall vote stands even if an optional one is refused
-        for dimension, radio in panel.dimensions.items():
-            if choice := values[radio]:
-                try:
-                    await arena.battles.vote(state["id"], who.voter_id, choice, dimension, ip_hash=who.ip_hash)
-                except ArenaError as exc:
-                    problems.append(f"{DIMENSION_LABELS[dimension]}: {exc}")
         counted = "" if result.valid or panel.named else f" (not counted: {result.invalid_reason})"
         note = " Side-by-side votes are stored but never count on the main leaderboard." if panel.named else ""
+        more = " You can still rate the qualities above until you leave this battle." if panel.dimensions else ""
         return {
             **locked(panel, working=False),
+            **open_dimensions(panel, values, votable=True),
             panel.prompt: gr.Textbox(interactive=False),
             panel.send: gr.Button(interactive=False),
             panel.state: {**state, "voted": True, "status": "voted"},
@@ -504,19 +483,25 @@ def _voter(arena: Arena, panel: Panel, winner: Winner):
                 f"**Model A** was **{result.model_a}** · **Model B** was **{result.model_b}**."
                 f" You voted *{CHOICE_LABELS[winner]}*; thanks, your vote is recorded{counted}.{note}"
             ),
-            panel.status: status_html(
-                "Vote recorded. This battle is locked; press New battle for another."
-                + "".join(f" Not recorded: {problem}." for problem in problems),
-                "error" if problems else "ok",
-            ),
+            panel.status: status_html(f"Vote recorded. Press New battle for another.{more}", "ok"),
+            **pressed(panel, winner),
         }
 
     return vote
 
 
+def pressed(panel: Panel, winner: Winner | None) -> dict:
+    """The vote buttons, closed, with the pressed one ticked (it stays visible after the vote) or all plain."""
+    return {
+        button: gr.Button(value=f"✓ {label}" if choice == winner else label, interactive=False)
+        for button, (label, choice) in zip(panel.vote_buttons, VOTES)
+    }
+
+
 def _reset(panel: Panel) -> dict:
     return {
         **unlocked(panel, votable=False),
+        **pressed(panel, None),
         panel.state: {},
         panel.saved: None,
         panel.prompt: gr.Textbox(value="", interactive=True),
@@ -524,7 +509,7 @@ def _reset(panel: Panel) -> dict:
         panel.reveal: "",
         **_cleared_outputs(panel, [[], []]),
         panel.regenerate: gr.Button(interactive=False),
-        **{radio: gr.Radio(value=None, interactive=True) for radio in panel.dimensions.values()},
+        **{radio: gr.Radio(value=None, interactive=False) for radio in panel.dimensions.values()},
     }
 
 
@@ -559,7 +544,7 @@ def unlocked(panel: Panel, votable: bool) -> dict:
     return {
         panel.vote_row: gr.Row(visible=True),
         **{button: gr.Button(interactive=votable) for button in panel.vote_buttons},
-        **{radio: gr.Radio(interactive=True) for radio in panel.dimensions.values()},
+        **{radio: gr.Radio(interactive=votable) for radio in panel.dimensions.values()},
         panel.regenerate: gr.Button(interactive=votable),
         panel.prompt: gr.Textbox(interactive=True),
         panel.send: gr.Button(interactive=True),

@@ -21,6 +21,7 @@ from arena.ui.battle import (
     final_value,
     locked,
     open_when_visible,
+    pressed,
     relabel,
     status_html,
     unlocked,
@@ -106,6 +107,7 @@ def restored(arena: Arena, panel: Panel, view: BattleView) -> dict:
         panel.reveal: "",
         panel.regenerate: gr.Button(interactive=not voted),
         panel.status: status_html(BACK, "info"),
+        **{radio: gr.Radio(value=view.votes.get(dimension)) for dimension, radio in panel.dimensions.items()},
     }
     if voted:
         update.update(locked(panel, working=False))
@@ -116,6 +118,7 @@ def restored(arena: Arena, panel: Panel, view: BattleView) -> dict:
             f" You voted *{CHOICE_LABELS[Winner(voted)]}*; your vote is recorded."
         )
         update[panel.status] = status_html("Your vote on this battle was recorded. Press New battle for another.", "ok")
+        update.update(pressed(panel, Winner(voted)))
     elif view.status == "failed":
         update[panel.status] = failure_status(view)
         update[panel.vote_row] = gr.Row(visible=False)

@@ -122,7 +122,7 @@ def test_killed_server_is_shown_then_the_battle_comes_back(browser, process):
     view.screenshot("connection-lost-mid-stream")
     process.start()
     expect(page.locator("#arena-connection")).to_have_count(0, timeout=30_000)  # reloaded by itself
-    expect(status).to_contain_text("interrupted when the connection was lost")
+    expect(status).to_contain_text("interrupted when the connection was lost", timeout=30_000)
     expect(page.locator("#arena-text-out-a")).to_contain_text(PROMPT)
     expect(page.locator("#arena-text-vote-model_a")).to_be_hidden()
 
@@ -140,7 +140,7 @@ def test_killed_server_is_shown_then_the_battle_comes_back(browser, process):
     view.screenshot("connection-lost-before-vote")
     process.start()
     expect(page.locator("#arena-connection")).to_have_count(0, timeout=30_000)
-    expect(status).to_contain_text("The connection is back and so is your battle")
+    expect(status).to_contain_text("The connection is back and so is your battle", timeout=30_000)
     expect(page.locator("#arena-text-out-a .bot").last).to_have_text(answer)
     assert process.votes_on(battle) == [], "the vote pressed while the server was away was never stored"
     expect(page.locator("#arena-text-reveal")).not_to_contain_text("recorded")
