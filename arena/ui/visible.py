@@ -5,7 +5,9 @@ fetch, parse and draw (0.7 to 1.7 s in software rendering). So after a battle
 finishes, the page runs `WAIT` in the browser (a js-only step of the event chain,
 which Gradio awaits) and only then asks the server to open the votes: WAIT resolves
 once both images are decoded, or once both 3D canvases have drawn since their model
-arrived. HEAD counts each WebGL canvas's draw calls.
+arrived. HEAD counts each WebGL canvas's draw calls, and makes the two 3D viewers of a
+panel one camera, as 3D Arena's voters expect when comparing shapes: a drag or wheel turn
+on one viewer is replayed on the other (Gradio's Model3D exposes no camera to link).
 """
 
 HEAD = """
@@ -27,6 +29,40 @@ HEAD = """
     }
     return gl;
   };
+  // One camera for a panel's two viewers: a drag or wheel turn on one is replayed on the twin.
+  // The replayed pointer has no real pointer behind it, so capturing it may fail: ignore that.
+  for (const name of ["setPointerCapture", "releasePointerCapture"]) {
+    const original = Element.prototype[name];
+    Element.prototype[name] = function (id) { try { return original.call(this, id); } catch (error) { return undefined; } };
+  }
+  const twin = canvas => {
+    const side = canvas.closest("[id$='-out-a'], [id$='-out-b']");
+    if (!side || !/-3d-out-/.test(side.id)) return null;
+    const other = side.id.replace(/-out-([ab])$/, (_, s) => "-out-" + (s === "a" ? "b" : "a"));
+    return document.querySelector(`#${other} canvas`);
+  };
+  const replay = event => {
+    if (!event.isTrusted || !(event.target instanceof HTMLCanvasElement)) return;
+    const other = twin(event.target);
+    if (!other) return;
+    const from = event.target.getBoundingClientRect(), to = other.getBoundingClientRect();
+    const init = {
+      bubbles: true, cancelable: true, composed: true, view: window,
+      clientX: event.clientX - from.left + to.left, clientY: event.clientY - from.top + to.top,
+      screenX: event.screenX, screenY: event.screenY, movementX: event.movementX, movementY: event.movementY,
+      button: event.button, buttons: event.buttons, ctrlKey: event.ctrlKey, shiftKey: event.shiftKey,
+    };
+    if (event instanceof WheelEvent) {
+      other.dispatchEvent(new WheelEvent("wheel", { ...init, deltaX: event.deltaX, deltaY: event.deltaY,
+        deltaMode: event.deltaMode }));
+    } else {
+      other.dispatchEvent(new PointerEvent(event.type, { ...init, pointerId: event.pointerId + 1000,
+        pointerType: event.pointerType, isPrimary: false, width: 1, height: 1, pressure: event.pressure }));
+    }
+  };
+  for (const type of ["pointerdown", "pointermove", "pointerup", "wheel"]) {
+    document.addEventListener(type, replay, { capture: true, passive: true });
+  }
 })();
 </script>
 """
