@@ -42,6 +42,7 @@ PANEL_CSS = """
 """
 SAME_MODEL = "Choose two different models: a model compared with itself tells nothing."
 STREAM_INTERVAL_S = 0.04  # at most ~25 screen updates a second while text streams
+WAITING = "…"  # a side that has not sent its first words yet: the same mark on both sides, never an empty bubble
 WORKING = {"text": "Both models are answering…", "image": "Painting both images…", "3d": "Building both 3D models…"}
 PLACEHOLDER = {
     "text": "Ask anything, then press Enter",
@@ -311,7 +312,7 @@ def _runner(arena: Arena, panel: Panel):
             state = {"status": "generating", "prompt": prompt, "voted": False}
             history = [[], []]
         for chat in history:
-            chat += [{"role": "user", "content": prompt}, {"role": "assistant", "content": ""}]
+            chat += [{"role": "user", "content": prompt}, {"role": "assistant", "content": WAITING}]
         yield {
             **locked(panel, working=True),
             panel.state: state,
@@ -328,8 +329,9 @@ def _runner(arena: Arena, panel: Panel):
                     yield {panel.state: state, panel.saved: event.battle_id}
                 elif isinstance(event, Chunk):
                     chat = history[0 if event.side == "a" else 1]
-                    first = not chat[-1]["content"]
-                    chat[-1] = {"role": "assistant", "content": chat[-1]["content"] + event.text}
+                    first = chat[-1]["content"] == WAITING
+                    sofar = "" if first else chat[-1]["content"]
+                    chat[-1] = {"role": "assistant", "content": sofar + event.text}
                     now = time.perf_counter()
                     if first or now - last >= STREAM_INTERVAL_S:
                         last = now
@@ -397,7 +399,11 @@ def _finished(arena: Arena, panel: Panel, view: BattleView, history: list[list])
 
 def failure_status(view: BattleView) -> str:
     message = view.error or "one of the models failed"
-    return status_html(f"This battle failed: {message}. It cannot take a vote. Press New battle to try again.", "error")
+    return status_html(
+        f"This battle failed: {message}. It cannot take a vote."
+        " Press Regenerate for two new answers to the same prompt, or New battle for another prompt.",
+        "error",
+    )
 
 
 def _prompt_box(panel: Panel, working: bool) -> gr.Textbox:

@@ -40,8 +40,8 @@ def test_ctrl_c_stops_the_server_with_browser_tabs_open(browser, tmp_path):
     process.start()
     context = browser.new_context()
     try:
-        for _ in range(2):  # two open tabs: each holds Gradio's heartbeat stream open
-            Page(context.new_page(), process.url).open()
+        for tab in range(2):  # two open tabs: each holds Gradio's heartbeat stream open
+            Page(context.new_page(), process.url).open(accept_terms=tab == 0)  # one voter: accepts once
         assert process.process is not None
         process.process.send_signal(signal.SIGINT)
         try:

@@ -122,6 +122,7 @@ async def test_the_migration_fills_the_table_from_the_votes_already_stored(arena
     await arena.voters.delete_profile(voters_with_votes(arena, 3)[-1])
     with arena.store.write_connection() as connection:  # the database as revision 0005 left it
         connection.execute(text("DROP TABLE vote_counts"))
+        connection.execute(text("ALTER TABLE voters DROP COLUMN terms_accepted_at"))  # revision 0007
         connection.execute(text("UPDATE alembic_version SET version_num = '0005'"))
     upgrade(arena.engine)
     assert counts.check(arena.store) == []
