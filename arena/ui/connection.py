@@ -4,7 +4,8 @@ Gradio alone keeps a dead stream's "answering…" bar moving and its vote button
 enabled. This script, loaded in the page's <head>, asks the API's health route every
 few seconds; when the server cannot be reached it shows a banner ("Connection lost,
 retrying…"), marks the page offline (the progress bars stop) and disables every vote
-button, so no vote can be pressed that would not reach the server. Once the server
+button, Send, New battle, Regenerate and the prompt boxes, so nothing can be pressed or
+sent that would not reach the server. Once the server
 answers again it reloads the page, and the panels restore their unvoted battles from
 the database (see restore.py): a reload is the one state the page can trust after its
 streams were cut.
@@ -25,7 +26,8 @@ body.arena-offline .arena-progress {{ display: none; }}
   const FLAG = "data-arena-offline";
   let lost = false;
   const votes = () => document.querySelectorAll(
-    ".arena-votes button, .arena-dimensions button, .arena-dimensions input");
+    ".arena-votes button, .arena-dimensions button, .arena-dimensions input,"
+    + " button[id$='-send'], button[id$='-new'], button[id$='-regenerate'], [id$='-prompt'] textarea");
   function disableVotes() {{
     votes().forEach(b => {{ if (!b.hasAttribute(FLAG)) {{ b.setAttribute(FLAG, ""); }} b.disabled = true; }});
   }}

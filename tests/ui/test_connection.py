@@ -1,7 +1,7 @@
 """A lost server is never hidden: a real `arena serve` process killed with SIGKILL mid-battle and
 started again on the same data and port, while a voter's page stays open.
 
-The voter sees "Connection lost, retrying…" and disabled vote buttons while the server is
+The voter sees "Connection lost, retrying…" and disabled vote buttons, Send and prompt while the server is
 away; when it returns the page reloads by itself and shows the battle again, from the
 database: a stream the server lost cannot take a vote, a finished battle can, and a vote
 the dead server never received is not shown as recorded.
@@ -102,6 +102,8 @@ def expect_lost(page) -> None:
     expect(banner).to_have_text("Connection lost, retrying…", timeout=10_000)
     for winner in WINNERS:
         expect(page.locator(f"#arena-text-vote-{winner}")).to_be_disabled()
+    for control in ("#arena-text-send", "#arena-text-new", "#arena-text-prompt textarea"):
+        expect(page.locator(control)).to_be_disabled()  # nothing can be sent to a server that is away
 
 
 def test_killed_server_is_shown_then_the_battle_comes_back(browser, process):
@@ -128,6 +130,7 @@ def test_killed_server_is_shown_then_the_battle_comes_back(browser, process):
 
     # killed after both answers: votes close while it is away, and the battle is back after
     page.locator("#arena-text-new").click()
+    expect(status).not_to_contain_text("interrupted")  # the reset has landed: it would clear a prompt typed before
     box.fill(PROMPT)
     box.press("Enter")
     expect(page.locator("#arena-text-vote-model_a")).to_be_enabled(timeout=60_000)
