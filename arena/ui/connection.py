@@ -23,13 +23,12 @@ body.arena-offline .arena-progress {{ display: none; }}
 </style>
 <script>
 (() => {{
-  const FLAG = "data-arena-offline";
   let lost = false;
-  const votes = () => document.querySelectorAll(
+  const controls = () => document.querySelectorAll(
     ".arena-votes button, .arena-dimensions button, .arena-dimensions input,"
     + " button[id$='-send'], button[id$='-new'], button[id$='-regenerate'], [id$='-prompt'] textarea");
-  function disableVotes() {{
-    votes().forEach(b => {{ if (!b.hasAttribute(FLAG)) {{ b.setAttribute(FLAG, ""); }} b.disabled = true; }});
+  function disableControls() {{
+    controls().forEach(b => {{ b.disabled = true; }});
   }}
   function showLost() {{
     document.body.classList.add("arena-offline");
@@ -41,7 +40,7 @@ body.arena-offline .arena-progress {{ display: none; }}
       el.textContent = {LOST!r};
       document.body.appendChild(el);
     }}
-    disableVotes();
+    disableControls();
   }}
   async function check() {{
     let up = false;
