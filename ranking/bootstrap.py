@@ -8,7 +8,8 @@ Two resampling schemes, both on sufficient statistics:
 * voters: voters are redrawn with replacement (V draws from V voters), and a round's
   cell counts are Σ_v (times voter v was drawn)·(voter v's counts) — one sparse
   product. Votes of one voter move together, which is what makes the interval honest
-  when voters have personal tastes.
+  when voters have personal tastes. With weights, each voter's counts are weighted by
+  the voter's own weights, not by their cell's mean.
 
 Refitting: every replica starts at the point estimate x̂ and takes chord-Newton steps
 x ← x + H⁻¹ ∇(ℓ + prior) with the point fit's Hessian H, shared by all replicas. A
@@ -251,10 +252,11 @@ def bootstrap(
 
     def one(k: int) -> tuple[np.ndarray, int, float]:
         rng = np.random.default_rng(seeds[k])
-        raw = (
-            sample_cells(rng, pairs.counts, sizes[k]) if kind == "cells" else sample_voters(rng, pairs.voters, sizes[k])
-        )
-        eff = raw if pairs.scale is None else raw * pairs.scale
+        if kind == "cells":
+            raw = sample_cells(rng, pairs.counts, sizes[k])
+            eff = raw if pairs.scale is None else raw * pairs.scale
+        else:
+            eff = sample_voters(rng, pairs.voters, sizes[k])  # weighted already: each voter's own weights
         return refit(ops, pairs, f, eff, tol=tol, hinv=hinv)
 
     workers = max(1, min(4, os.cpu_count() or 1, len(sizes)))

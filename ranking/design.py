@@ -37,7 +37,7 @@ class Pairs:
     counts: np.ndarray  # (3, R) raw votes: i wins, j wins, ties
     scale: np.ndarray | None = None  # (3, R) weight per vote, None = all ones
     position: bool = False
-    voters: sp.csr_matrix | None = None  # (voters, 3R) raw votes per voter and cell
+    voters: sp.csr_matrix | None = None  # (voters, 3R) effective votes per voter and cell: scale applied
     _design: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -151,6 +151,7 @@ def build_pairs(
     if w is not None:
         wsum = np.bincount(cell, weights=w, minlength=3 * len(rows)).reshape(3, len(rows))
         scale = np.divide(wsum, raw, out=np.ones_like(raw), where=raw > 0)
+    weighted = scale
     i, j = rows // m, rows % m
     if reweight:
         scale = _inverse_pair_frequency(i, j, raw, scale)
@@ -158,8 +159,13 @@ def build_pairs(
     if with_voters and counts.voter is not None:
         import scipy.sparse as sp
 
+        # each voter's own weighted votes (a cell's mean weight would redraw a voter's votes at
+        # other voters' weights), times the pair reweighting on top of the weights, if any
+        own = n if w is None else w
+        if scale is not None:
+            own = own * (scale if weighted is None else np.divide(scale, weighted)).ravel()[cell]
         v, vcode = np.unique(counts.voter[keep], return_inverse=True)
-        voters = sp.csr_matrix((n, (vcode.ravel(), cell)), shape=(len(v), 3 * len(rows)))
+        voters = sp.csr_matrix((own, (vcode.ravel(), cell)), shape=(len(v), 3 * len(rows)))
         voters.sum_duplicates()
     return Pairs(
         models=tuple(counts.models[u] for u in used),

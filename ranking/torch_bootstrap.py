@@ -127,8 +127,8 @@ def bootstrap_torch(
                 pick = torch.randint(0, n_voters, (size, n_voters), generator=gen, device=ops.device)
                 w = torch.zeros((size, n_voters), dtype=torch.float64, device=ops.device)
                 w.scatter_add_(1, pick, torch.ones_like(w))
-                cells = (voters_t @ w.T).T
-            if scale is not None:
+                cells = (voters_t @ w.T).T  # weighted already: each voter's own weights
+            if scale is not None and kind == "cells":
                 cells = cells * scale
             X, nl, nw = refit(ops, pairs, f, cells.reshape(size, 3, r), tol=tol, hinv=hinv)
             out.append(X)

@@ -24,17 +24,17 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple, TypeVar
 
 import pandas as pd
-from sqlalchemy import ColumnElement, Select, SQLColumnExpression, case, func, or_, select
+from sqlalchemy import ColumnElement, Select, SQLColumnExpression, func, or_, select
 
 from arena.errors import InvalidInput, NotFound
 from arena.services.catalog import display_metadata
 from arena.settings import Settings
-from arena.store.counts import NONE
+from arena.store.counts import NONE, weight2_expression, weight_expression
 from arena.store.engine import Store
 from arena.store.events import Event, VoterProfileChanged, VotesInvalidated, VotesRecorded
 from arena.store.groups import GROUP_COLUMNS, publishable_values
 from arena.store.schema import Battle, Vote, VoteCount
-from arena.vocabulary import DIMENSIONS, Dimension, GroupField, InvalidReason, Modality, one_of
+from arena.vocabulary import DIMENSIONS, Dimension, GroupField, InvalidReason, Modality, Winner, one_of
 from ranking import RankingError, RankOptions, rank
 
 MAX_GROUP_VALUE = 64
@@ -122,19 +122,22 @@ def vote_counts(
     With `quarantine_weight` > 0 (the robust fit) quarantined votes stay in, each worth that
     much of a vote (a `weight` column), so a wrongly flagged voter still counts a little
     and a rigger's votes barely move the board. With `inverse_propensity` each vote also
-    weighs 1/(the probability its pair was drawn with), normalised to mean 1 (`propensity_weights`).
+    weighs 1/(the probability its pair was drawn with), normalised to mean 1, and each row
+    is given to the fit as a Kish row (`kish_rows`; its `votes` column keeps the votes).
     """
     if per_voter:
-        frame = counts_from_votes(store, key, per_voter=True, quarantine_weight=quarantine_weight)
-        return propensity_weights(frame, _voter_propensity(store, key)) if inverse_propensity else frame
+        return counts_from_votes(store, key, True, quarantine_weight, inverse_propensity)
     columns: list[SQLColumnExpression[Any]] = [VoteCount.model_a, VoteCount.model_b, VoteCount.winner]
     counted: ColumnElement[bool] = VoteCount.valid.expression
     if quarantine_weight > 0:
         counted = or_(VoteCount.valid, VoteCount.invalid_reason == InvalidReason.QUARANTINED)
         columns.append(VoteCount.valid)
     total = func.sum(VoteCount.votes)
+    sums: list[SQLColumnExpression[Any]] = [total.label("count")]
+    if inverse_propensity:
+        sums += [func.sum(VoteCount.weight).label("inverse"), func.sum(VoteCount.weight2).label("inverse2")]
     query = (
-        _board_counts(select(*columns, total.label("count")), key)
+        _board_counts(select(*columns, *sums), key)
         .where(counted)
         .group_by(*columns)
         .having(total > 0)
@@ -142,36 +145,31 @@ def vote_counts(
     )
     with store.read() as session:
         rows = session.execute(query).all()
-    frame = _frame(rows, per_voter=False, quarantine_weight=quarantine_weight)
-    if inverse_propensity:
-        weights = select(*columns[:3], func.sum(VoteCount.weight) / func.sum(VoteCount.votes))
-        with store.read() as session:
-            found = session.execute(_board_counts(weights, key).where(counted).group_by(*columns[:3]).having(total > 0))
-            frame = propensity_weights(frame, {(row[0], row[1], row[2]): float(row[3]) for row in found})
-    return frame
+    frame = _frame(rows, per_voter=False, quarantine_weight=quarantine_weight, inverse_propensity=inverse_propensity)
+    return kish_rows(frame) if inverse_propensity else frame
 
 
-def propensity_weights(frame: pd.DataFrame, mean_inverse: dict[tuple[str, str, str], float]) -> pd.DataFrame:
-    """Weigh each row's votes by their mean 1/pair probability (`mean_inverse`, keyed by
-    (model_a, model_b, winner)), normalised so the weighted number of votes equals the raw
-    one (inverse propensity, Chiang et al. 2024 eq. 7), times any weight already there."""
+def kish_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows of inverse-propensity weighted votes as rows the fit reads right.
+
+    `frame` has per row `count` (votes), `inverse` (their Σ 1/p, p the probability each
+    vote's pair was drawn with) and `inverse2` (Σ 1/p²), and maybe a `weight` already (the
+    robust fit's quarantine weight). Each row becomes count (Σw)²/Σw² and weight Σw²/Σw
+    (Kish's effective number of votes and their weight), the weights normalised so their
+    mean over the votes is 1 (Chiang et al. 2024, eq. 7), times the weight already there;
+    `votes` keeps the count of votes. Why: count·weight is Σw, what the fit weighs, and
+    count·weight² is Σw², what the sandwich's meat and the cell bootstrap's variance need.
+    A row's mean weight alone gives n·w̄² ≤ Σw²: intervals too narrow whenever a pair's
+    probability changed between its votes (the active sampler's, every refit).
+    """
+    out = frame.drop(columns=["inverse", "inverse2"])
     if frame.empty:
-        return frame
-    keys = zip(frame["model_a"], frame["model_b"], frame["winner"], strict=True)
-    inverse = pd.Series([mean_inverse.get(k, 1.0) for k in keys], index=frame.index, dtype=float)
-    inverse /= float((inverse * frame["count"]).sum() / frame["count"].sum())
-    out = frame.copy()
-    out["weight"] = (out["weight"] if "weight" in out else 1.0) * inverse
+        return out.assign(weight=pd.Series(dtype=float), votes=out["count"])
+    mean = float(frame["inverse"].sum() / frame["count"].sum())
+    out["count"] = frame["inverse"] ** 2 / frame["inverse2"]
+    out["weight"] = frame["inverse2"] / frame["inverse"] / mean * (frame["weight"] if "weight" in frame else 1.0)
+    out["votes"] = frame["count"]
     return out
-
-
-def _voter_propensity(store: Store, key: BoardKey) -> dict[tuple[str, str, str], float]:
-    """Mean 1/pair probability per (model_a, model_b, winner) of a slice, from the votes table."""
-    inverse = case((Battle.pair_probability > 0, 1.0 / Battle.pair_probability), else_=1.0)
-    columns = (Battle.model_a, Battle.model_b, Vote.winner)
-    query = _board_votes(select(*columns, func.avg(inverse)), key).group_by(*columns)
-    with store.read() as session:
-        return {(a, b, w): float(x) for a, b, w, x in session.execute(query)}
 
 
 def excluded_counts(store: Store, key: BoardKey) -> dict[str, int]:
@@ -184,10 +182,16 @@ def excluded_counts(store: Store, key: BoardKey) -> dict[str, int]:
 
 
 def counts_from_votes(
-    store: Store, key: BoardKey, per_voter: bool = False, quarantine_weight: float = 0.0
+    store: Store,
+    key: BoardKey,
+    per_voter: bool = False,
+    quarantine_weight: float = 0.0,
+    inverse_propensity: bool = False,
 ) -> pd.DataFrame:
     """`vote_counts` by a GROUP BY over every vote of the slice: the per-voter path, and the
-    ground truth the counts table is tested and benchmarked against."""
+    ground truth the counts table is tested and benchmarked against. Per voter, the Kish
+    rows are each voter's own, so the voter-cluster bootstrap redraws voters with the
+    weights of their own votes."""
     columns: list[SQLColumnExpression[Any]] = [Battle.model_a, Battle.model_b, Vote.winner]
     if per_voter:
         columns.append(Vote.voter_id.label("voter"))
@@ -195,15 +199,16 @@ def counts_from_votes(
     if quarantine_weight > 0:
         counted = or_(Vote.valid, Vote.invalid_reason == InvalidReason.QUARANTINED)
         columns.append(Vote.valid.label("valid"))
-    query = (
-        _board_votes(select(*columns, func.count().label("count")), key)
-        .where(counted)
-        .group_by(*columns)
-        .order_by(*columns)
-    )
+    sums: list[SQLColumnExpression[Any]] = [func.count().label("count")]
+    if inverse_propensity:
+        sums += [func.sum(weight_expression()).label("inverse"), func.sum(weight2_expression()).label("inverse2")]
+    query = _board_votes(select(*columns, *sums), key).where(counted).group_by(*columns).order_by(*columns)
     with store.read() as session:
         rows = session.execute(query).all()
-    return _frame(rows, per_voter=per_voter, quarantine_weight=quarantine_weight)
+    frame = _frame(
+        rows, per_voter=per_voter, quarantine_weight=quarantine_weight, inverse_propensity=inverse_propensity
+    )
+    return kish_rows(frame) if inverse_propensity else frame
 
 
 def excluded_from_votes(store: Store, key: BoardKey) -> dict[str, int]:
@@ -214,9 +219,12 @@ def excluded_from_votes(store: Store, key: BoardKey) -> dict[str, int]:
     return {str(reason or "unknown"): int(count) for reason, count in sorted(rows, key=lambda row: -row[1])}
 
 
-def _frame(rows: Sequence[Any], *, per_voter: bool, quarantine_weight: float) -> pd.DataFrame:
+def _frame(
+    rows: Sequence[Any], *, per_voter: bool, quarantine_weight: float, inverse_propensity: bool = False
+) -> pd.DataFrame:
     names = ["model_a", "model_b", "winner"] + (["voter"] if per_voter else [])
-    frame = pd.DataFrame(rows, columns=[*names, *(["valid"] if quarantine_weight > 0 else []), "count"])
+    names += ["valid"] if quarantine_weight > 0 else []
+    frame = pd.DataFrame(rows, columns=[*names, "count", *(["inverse", "inverse2"] if inverse_propensity else [])])
     if quarantine_weight > 0:
         frame["weight"] = frame.pop("valid").map(lambda valid: 1.0 if valid else quarantine_weight).astype(float)
     return frame
@@ -418,7 +426,7 @@ class Leaderboards:
         counts = vote_counts(self.store, key, per_voter, weight, ipw)
         excluded = excluded_counts(self.store, key)
         down_weighted = excluded.pop(InvalidReason.QUARANTINED, 0) if weight > 0 else 0
-        n_votes = int(counts["count"].sum()) - down_weighted if len(counts) else 0
+        n_votes = int(counts["votes" if ipw else "count"].sum()) - down_weighted if len(counts) else 0
         board = Board(
             key.modality,
             key.dimension,
@@ -444,7 +452,36 @@ class Leaderboards:
         board.rows = [{**row, **display.get(row["model"], {})} for row in result.records()]
         board.win_rate_matrix = _matrix(result.win_rate_matrix)
         board.battle_counts = _matrix(result.battle_counts)
+        if ipw:
+            _show_votes(board, counts, self.settings.provisional_votes)
         return board
+
+
+def _show_votes(board: Board, counts: pd.DataFrame, provisional_votes: int) -> None:
+    """An inverse-propensity fit read Kish rows, whose counts are effective numbers of votes;
+    the board shows the votes themselves (`counts`' `votes` column), as an unweighted board
+    would: per model its votes, win rate and provisional flag, per pair the battles and the
+    observed score share (a tie or both-bad vote half a win each, as the fit counts them)."""
+    votes = counts["votes"].astype(float)
+    score_a = counts["winner"].map({Winner.MODEL_A.value: 1.0, Winner.MODEL_B.value: 0.0}).fillna(0.5) * votes
+    sides = pd.concat(
+        [
+            pd.DataFrame({"model": counts["model_a"], "other": counts["model_b"], "votes": votes, "score": score_a}),
+            pd.DataFrame(
+                {"model": counts["model_b"], "other": counts["model_a"], "votes": votes, "score": votes - score_a}
+            ),
+        ]
+    )
+    pairs = sides.groupby(["model", "other"])[["votes", "score"]].sum()
+    per_model = pairs.groupby(level="model").sum()
+    names = [str(row["model"]) for row in board.rows]
+    for row in board.rows:
+        n, score = per_model.loc[row["model"], "votes"], per_model.loc[row["model"], "score"]
+        row.update(votes=int(round(n)), win_rate=float(score / n), provisional=bool(n < provisional_votes))
+    battles = pairs["votes"].unstack().reindex(index=names, columns=names).fillna(0.0)
+    share = (pairs["score"] / pairs["votes"]).unstack().reindex(index=names, columns=names)
+    board.battle_counts = {a: {b: float(round(battles.loc[a, b])) for b in names} for a in names}
+    board.win_rate_matrix = _matrix(share)
 
 
 def rank_options(settings: Settings, *, weighted: bool = False) -> RankOptions:

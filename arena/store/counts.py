@@ -3,13 +3,15 @@
 A board slice is a modality and dimension, and either all voters (`group_field` = '') or
 one group value: a prompt category or language, or one field of the vote's demographic
 snapshot (`group_field` = 'country', `group_value` = 'FR'). Per slice there is one row
-per (model_a, model_b, winner, anonymous, valid, invalid_reason) with `votes` and
-`weight` (the sum of 1 / battles.pair_probability, 1 where the probability is not
-known). A vote is in its main slice and in one slice per group field it has a value
-for (grouping sets, not their product), so the table grows with slices × models², never
-with the votes. Every board the arena serves is a GROUP BY over one slice: the main
-boards, the boards by category, language or voter group, the "not counted" line per
-reason and the robust fit that keeps quarantined votes at a weight.
+per (model_a, model_b, winner, anonymous, valid, invalid_reason) with `votes`, `weight`
+(the sum of 1 / battles.pair_probability, 1 where the probability is not known) and
+`weight2` (the sum of their squares: an inverse-propensity fit's variance depends on the
+spread of the weights, not only on their mean). A vote is in its main slice and in one
+slice per group field it has a value for (grouping sets, not their product), so the
+table grows with slices × models², never with the votes. Every board the arena serves
+is a GROUP BY over one slice: the main boards, the boards by category, language or
+voter group, the "not counted" line per reason and the robust fit that keeps
+quarantined votes at a weight.
 
 The table is kept exactly equal to the same GROUP BYs over the votes: the vote path
 (arena/store/votes.py) adds and moves counts in the vote's own transaction, one upsert
@@ -101,35 +103,42 @@ def keys_of(
 
 
 class Tally:
-    """Changes to the counts table gathered over one batch: key -> [votes, weight]."""
+    """Changes to the counts table gathered over one batch: key -> [votes, weight, weight2]."""
 
     def __init__(self) -> None:
         self.deltas: dict[CountKey, list[float]] = {}
 
-    def add(self, keys: list[CountKey], votes: int, weight: float) -> None:
+    def add(self, keys: list[CountKey], sign: int, weight: float) -> None:
+        """One vote of inverse-propensity `weight` enters (sign 1) or leaves (sign -1) these rows."""
         for key in keys:
-            entry = self.deltas.setdefault(key, [0, 0.0])
-            entry[0] += votes
-            entry[1] += weight
+            entry = self.deltas.setdefault(key, [0, 0.0, 0.0])
+            entry[0] += sign
+            entry[1] += sign * weight
+            entry[2] += sign * weight * weight
 
     def move(self, old: list[CountKey], new: list[CountKey], weight: float) -> None:
         if old != new:
-            self.add(old, -1, -weight)
+            self.add(old, -1, weight)
             self.add(new, 1, weight)
 
 
 def apply(connection: Connection, tally: Tally) -> None:
     """Write a batch's changes in the caller's transaction: one upsert row per distinct key
     (keys sorted, so concurrent writers lock rows in one order), then drop rows that reached 0.
-    A key whose votes left and came back within the batch is skipped (its weight nets to 0)."""
-    changes = sorted((key, int(votes), weight) for key, (votes, weight) in tally.deltas.items() if votes)
+    A key whose votes left and came back within the batch is skipped (its weights net to 0)."""
+    changes = sorted(
+        (key, int(votes), weight, weight2) for key, (votes, weight, weight2) in tally.deltas.items() if votes
+    )
     if not changes:
         return
     connection.execute(
         _UPSERT[connection.dialect.name == "postgresql"],
-        [{**key._asdict(), "votes": votes, "weight": weight} for key, votes, weight in changes],
+        [
+            {**key._asdict(), "votes": votes, "weight": weight, "weight2": weight2}
+            for key, votes, weight, weight2 in changes
+        ],
     )
-    emptied = [key._asdict() for key, votes, _ in changes if votes < 0]
+    emptied = [key._asdict() for key, votes, *_ in changes if votes < 0]
     if emptied:
         connection.execute(_DELETE_EMPTY, emptied)
 
@@ -141,6 +150,7 @@ def _upsert(dialect_insert: Any) -> Any:
         set_={
             "votes": VoteCount.votes + statement.excluded.votes,
             "weight": VoteCount.weight + statement.excluded.weight,
+            "weight2": VoteCount.weight2 + statement.excluded.weight2,
         },
     )
 
@@ -154,12 +164,19 @@ _DELETE_EMPTY = delete(VoteCount).where(
 # -- the ground truth: a full GROUP BY over the votes ---------------------------
 
 
-def _weight_expression() -> ColumnElement[float]:
+def weight_expression() -> ColumnElement[float]:
+    """A vote's `weight_of`, in SQL over the battles table."""
     return case((Battle.pair_probability > 0, literal(1.0) / Battle.pair_probability), else_=literal(1.0))
 
 
+def weight2_expression() -> ColumnElement[float]:
+    """The square of a vote's `weight_of`, in SQL over the battles table."""
+    p = Battle.pair_probability
+    return case((p > 0, literal(1.0) / (p * p)), else_=literal(1.0))
+
+
 def full_group_by() -> CompoundSelect:
-    """Every key with its votes and weight, from the votes table: one GROUP BY per slice kind
+    """Every key with its votes, weight and weight2, from the votes table: one GROUP BY per slice kind
     (all voters, then each group field), UNION ALL. The check's and the repair's ground truth."""
     selects = []
     slices: list[tuple[str, SQLColumnExpression[Any] | None]] = [(NONE, None)]
@@ -180,7 +197,8 @@ def full_group_by() -> CompoundSelect:
             select(
                 *(expression.label(name) for expression, name in zip(columns, KEY, strict=True)),
                 func.count().label("votes"),
-                func.sum(_weight_expression()).label("weight"),
+                func.sum(weight_expression()).label("weight"),
+                func.sum(weight2_expression()).label("weight2"),
             )
             .select_from(Vote)
             .join(Battle, Battle.id == Vote.battle_id)
@@ -195,14 +213,14 @@ def full_group_by() -> CompoundSelect:
 @dataclass(frozen=True)
 class Difference:
     key: CountKey
-    table: tuple[int, float]  # (votes, weight) in the counts table; (0, 0.0) when the row is missing
-    votes: tuple[int, float]  # the same from the votes table
+    table: tuple[int, float, float]  # (votes, weight, weight2) in the counts table; zeros when the row is missing
+    votes: tuple[int, float, float]  # the same from the votes table
 
     def line(self) -> str:
         fields = " ".join(f"{name}={_shown(value)}" for name, value in self.key._asdict().items())
         return (
-            f"{fields}: counts table {self.table[0]} votes (weight {self.table[1]:.6g}), "
-            f"votes table {self.votes[0]} votes (weight {self.votes[1]:.6g})"
+            f"{fields}: counts table {self.table[0]} votes (weight {self.table[1]:.6g}, weight2 {self.table[2]:.6g}), "
+            f"votes table {self.votes[0]} votes (weight {self.votes[1]:.6g}, weight2 {self.votes[2]:.6g})"
         )
 
 
@@ -212,13 +230,13 @@ def _shown(value: object) -> str:
     return str(value) if value != NONE else "-"
 
 
-def _normalised(rows: Iterable[Sequence[Any]]) -> dict[CountKey, tuple[int, float]]:
-    found: dict[CountKey, tuple[int, float]] = {}
+def _normalised(rows: Iterable[Sequence[Any]]) -> dict[CountKey, tuple[int, float, float]]:
+    found: dict[CountKey, tuple[int, float, float]] = {}
     for row in rows:
         values = list(row)
         key = CountKey._make([*values[:7], bool(values[7]), bool(values[8]), values[9]])
-        votes, weight = found.get(key, (0, 0.0))
-        found[key] = (votes + int(values[10]), weight + float(values[11] or 0.0))
+        votes, weight, weight2 = found.get(key, (0, 0.0, 0.0))
+        found[key] = (votes + int(values[10]), weight + float(values[11] or 0.0), weight2 + float(values[12] or 0.0))
     return found
 
 
@@ -231,13 +249,17 @@ def check(store: Store) -> list[Difference]:
         truth = _normalised(connection.execute(full_group_by()).all())
         table = _normalised(
             connection.execute(
-                select(*(getattr(VoteCount, name) for name in KEY), VoteCount.votes, VoteCount.weight)
+                select(
+                    *(getattr(VoteCount, name) for name in KEY), VoteCount.votes, VoteCount.weight, VoteCount.weight2
+                )
             ).all()
         )
     differences = []
     for key in sorted(set(truth) | set(table)):
-        have, want = table.get(key, (0, 0.0)), truth.get(key, (0, 0.0))
-        if have[0] != want[0] or not math.isclose(have[1], want[1], rel_tol=1e-9, abs_tol=1e-9):
+        have, want = table.get(key, (0, 0.0, 0.0)), truth.get(key, (0, 0.0, 0.0))
+        if have[0] != want[0] or not all(
+            math.isclose(h, w, rel_tol=1e-9, abs_tol=1e-9) for h, w in zip(have[1:], want[1:], strict=True)
+        ):
             differences.append(Difference(key, have, want))
     return differences
 
@@ -248,7 +270,9 @@ def rebuild(connection: Connection) -> None:
     if connection.dialect.name == "postgresql":
         connection.execute(text("LOCK TABLE vote_counts IN EXCLUSIVE MODE"))
     connection.execute(delete(VoteCount))
-    connection.execute(insert(VoteCount).from_select([*KEY, "votes", "weight"], select(full_group_by().subquery())))
+    connection.execute(
+        insert(VoteCount).from_select([*KEY, "votes", "weight", "weight2"], select(full_group_by().subquery()))
+    )
 
 
 def repair(store: Store) -> None:

@@ -224,6 +224,7 @@ class VoteCount(Base):
     invalid_reason: Mapped[str] = mapped_column(String(64), primary_key=True)
     votes: Mapped[int] = mapped_column(Integer)
     weight: Mapped[float] = mapped_column(Float)  # sum of 1 / battles.pair_probability (1 where unknown)
+    weight2: Mapped[float] = mapped_column(Float)  # sum of its squares: the sandwich's variance needs it
 
 
 class VoterFlag(Base):

@@ -153,23 +153,41 @@ async def test_board_weights_votes_by_inverse_pair_probability(arena):
     key = board_key("text")
     with arena.store.read() as session:
         rows = session.execute(
-            select(Battle.model_a, Battle.model_b, Vote.winner, Battle.pair_probability)
+            select(Battle.model_a, Battle.model_b, Vote.winner, Vote.voter_id, Battle.pair_probability)
             .join(Vote, Vote.battle_id == Battle.id)
             .where(Vote.dimension == "overall")
         ).all()
-    probabilities = {p for *_, p in rows}
-    assert len(probabilities) > 1  # drawn unevenly (boost, active sampler): the weights differ
-    votes = pd.DataFrame(rows, columns=["model_a", "model_b", "winner", "p"])
+    votes = pd.DataFrame(rows, columns=["model_a", "model_b", "winner", "voter", "p"])
     votes["winner"] = votes["winner"].astype(str)
-    votes["inverse"] = 1 / votes["p"]
-    expected = votes.groupby(["model_a", "model_b", "winner"])["inverse"].mean() / votes["inverse"].mean()
-    frame = vote_counts(arena.store, key, inverse_propensity=True)
-    assert (frame["count"] * frame["weight"]).sum() == pytest.approx(frame["count"].sum())
-    for row in frame.itertuples():
-        assert row.weight == pytest.approx(expected[row.model_a, row.model_b, str(row.winner)])
+    votes["w"], votes["w2"] = 1 / votes["p"], 1 / votes["p"] ** 2
+    mean = votes["w"].mean()
+    for by, frame in (
+        (["model_a", "model_b", "winner"], vote_counts(arena.store, key, inverse_propensity=True)),
+        (["model_a", "model_b", "winner", "voter"], vote_counts(arena.store, key, True, inverse_propensity=True)),
+    ):
+        cells = votes.groupby(by).agg(n=("w", "size"), w=("w", "sum"), w2=("w2", "sum"))
+        assert len(frame) == len(cells)
+        # each cell a Kish row: count (Σw)²/Σw², weight Σw²/Σw normalised to mean 1, and its votes
+        for row in frame.itertuples():
+            cell = cells.loc[tuple(str(getattr(row, name)) for name in by)]
+            assert row.votes == cell.n
+            assert row.count == pytest.approx(cell.w**2 / cell.w2)
+            assert row.weight == pytest.approx(cell.w2 / cell.w / mean)
+        assert (frame["count"] * frame["weight"]).sum() == pytest.approx(600)
+    unequal = votes.groupby(["model_a", "model_b", "winner"])["p"].nunique()
+    assert (unequal > 1).any()  # drawn unevenly (boost, refits): some cells hold votes of unequal weight
+    plain = arena.leaderboards.refit(key)
     arena.settings.inverse_propensity = True
     board = arena.leaderboards.refit(key)
     assert board.status == "ok" and board.votes == 600
+    # the fit reads effective votes; the board still shows the votes themselves, as the plain one does
+    plain_rows = {row["model"]: row for row in plain.rows}
+    for row in board.rows:
+        same = plain_rows[row["model"]]
+        assert (row["votes"], row["provisional"]) == (same["votes"], same["provisional"])
+        assert row["win_rate"] == pytest.approx(same["win_rate"])
+        assert board.win_rate_matrix[row["model"]] == pytest.approx(plain.win_rate_matrix[row["model"]])
+    assert board.battle_counts == plain.battle_counts
 
 
 def test_a_seeded_active_simulation_with_the_reweighted_fit_recovers_the_true_order():
