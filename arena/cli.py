@@ -286,6 +286,8 @@ def _export(args: argparse.Namespace) -> int:
     logging.getLogger("alembic").setLevel(logging.WARNING)  # stderr is for the progress bar and errors
     from tqdm import tqdm
 
+    tqdm.monitor_interval = 0  # no monitor thread: a process with one thread forks its export workers
+
     from arena.errors import ArenaError
     from arena.services.exports import FORMATS, default_path, export, export_options
     from arena.settings import ensure_secret

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import json
 import os
 import pickle
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from arena.store.dumps import (
@@ -64,6 +65,7 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "first_language": ("string", "voter's first language when the vote was cast; null: not given or suppressed"),
     "expertise": ("string", "voter's expertise when the vote was cast; null: not given or suppressed"),
 }
+Demographics = dict[tuple[str | None, ...], tuple[str | None, ...]]  # snapshot as stored -> as published
 # Caches of the export, bounded so memory stays flat whatever the votes: pseudonyms (~150
 # bytes each) and short conversation texts (at most _CACHED_CHARS characters each).
 _CACHED_JUDGES = 200_000
@@ -80,10 +82,11 @@ class Shaper:
         labels: str,
         base_url: str,
         per_voter: bool,
-        demographics: dict[tuple[str | None, ...], tuple[str | None, ...]] | None = None,
     ):
         self.salt = salt
-        self.demographics = demographics or {}  # snapshot as stored -> as published (k-anonymised)
+        # snapshot as stored -> as published (k-anonymised): set before the first chunk is shaped
+        self.demographics: Demographics = {}
+        self._shown: dict[str, tuple[str | None, ...]] = {}  # stored snapshot text -> published values
         self.relabel = LMARENA_WINNERS if labels == "lmarena" else {}
         self.base_url = base_url
         self.per_voter = per_voter  # counts per judge too (the voter-cluster bootstrap needs them)
@@ -231,18 +234,24 @@ class Shaper:
         return conversation_a, conversation_b, sha_a, sha_b
 
     def _published(self, profile: Any) -> list[Any]:
-        """The demographic columns as published (k-anonymised), worked out once per distinct snapshot."""
+        """The demographic columns as published (k-anonymised), worked out once per distinct
+        snapshot (no more of them are kept than `demographics` holds)."""
         import pyarrow as pa
         import pyarrow.compute as pc
 
         snapshots = profile.dictionary_encode()
-        hidden = (None,) * len(DEMOGRAPHICS)
-        shown = [
-            self.demographics.get(tuple(value or None for value in text.split(SEPARATOR)), hidden)
-            for text in snapshots.dictionary.to_pylist()
-        ]
+        shown = [self._snapshot(text) for text in snapshots.dictionary.to_pylist()]
         columns = zip(*shown, strict=True) if shown else [()] * len(DEMOGRAPHICS)
         return [pc.take(pa.array(values, pa.string()), snapshots.indices) for values in columns]
+
+    def _snapshot(self, text: str) -> tuple[str | None, ...]:
+        found = self._shown.get(text)
+        if found is None:
+            stored = tuple(value or None for value in text.split(SEPARATOR))
+            found = self.demographics.get(stored, _HIDDEN)
+            if stored in self.demographics:
+                self._shown[text] = found
+        return found
 
     def _turns(self, raw: str) -> list[str]:
         """A battle's user turns from the column's JSON text; a short text is parsed once
@@ -285,6 +294,7 @@ def _split(joined: Any, width: int) -> list[Any]:
 
 
 _NONE: dict[tuple[int, str], Any] = {}
+_HIDDEN: tuple[None, ...] = (None,) * len(DEMOGRAPHICS)
 _quote: Callable[[str], str] = json.encoder.encode_basestring  # == json.dumps(s, ensure_ascii=False)
 
 
@@ -305,15 +315,11 @@ def _last_artifact(outputs: dict[tuple[int, str], Any], side: str) -> str | None
 
 
 def tables(
-    store: Store,
-    where: DumpFilter,
-    shaper: Shaper,
-    chunk: int,
-    progress: Callable[[int], None] | None,
-    ranges: Sequence[tuple[int, int]] | None = None,
+    store: Store, shaper: Shaper, batches: Iterable[Sequence[Sequence[Any]]], progress: Callable[[int], None] | None
 ) -> Iterator[Any]:
+    """Each batch of `dump_rows` as a shaped table (an empty one for an empty batch)."""
     lookup = has_outputs(store)
-    for rows in dump_rows(store, where, chunk, ranges):
+    for rows in batches:
         outputs = turn_outputs(store, [row[0] for row in rows]) if lookup and rows else {}
         yield shaper.shape(rows, outputs) if rows else arrow_schema().empty_table()
         if progress is not None:
@@ -325,28 +331,36 @@ def tables(
 # up, and below this size starting the processes costs more than the second core saves.
 PARALLEL_ROWS = 300_000
 _WORKERS = 4
+# Batches a worker reads ahead while the k-anonymity of the dump's demographics, which
+# shaping needs, is still being worked out: bounded, so memory stays flat.
+_READ_AHEAD = 8
 
 
 def shaped_tables(
     store: Store,
     where: DumpFilter,
     shaper: Shaper,
+    demographics: Callable[[], Demographics],
     chunk: int,
     progress: Callable[[int], None] | None,
     expected: int,
 ) -> Iterator[Any]:
-    """The dump's tables in vote order: shaped here, or by worker processes when `expected` rows are many."""
+    """The dump's tables in vote order: shaped here, or by worker processes when `expected`
+    rows are many. `demographics` gives the published (k-anonymised) snapshots; it is
+    called once, while the workers, if any, already read."""
     in_memory = store.engine.url.database in (None, "", ":memory:")
     workers = 1 if expected < PARALLEL_ROWS or in_memory else min(_WORKERS, len(os.sched_getaffinity(0)))
     if workers == 1:
-        return tables(store, where, shaper, chunk, progress)
-    return parallel_tables(store, where, shaper, chunk, progress, workers)
+        shaper.demographics = demographics()
+        return tables(store, shaper, dump_rows(store, where, chunk), progress)
+    return parallel_tables(store, where, shaper, demographics, chunk, progress, workers)
 
 
 def parallel_tables(
     store: Store,
     where: DumpFilter,
     shaper: Shaper,
+    demographics: Callable[[], Demographics],
     chunk: int,
     progress: Callable[[int], None] | None,
     workers: int,
@@ -356,7 +370,11 @@ def parallel_tables(
     The votes' id span is cut into ranges of `chunk` ids, dealt out in turn; each worker
     sends its tables (Arrow IPC) through a pipe of its own, read here in range order, so a
     worker runs at most a table ahead (the pipe blocks it) and memory stays bounded. The
-    workers' counts for the manifest are merged into `shaper` at the end.
+    workers start reading at once; the published demographics follow them down a second
+    pipe when worked out here. Their counts for the manifest are merged into `shaper` at
+    the end.
+
+    Workers start as `start_method` says.
     """
     import multiprocessing
 
@@ -367,18 +385,24 @@ def parallel_tables(
         return
     ranges = [(start, start + chunk) for start in range(bounds[0], bounds[1] + 1, chunk)]
     url = store.engine.url.render_as_string(hide_password=False)
-    context = multiprocessing.get_context("spawn")  # a fresh interpreter: no inherited threads or connections
-    pipes, processes = [], []
+    context = multiprocessing.get_context(start_method())
+    pipes, tells, processes = [], [], []
     try:
         for index in range(workers):
             receive, send = context.Pipe(duplex=False)
+            told, tell = context.Pipe(duplex=False)
             process = context.Process(
-                target=_work, args=(url, where, shaper, chunk, ranges[index::workers], send), daemon=True
+                target=_work, args=(url, where, shaper, chunk, ranges[index::workers], send, told), daemon=True
             )
             process.start()
             send.close()
+            told.close()
             pipes.append(receive)
+            tells.append(tell)
             processes.append(process)
+        published = pickle.dumps(demographics())
+        for tell in tells:
+            tell.send_bytes(published)
         for index in range(len(ranges)):
             table = pa.ipc.open_stream(_message(pipes[index % workers])).read_all()
             if progress is not None:
@@ -387,12 +411,21 @@ def parallel_tables(
         for pipe in pipes:
             shaper.merge(pickle.loads(_message(pipe)))
     finally:
-        for pipe in pipes:
+        for pipe in [*pipes, *tells]:
             pipe.close()
         for process in processes:
             process.join(timeout=10)
             if process.is_alive():
                 process.kill()
+
+
+def start_method() -> str:
+    """Fork when this process runs no other thread (the command line): the workers start at
+    once with every module already imported. Otherwise (the server's scheduled releases)
+    each is a fresh interpreter, since a fork copies no thread but every lock."""
+    import threading
+
+    return "fork" if threading.active_count() == 1 else "spawn"
 
 
 def _message(pipe: Any) -> bytes:
@@ -406,21 +439,39 @@ def _message(pipe: Any) -> bytes:
     return data[1:]
 
 
-def _work(url: str, where: DumpFilter, shaper: Shaper, chunk: int, ranges: list[tuple[int, int]], pipe: Any) -> None:
-    """A worker process of `parallel_tables`: its ranges' tables, then its counts."""
+def _work(
+    url: str,
+    where: DumpFilter,
+    shaper: Shaper,
+    chunk: int,
+    ranges: list[tuple[int, int]],
+    pipe: Any,
+    told: Any,
+) -> None:
+    """A worker process of `parallel_tables`: its ranges' tables, then its counts. It reads
+    up to _READ_AHEAD batches before the published demographics arrive on `told`."""
     import pyarrow as pa
 
     from arena.store.engine import make_engine
 
     engine = make_engine(url)
     try:
-        for table in tables(Store(engine, threads=1), where, shaper, chunk, None, ranges):
+        store = Store(engine, threads=1)
+        batches = dump_rows(store, where, chunk, ranges)
+        ahead: list[Sequence[Sequence[Any]]] = []
+        while len(ahead) < _READ_AHEAD and not told.poll():
+            batch = next(batches, None)
+            if batch is None:
+                break
+            ahead.append(batch)
+        shaper.demographics = pickle.loads(told.recv_bytes())
+        for table in tables(store, shaper, itertools.chain(ahead, batches), None):
             sink = pa.BufferOutputStream()
             with pa.ipc.new_stream(sink, table.schema) as writer:
                 writer.write_table(table)
             pipe.send_bytes(b"T" + sink.getvalue().to_pybytes())
         pipe.send_bytes(b"S" + pickle.dumps(shaper.summary()))
-    except BrokenPipeError:  # the export stopped (its own error, or Ctrl-C): nothing to report
+    except (BrokenPipeError, EOFError):  # the export stopped (its own error, or Ctrl-C): nothing to report
         pass
     except BaseException as exc:
         try:
@@ -431,6 +482,7 @@ def _work(url: str, where: DumpFilter, shaper: Shaper, chunk: int, ranges: list[
         pipe.send_bytes(b"E" + error)
     finally:
         pipe.close()
+        told.close()
         engine.dispose()
 
 

@@ -31,7 +31,14 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from arena.errors import InvalidInput
-from arena.services.dump_tables import COLUMNS, LMARENA_WINNERS, Shaper, arrow_schema, shaped_tables
+from arena.services.dump_tables import (
+    COLUMNS,
+    LMARENA_WINNERS,
+    Demographics,
+    Shaper,
+    arrow_schema,
+    shaped_tables,
+)
 from arena.services.leaderboards import rank_options
 from arena.settings import Settings
 from arena.store.dumps import DEMOGRAPHICS, DumpFilter, count_rows, demographic_voters
@@ -171,15 +178,18 @@ def export(
     release = f"{out.stem}/{created.isoformat()}"
     salt = hmac.new(settings.subkey("dumps"), release.encode(), hashlib.sha256).digest()
     out.parent.mkdir(parents=True, exist_ok=True)
-    published = k_anonymise(demographic_voters(store, where), settings.k_anonymity)
     base_url = (settings.public_url or "").rstrip("/")
     per_voter = settings.leaderboard_ci == "cluster"
-    shaper = Shaper(salt, options.winner_labels, base_url, per_voter, published)
+    shaper = Shaper(salt, options.winner_labels, base_url, per_voter)
+
+    def demographics() -> Demographics:
+        return k_anonymise(demographic_voters(store, where), settings.k_anonymity)
+
     fd, tmp_name = tempfile.mkstemp(dir=out.parent, prefix=".tmp-", suffix=out.suffix)
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as handle:
-            tables = shaped_tables(store, where, shaper, chunk, progress, expected)
+            tables = shaped_tables(store, where, shaper, demographics, chunk, progress, expected)
             rows = _write(handle, options.format, tables)
         digest, size = _sha256(tmp), tmp.stat().st_size
         os.replace(tmp, out)

@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
@@ -233,13 +234,16 @@ async def test_the_dump_job_writes_rolling_releases_on_its_schedule_and_is_off_b
     assert listed and listed[0].name.startswith("rolling-") and listed[0].rows == 5
 
 
+@pytest.mark.parametrize("start", ["fork", "spawn"])
 async def test_a_dump_shaped_by_worker_processes_holds_what_one_shaped_in_process_holds(
-    arena, voted, tmp_path, monkeypatch
+    arena, voted, tmp_path, monkeypatch, start
 ):
-    """Large dumps are read and shaped by worker processes (id ranges dealt out in turn); a
-    small chunk and threshold send these five votes through them, ranges both full and empty."""
+    """Large dumps are read and shaped by worker processes (id ranges dealt out in turn),
+    forked from the command line, fresh interpreters in the server; a small chunk and
+    threshold send these five votes through them, ranges both full and empty."""
     alone = export(arena.store, arena.settings, export_options("parquet"), tmp_path / "alone.parquet", chunk=2)
     monkeypatch.setattr(dump_tables, "PARALLEL_ROWS", 1)
+    monkeypatch.setattr(dump_tables, "start_method", lambda: start)
     seen: list[int] = []
     shared = export(
         arena.store,
@@ -259,3 +263,15 @@ async def test_a_dump_shaped_by_worker_processes_holds_what_one_shaped_in_proces
     for key in ("rows", "first_vote", "last_vote", "boards"):
         assert shared[key] == alone[key], key
     assert shared["sha256"] == sha256(tmp_path / "shared.parquet")
+
+
+def test_export_workers_are_fresh_interpreters_while_another_thread_runs():
+    """A fork copies every lock but only the forking thread: a server's export must not fork."""
+    release = threading.Event()
+    other = threading.Thread(target=release.wait)
+    other.start()
+    try:
+        assert dump_tables.start_method() == "spawn"
+    finally:
+        release.set()
+        other.join()
