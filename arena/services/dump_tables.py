@@ -385,7 +385,7 @@ def parallel_tables(
         return
     ranges = [(start, start + chunk) for start in range(bounds[0], bounds[1] + 1, chunk)]
     url = store.engine.url.render_as_string(hide_password=False)
-    context = multiprocessing.get_context(start_method())
+    context: Any = multiprocessing.get_context(start_method())  # typeshed: a BaseContext has no Process
     pipes, tells, processes = [], [], []
     try:
         for index in range(workers):
