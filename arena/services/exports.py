@@ -54,6 +54,11 @@ ROLLING_PREFIX = "rolling"
 ROLLING_KEEP = 3  # scheduled releases kept; dumps written by `arena export` are never removed
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 
+# Parquet: no dictionary for columns unique per vote; min/max statistics only where readers
+# filter (they cost a third of the writing on the long text columns, and help no reader there)
+_UNIQUE = ("question_id", "tstamp")
+_FILTERED = ("tstamp", "model_a", "model_b", "winner", "modality", "dimension", "board", "is_valid", "language")
+
 # k-anonymity gives up the finest field first when a combination has too few voters
 _GENERALISE = ("country", "first_language", "expertise", "gender", "age_band")
 
@@ -225,7 +230,15 @@ def _write(handle: BinaryIO, fmt: str, tables: Iterable[Any]) -> int:
 
     schema = arrow_schema()
     writer: Any = (
-        pq.ParquetWriter(handle, schema, compression="zstd") if fmt == "parquet" else pcsv.CSVWriter(handle, schema)
+        pq.ParquetWriter(
+            handle,
+            schema,
+            compression="zstd",
+            use_dictionary=[name for name in schema.names if name not in _UNIQUE],
+            write_statistics=list(_FILTERED),
+        )
+        if fmt == "parquet"
+        else pcsv.CSVWriter(handle, schema)
     )
     try:
         for table in tables:

@@ -265,6 +265,20 @@ async def test_a_dump_shaped_by_worker_processes_holds_what_one_shaped_in_proces
     assert shared["sha256"] == sha256(tmp_path / "shared.parquet")
 
 
+@pytest.mark.parametrize("start", ["fork", "spawn"])
+async def test_a_worker_process_that_fails_fails_the_export_with_its_error_and_leaves_no_file(
+    arena, voted, tmp_path, monkeypatch, start
+):
+    with arena.store.write() as session:  # a label the dump cannot split (as a hand-edited database might hold)
+        session.execute(update(Battle).where(Battle.id == voted["image"].id).values(category="bad\x1flabel"))
+    monkeypatch.setattr(dump_tables, "PARALLEL_ROWS", 1)
+    monkeypatch.setattr(dump_tables, "start_method", lambda: start)
+    out = tmp_path / "dumps" / "dump.parquet"
+    with pytest.raises(ValueError, match="separator"):
+        export(arena.store, arena.settings, export_options("parquet"), out, chunk=2)
+    assert list(out.parent.iterdir()) == []
+
+
 def test_export_workers_are_fresh_interpreters_while_another_thread_runs():
     """A fork copies every lock but only the forking thread: a server's export must not fork."""
     release = threading.Event()
