@@ -6,9 +6,10 @@
 
 For each size, a data dir under --work is seeded once with `arena simulate --votes N
 --bulk --modality text` (kept for the next run), then `arena export --format F` runs in
-a child process of its own; its wall time, peak RSS (the largest sum over the export
-process and its worker processes, sampled every 0.1 s from /proc) and the dump's size
-are printed. With --database-url every size shares that database,
+a child process of its own; its wall time, peak RSS and peak private memory (the
+largest sums over the export process and its worker processes, sampled every 0.1 s from
+/proc: RSS counts the pages of the SQLite file each process maps, private does not) and
+the dump's size are printed. With --database-url every size shares that database,
 which must be empty and migrated (`arena db upgrade`); ARENA_SECRET_KEY is set for it.
 The goal (issue 9): 1M votes to Parquet in under 10 s, with peak memory flat in N.
 """
@@ -50,8 +51,9 @@ def seed(data_dir: Path, votes: int, env: dict[str, str]) -> float:
     return time.perf_counter() - started
 
 
-def export(data_dir: Path, fmt: str, env: dict[str, str]) -> tuple[float, float, int, int]:
-    """One export in a fresh child: (seconds, the child's peak RSS in MiB, file bytes, rows)."""
+def export(data_dir: Path, fmt: str, env: dict[str, str]) -> tuple[float, float, float, int, int]:
+    """One export in a fresh child: (seconds, peak RSS and peak private memory of the child
+    and its workers in MiB, file bytes, rows)."""
     out = data_dir / f"bench.{fmt}"
     log = data_dir / "bench.log"
     command = [sys.executable, "-m", "arena", "export", "--data-dir", str(data_dir), "--format", fmt]
@@ -64,19 +66,21 @@ def export(data_dir: Path, fmt: str, env: dict[str, str]) -> tuple[float, float,
             env={**os.environ, **env},
             cwd=ROOT,
         )
-        peak = 0
+        peak = private = 0
         while child.poll() is None:
-            peak = max(peak, tree_rss(child.pid))
+            resident, anonymous = tree_rss(child.pid)
+            peak, private = max(peak, resident), max(private, anonymous)
             time.sleep(0.1)
     seconds = time.perf_counter() - started
     if child.returncode != 0:
         raise SystemExit(f"export failed: {log.read_text().strip()}")
     rows = int(log.read_text().split(" votes ->", 1)[0].rsplit("\n", 1)[-1].replace(",", ""))
-    return seconds, peak / 2**20, out.stat().st_size, rows
+    return seconds, peak / 2**20, private / 2**20, out.stat().st_size, rows
 
 
-def tree_rss(root: int) -> int:
-    """Bytes resident in `root` and its descendants now (Linux /proc)."""
+def tree_rss(root: int) -> tuple[int, int]:
+    """Bytes resident in `root` and its descendants now (Linux /proc): all (VmRSS, mapped
+    file pages included) and private (RssAnon: what the processes allocated)."""
     parents: dict[int, int] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -84,7 +88,7 @@ def tree_rss(root: int) -> int:
         except OSError:
             continue
         parents[int(stat.parent.name)] = int(fields[1])
-    tree, total, grown = {root}, 0, True
+    tree, total, anonymous, grown = {root}, 0, 0, True
     while grown:
         found = {pid for pid, parent in parents.items() if parent in tree} - tree
         tree |= found
@@ -94,8 +98,10 @@ def tree_rss(root: int) -> int:
             status = Path(f"/proc/{pid}/status").read_text()
         except OSError:
             continue
-        total += next((int(line.split()[1]) * 1024 for line in status.splitlines() if line.startswith("VmRSS:")), 0)
-    return total
+        fields = {line.split(":")[0]: line.split()[1:2] for line in status.splitlines()}
+        total += int((fields.get("VmRSS") or ["0"])[0]) * 1024
+        anonymous += int((fields.get("RssAnon") or ["0"])[0]) * 1024
+    return total, anonymous
 
 
 def main() -> None:
@@ -110,19 +116,24 @@ def main() -> None:
     env = {"ARENA_DATABASE_URL": args.database_url, "ARENA_SECRET_KEY": "bench"} if args.database_url else {}
     database = "PostgreSQL" if args.database_url else "SQLite"
     print(
-        f"{'database':<10} {'votes':>11} {'format':<8} {'seconds':>8} {'votes/s':>10} {'peak MiB':>9} {'file MiB':>9}"
+        f"{'database':<10} {'votes':>11} {'format':<8} {'seconds':>8} {'votes/s':>10} {'peak MiB':>9} "
+        f"{'private':>8} {'file MiB':>9}"
     )
     for votes in sorted(args.votes):
         data_dir = args.work / f"{database.lower()}-{votes}"
         seeded = seed(data_dir, votes, env)
         if seeded:
             print(f"(seeded {votes:,} votes in {seeded:.1f} s)", file=sys.stderr)
-        seconds, peak, size, rows = export(data_dir, args.format, env)
+        seconds, peak, private, size, rows = export(data_dir, args.format, env)
         print(
             f"{database:<10} {rows:>11,} {args.format:<8} {seconds:>8.2f} {rows / seconds:>10,.0f} "
-            f"{peak:>9.0f} {size / 2**20:>9.1f}"
+            f"{peak:>9.0f} {private:>8.0f} {size / 2**20:>9.1f}"
         )
-    print("peak MiB: the export's peak RSS, its worker processes, Python and libraries included")
+    print(
+        "peak MiB: the export's peak RSS, its worker processes, Python and libraries included, and the "
+        "SQLite file's pages each maps (shared page cache, counted once per process); private: "
+        "peak of the memory they allocated (RssAnon)"
+    )
 
 
 if __name__ == "__main__":

@@ -39,7 +39,6 @@ from arena.services.dump_tables import (
     arrow_schema,
     shaped_tables,
 )
-from arena.services.leaderboards import rank_options
 from arena.settings import Settings
 from arena.store.dumps import DEMOGRAPHICS, DumpFilter, count_rows, demographic_voters
 from arena.store.engine import Store
@@ -188,6 +187,10 @@ def export(
     shaper = Shaper(salt, options.winner_labels, base_url, per_voter)
 
     def demographics() -> Demographics:
+        # the manifest's fit (pandas, ranking) loads here, after the workers have started
+        # and while they read, not before them nor after the last vote
+        from arena.services import leaderboards  # noqa: F401
+
         return k_anonymise(demographic_voters(store, where), settings.k_anonymity)
 
     fd, tmp_name = tempfile.mkstemp(dir=out.parent, prefix=".tmp-", suffix=out.suffix)
@@ -284,6 +287,8 @@ def _iso(tstamp: float | None) -> str | None:
 
 def rank_command(file: str, settings: Settings, *, by_board: bool) -> str:
     """The `arena rank` command that refits the boards of a dump as the arena fits them."""
+    from arena.services.leaderboards import rank_options
+
     options = rank_options(settings)
     parts = ["arena", "rank", file, "--ci", options.ci]
     if options.ci == "cluster":
@@ -298,6 +303,7 @@ def _boards(shaper: Shaper, settings: Settings) -> dict[str, Any]:
     """board -> {votes, rows or error}: the arena's fit (same options as its Leaderboards) on the dump's counted votes."""
     import pandas as pd
 
+    from arena.services.leaderboards import rank_options
     from ranking import RankingError, rank
 
     per_board: dict[str, list[tuple[Any, ...]]] = {}

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Connection,
     Integer,
     Select,
     String,
@@ -35,6 +36,10 @@ from arena.store.schema import Battle, Output, Vote
 from arena.vocabulary import Dimension, Modality
 
 _LOOKUP = 2000  # battle ids per outputs query: under every driver's parameter limit
+# A dump looks each vote's battle up by id, all over the battles' index: SQLite reads those
+# pages through a memory map of the file (the OS page cache, shared by the workers) rather
+# than by a system call and a copy per page; beyond this size, as usual.
+_SQLITE_MMAP = 4 << 30
 
 
 @dataclass(frozen=True)
@@ -176,26 +181,39 @@ def dump_rows(
     from a server-side cursor (`stream_results`), through SQLAlchemy's buffered rows.
     """
     with store.engine.connect() as connection:
-        if ranges is not None:
-            for low, high in ranges:
-                result = connection.execute(_query(where).where(Vote.id >= low, Vote.id < high))
-                try:
-                    rows = result.cursor.fetchall() if store.is_sqlite else result.all()
-                finally:
-                    result.close()
-                yield rows
+        if not store.is_sqlite:
+            yield from _rows(connection, where, chunk, ranges, sqlite=False)
             return
-        if store.is_sqlite:
-            result = connection.execute(_query(where))  # nothing prefetched: the cursor has every row
-            cursor = result.cursor
+        connection.exec_driver_sql(f"PRAGMA mmap_size = {_SQLITE_MMAP}")
+        try:
+            yield from _rows(connection, where, chunk, ranges, sqlite=True)
+        finally:  # back to the pool as it came
+            connection.exec_driver_sql("PRAGMA mmap_size = 0")
+
+
+def _rows(
+    connection: Connection, where: DumpFilter, chunk: int, ranges: Sequence[tuple[int, int]] | None, *, sqlite: bool
+) -> Iterator[Sequence[Sequence[Any]]]:
+    if ranges is not None:
+        for low, high in ranges:
+            result = connection.execute(_query(where).where(Vote.id >= low, Vote.id < high))
             try:
-                while rows := cursor.fetchmany(chunk):
-                    yield rows
+                rows = result.cursor.fetchall() if sqlite else result.all()
             finally:
                 result.close()
-            return
-        streamed = connection.execution_options(stream_results=True, yield_per=chunk).execute(_query(where))
-        yield from streamed.partitions(chunk)
+            yield rows
+        return
+    if sqlite:
+        result = connection.execute(_query(where))  # nothing prefetched: the cursor has every row
+        cursor = result.cursor
+        try:
+            while rows := cursor.fetchmany(chunk):
+                yield rows
+        finally:
+            result.close()
+        return
+    streamed = connection.execution_options(stream_results=True, yield_per=chunk).execute(_query(where))
+    yield from streamed.partitions(chunk)
 
 
 def has_outputs(store: Store) -> bool:
