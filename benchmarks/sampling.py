@@ -1,13 +1,13 @@
 """Active vs uniform pair sampling, in simulation (no server, no database).
 
-    python benchmarks/sampling.py                       # 50 models, 5 seeds
+    python benchmarks/sampling.py --seeds 6             # 50 models: the figures below
     python benchmarks/sampling.py --seeds 3 --models 30 --max-votes 200000
 
 Each seed draws 50 true strengths (normal, s.d. 100 Elo). Votes follow Bradley-Terry
 with half ties (15% ties). The board is refitted every --batch votes, as the arena's
 board job does, with the arena's fit (ranking.rank, sandwich intervals at 95%); the
-active sampler (arena.services.sampling, 10% uniform floor) reads only that board:
-ratings, intervals and battle counts. Votes record the drawn pair's probability.
+active sampler (arena.services.sampling, its defaults: 5% uniform floor) reads only that
+board: ratings, intervals and battle counts. Votes record the drawn pair's probability.
 
 Reported per sampler, median over seeds, votes needed until:
 - the mean 95% interval width reaches --width (Elo);
@@ -18,17 +18,21 @@ Reported per sampler, median over seeds, votes needed until:
   of an Elo point apart;
 and, at the end of the active runs, the inverse-propensity fit (each vote weighs
 1/probability of its pair) against the truth: the share of models whose interval holds
-the true rating (goal: about 95%), and its mean interval width.
+the true rating (goal: about 95%), and its mean interval width; as the arena's board
+fits it (each cell a Kish row, arena.services.leaderboards.kish_rows: count (Σw)²/Σw²,
+weight Σw²/Σw, from the counts table's weight and weight2) and, for comparison, with
+each cell's mean weight only (the board before the counts table kept Σw²).
 
-Measured (defaults, 6 seeds; medians; counts of votes, not time): 20 neighbours resolved
-uniform 289,000 votes, active 208,000 (28.0% fewer); 20 expected resolved uniform 360,000,
-active 280,000 (22.2% fewer); mean width <= 20 Elo uniform 107,000, active 144,000 (34.6%
-more: the active sampler spends nothing on pairs whose order is settled, so their
-intervals stay wider). The goal of 30% fewer votes is nearly met on the first criterion.
-The inverse-propensity fit of the active runs held the truth in 92.3% of intervals when
-each cell is given to the sandwich as a Kish row (count (Σw)²/Σw², weight Σw²/Σw: the
-variance of weights that changed between refits); with the cell's mean weight only, as the
-arena's board does, 84.7%.
+Measured (6 seeds, the same for both samplers; medians; counts of votes, not time): 20
+neighbours resolved uniform 289,000 votes, active 173,000 (40.1% fewer; the seeds range
+from 116,000 to 270,000); 20 expected resolved uniform 360,000, active 304,000 (15.6%
+fewer); mean width <= 20 Elo uniform 107,000, active 187,000 (74.8% more: the active
+sampler spends little on pairs whose order is settled, so their intervals stay wider).
+The inverse-propensity fit of the active runs held the truth in 94.3% of intervals (mean
+width 52.4 Elo; the unweighted fit of the same votes about 16); with each cell's mean
+weight only, 87.7% (width 42.6). With the sampler's former horizon of 4 and floor of 10%:
+28.0% fewer votes to 20 resolved, 22.2% fewer to 20 expected, 34.6% more to width 20;
+the Kish fit held the truth in 92.3%, the mean-weight fit in 84.7%.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from arena.services.leaderboards import kish_rows  # noqa: E402
 from arena.services.sampling import FLOOR, active_pairs, active_scores, uniform_pairs  # noqa: E402
 from ranking import rank  # noqa: E402
 
@@ -69,19 +74,25 @@ class Run:
     curve: list[tuple[int, float, int, float]] = field(default_factory=list)  # votes, width, resolved, expected
     ipw_coverage: float = math.nan
     ipw_width: float = math.nan
+    mean_coverage: float = math.nan
+    mean_width: float = math.nan
     plain_coverage: float = math.nan
     plain_width: float = math.nan
     seconds: float = 0.0
 
 
-def board(counts: pd.DataFrame, weighted: bool) -> Any:
+def board(counts: pd.DataFrame, weighting: str = "plain") -> Any:
+    """The arena's fit of the cells: unweighted ("plain"), inverse-propensity as the arena's
+    board does it ("ipw": the cells as Kish rows, arena.services.leaderboards.kish_rows), or
+    with each cell's mean weight only ("mean": the arena's board before the counts table
+    kept Σw², whose sandwich misses the spread of the weights)."""
     frame = counts[counts["count"] > 0].reset_index()
-    if weighted:
-        # a cell of votes with weights w_i as one row the sandwich reads right: count (Σw)²/Σw²
-        # and weight Σw²/Σw keep Σw (the fit) and Σw² (the variance); normalised to mean 1
-        frame["weight"] = frame["inverse2"] / frame["inverse"] / (frame["inverse"].sum() / frame["count"].sum())
-        frame["count"] = frame["inverse"] ** 2 / frame["inverse2"]
-    return rank(frame, ci="sandwich", rounds=ROUNDS, weight="weight" if weighted else None, provisional_votes=0)
+    if weighting == "ipw":
+        frame = kish_rows(frame)
+    elif weighting == "mean":
+        frame["weight"] = frame["inverse"] / frame["count"] / (frame["inverse"].sum() / frame["count"].sum())
+    weight = None if weighting == "plain" else "weight"
+    return rank(frame, ci="sandwich", rounds=ROUNDS, weight=weight, provisional_votes=0)
 
 
 def matrix(result: Any) -> dict[str, dict[str, float]]:
@@ -155,7 +166,7 @@ def simulate(args: argparse.Namespace, sampler: str, seed: int) -> Run:
         add = batch.groupby(["model_a", "model_b", "winner"]).sum()
         counts.loc[add.index, ["count", "inverse", "inverse2"]] += add[["count", "inverse", "inverse2"]].to_numpy()
         votes += args.batch
-        result = board(counts, weighted=args.board == "ipw")
+        result = board(counts, args.board)
         width, resolved, expected, _ = measure(result, names, true)
         run.curve.append((votes, width, resolved, expected))
         if run.to_width is None and width <= args.width:
@@ -166,9 +177,9 @@ def simulate(args: argparse.Namespace, sampler: str, seed: int) -> Run:
             run.to_expected = votes
         if None not in (run.to_width, run.to_resolved, run.to_expected):
             break
-    plain, ipw = board(counts, weighted=False), board(counts, weighted=True)
-    run.plain_width, _, _, run.plain_coverage = measure(plain, names, true)
-    run.ipw_width, _, _, run.ipw_coverage = measure(ipw, names, true)
+    run.plain_width, _, _, run.plain_coverage = measure(board(counts), names, true)
+    run.ipw_width, _, _, run.ipw_coverage = measure(board(counts, "ipw"), names, true)
+    run.mean_width, _, _, run.mean_coverage = measure(board(counts, "mean"), names, true)
     run.seconds = time.perf_counter() - started
     return run
 
@@ -188,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--width", type=float, default=20.0, help="target mean 95%% interval width (Elo)")
     parser.add_argument("--resolved", type=int, default=20, help="target neighbour pairs resolved (of models-1)")
     parser.add_argument("--floor", type=float, default=FLOOR)
-    parser.add_argument("--board", choices=("plain", "ipw"), default="plain", help="the fit the sampler reads")
+    parser.add_argument("--board", choices=("plain", "ipw", "mean"), default="plain", help="the fit the sampler reads")
     args = parser.parse_args(argv)
     runs: dict[str, list[Run]] = {"uniform": [], "active": []}
     for seed in range(args.seeds):
@@ -199,7 +210,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"seed {seed} {sampler:7s}: width<={args.width:g} at {run.to_width}, "
                 f"{args.resolved} resolved at {run.to_resolved} (expected at {run.to_expected}); at the end plain fit covers "
                 f"{run.plain_coverage:.0%} (width {run.plain_width:.1f}), inverse-propensity fit covers "
-                f"{run.ipw_coverage:.0%} (width {run.ipw_width:.1f}); {run.seconds:.0f} s",
+                f"{run.ipw_coverage:.0%} (width {run.ipw_width:.1f}; with mean weights {run.mean_coverage:.0%}, "
+                f"width {run.mean_width:.1f}); {run.seconds:.0f} s",
                 flush=True,
             )
     print(f"\n{args.models} models, s.d. {args.sd:g} Elo, board refit every {args.batch} votes, {args.seeds} seeds")
@@ -211,8 +223,12 @@ def main(argv: list[str] | None = None) -> int:
         u = median([getattr(r, key) for r in runs["uniform"]])
         a = median([getattr(r, key) for r in runs["active"]])
         print(f"{goal:32s} uniform {u:>9,.0f}  active {a:>9,.0f}  reduction {1 - a / u:6.1%}")
-    cover = statistics.fmean(r.ipw_coverage for r in runs["active"])
-    print(f"active, inverse-propensity fit: mean coverage of the true ratings {cover:.1%}")
+    for name, label in (("ipw", "Kish rows, as the arena's board"), ("mean", "each cell's mean weight only")):
+        cover = statistics.fmean(getattr(r, f"{name}_coverage") for r in runs["active"])
+        width = statistics.fmean(getattr(r, f"{name}_width") for r in runs["active"])
+        print(
+            f"active, inverse-propensity fit ({label}): coverage of the true ratings {cover:.1%}, width {width:.1f} Elo"
+        )
     return 0
 
 
