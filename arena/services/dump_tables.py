@@ -9,6 +9,7 @@ pyarrow, so a worker process starts quickly.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import hmac
 import itertools
@@ -18,6 +19,7 @@ import pickle
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from operator import itemgetter
+from pathlib import Path
 from typing import Any
 
 from arena.store.dumps import (
@@ -337,8 +339,10 @@ def tables(
 PARALLEL_ROWS = 300_000
 _WORKERS = 4
 # Batches a worker reads ahead while the k-anonymity of the dump's demographics, which
-# shaping needs, is still being worked out: bounded, so memory stays flat.
-_READ_AHEAD = 8
+# shaping needs, is still being worked out (about 1.5 s at a million votes): bounded, so
+# memory stays flat (16 x 20,000 rows is ~80 MiB a worker).
+_READ_AHEAD = 16
+_PIPE_BYTES = 16 << 20  # a worker's pipe, where the system allows (a batch is ~2 MiB once compressed)
 
 
 def shaped_tables(
@@ -349,16 +353,19 @@ def shaped_tables(
     chunk: int,
     progress: Callable[[int], None] | None,
     expected: int,
+    meanwhile: Callable[[], object] = lambda: None,
 ) -> Iterator[Any]:
     """The dump's tables in vote order: shaped here, or by worker processes when `expected`
     rows are many. `demographics` gives the published (k-anonymised) snapshots; it is
-    called once, while the workers, if any, already read."""
+    called once, while the workers, if any, already read. `meanwhile` is this process's
+    own preparation, done while the workers shape."""
     in_memory = store.engine.url.database in (None, "", ":memory:")
     workers = 1 if expected < PARALLEL_ROWS or in_memory else min(_WORKERS, len(os.sched_getaffinity(0)))
     if workers == 1:
         shaper.demographics = demographics()
+        meanwhile()
         return tables(store, shaper, dump_rows(store, where, chunk), progress)
-    return parallel_tables(store, where, shaper, demographics, chunk, progress, workers)
+    return parallel_tables(store, where, shaper, demographics, chunk, progress, workers, meanwhile)
 
 
 def parallel_tables(
@@ -369,6 +376,7 @@ def parallel_tables(
     chunk: int,
     progress: Callable[[int], None] | None,
     workers: int,
+    meanwhile: Callable[[], object] = lambda: None,
 ) -> Iterator[Any]:
     """The dump's tables in vote order, read and shaped by `workers` processes.
 
@@ -378,9 +386,12 @@ def parallel_tables(
     stays bounded; the batches cross as Arrow buffers, never as Python bytes. A second pipe
     per worker takes it the published demographics, worked out here while the workers
     already read, and brings back its counts for the manifest (merged into `shaper`) or
-    the error it stopped on. Workers start as `start_method` says.
+    the error it stopped on; `meanwhile` runs here in a thread of its own once they have the
+    demographics, so that this process reads their batches meanwhile. Workers start as
+    `start_method` says.
     """
     import multiprocessing
+    import threading
 
     import pyarrow as pa
 
@@ -396,6 +407,7 @@ def parallel_tables(
     try:
         for index in range(workers):
             stream, sink = context.Pipe(duplex=False)
+            _widen(stream.fileno())
             control, theirs = context.Pipe()
             process = context.Process(
                 target=_work, args=(url, where, shaper, chunk, ranges[index::workers], sink, theirs), daemon=True
@@ -410,6 +422,7 @@ def parallel_tables(
         published = pickle.dumps(demographics())
         for control in controls:
             control.send_bytes(published)
+        threading.Thread(target=meanwhile, name="export-meanwhile", daemon=True).start()  # forked already
         readers: list[Any] = [None] * workers
         for index in range(len(ranges)):
             worker = index % workers
@@ -432,6 +445,19 @@ def parallel_tables(
             process.join(timeout=10)
             if process.is_alive():
                 process.kill()
+
+
+def _widen(pipe: int) -> None:
+    """Give a worker's pipe room for a batch where Linux allows it: through the default
+    64 KiB a batch crosses in dozens of turns between the worker and this process, each a
+    wait for the scheduler while the other worker holds the second core."""
+    import fcntl
+
+    try:
+        limit = int(Path("/proc/sys/fs/pipe-max-size").read_text())
+        fcntl.fcntl(pipe, fcntl.F_SETPIPE_SZ, min(limit, _PIPE_BYTES))
+    except (OSError, ValueError, AttributeError):  # not Linux, or the limit is lower: the default pipe
+        pass
 
 
 def start_method() -> str:
@@ -470,6 +496,10 @@ def _work(
 
     from arena.store.engine import make_engine
 
+    # Rows are tuples that live for a batch (up to _READ_AHEAD of them): the cycle collector
+    # would walk millions of them again and again, for nothing; the few cycles the driver
+    # leaves per batch are freed when the worker exits.
+    gc.disable()
     engine = make_engine(url)
     try:
         store = Store(engine, threads=1)
@@ -482,7 +512,13 @@ def _work(
             ahead.append(rows)
         shaper.demographics = pickle.loads(control.recv_bytes())
         schema = arrow_schema()
-        with os.fdopen(os.dup(sink.fileno()), "wb") as out, pa.ipc.new_stream(out, schema) as writer:
+        # unbuffered: a batch's tail left in a buffer would reach the pipe only with the next
+        # batch, and the reader, who needs it first, would wait for it (the workers then
+        # took turns instead of working together)
+        with (
+            os.fdopen(os.dup(sink.fileno()), "wb", buffering=0) as out,
+            pa.ipc.new_stream(out, schema, options=pa.ipc.IpcWriteOptions(compression="lz4")) as writer,
+        ):
             for table in tables(store, shaper, itertools.chain(ahead, batches), None):
                 writer.write_batch(table.combine_chunks().to_batches()[0] if table.num_rows else _empty(schema))
         control.send_bytes(b"S" + pickle.dumps(shaper.summary()))

@@ -187,17 +187,18 @@ def export(
     shaper = Shaper(salt, options.winner_labels, base_url, per_voter)
 
     def demographics() -> Demographics:
-        # the manifest's fit (pandas, ranking) loads here, after the workers have started
-        # and while they read, not before them nor after the last vote
-        from arena.services import leaderboards  # noqa: F401
-
         return k_anonymise(demographic_voters(store, where), settings.k_anonymity)
+
+    def meanwhile() -> None:
+        # the manifest's fit (pandas, ranking) loads while the votes are shaped and written,
+        # not before the workers start nor after the last vote
+        from arena.services import leaderboards  # noqa: F401
 
     fd, tmp_name = tempfile.mkstemp(dir=out.parent, prefix=".tmp-", suffix=out.suffix)
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as handle:
-            tables = shaped_tables(store, where, shaper, demographics, chunk, progress, expected)
+            tables = shaped_tables(store, where, shaper, demographics, chunk, progress, expected, meanwhile)
             rows = _write(handle, options.format, tables)
         digest, size = _sha256(tmp), tmp.stat().st_size
         os.replace(tmp, out)
