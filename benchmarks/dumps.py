@@ -2,7 +2,8 @@
 
     python benchmarks/dumps.py                          # 1M votes, SQLite, Parquet
     python benchmarks/dumps.py --votes 100000 200000    # memory flat in the number of votes?
-    python benchmarks/dumps.py --votes 10000000 --database-url postgresql+psycopg://postgres@127.0.0.1/bench
+    python benchmarks/dumps.py --votes 1000000 --copies 10      # 10M votes
+    python benchmarks/dumps.py --votes 1000000 --database-url postgresql+psycopg://postgres@127.0.0.1/bench
 
 For each size, a data dir under --work is seeded once with `arena simulate --votes N
 --bulk --modality text` (kept for the next run), then `arena export --format F` runs in
@@ -32,9 +33,9 @@ def arena(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     )
 
 
-def seed(data_dir: Path, votes: int, env: dict[str, str]) -> float:
-    """Seed `votes` bulk votes unless already done; returns the seconds it took (0 when reused)."""
-    marker = data_dir / f".seeded-{votes}"
+def seed(data_dir: Path, votes: int, copies: int, env: dict[str, str]) -> float:
+    """Seed `votes` bulk votes (`copies` times) unless already done; returns the seconds it took (0 when reused)."""
+    marker = data_dir / (f".seeded-{votes}" + (f"x{copies}" if copies > 1 else ""))
     if marker.exists():  # kept from an earlier run: bring its schema up to date
         upgraded = arena("db", "upgrade", "--data-dir", str(data_dir), env=env)
         if upgraded.returncode != 0:
@@ -46,9 +47,41 @@ def seed(data_dir: Path, votes: int, env: dict[str, str]) -> float:
     )
     if done.returncode != 0:
         raise SystemExit(f"seeding failed: {done.stderr.strip()}")
+    if copies > 1:
+        copy(env.get("ARENA_DATABASE_URL") or f"sqlite:///{data_dir / 'arena.db'}", copies)
     marker.parent.mkdir(parents=True, exist_ok=True)
     marker.touch()
     return time.perf_counter() - started
+
+
+def copy(url: str, copies: int) -> None:
+    """Every seeded battle and its votes `copies` - 1 more times, in SQL (simulating 10M votes
+    takes an hour): copy k's battle ids are the originals' with the first two characters
+    replaced by 'z' and k, which no UUID starts with. The counts table is left as it was:
+    an export does not read it."""
+    from sqlalchemy import create_engine, text
+
+    from arena.store.schema import Battle, Vote
+
+    battles = [column.name for column in Battle.__table__.columns]
+    votes = [column.name for column in Vote.__table__.columns if column.name != "id"]
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        for k in range(1, copies):
+            new = f"'z{k}' || substr({{}}, 3)"
+            chosen = [new.format("id") if name == "id" else name for name in battles]
+            connection.execute(
+                text(
+                    f"INSERT INTO battles ({', '.join(battles)}) SELECT {', '.join(chosen)} FROM battles WHERE id NOT LIKE 'z%'"
+                )
+            )
+            chosen = [new.format("battle_id") if name == "battle_id" else name for name in votes]
+            connection.execute(
+                text(
+                    f"INSERT INTO votes ({', '.join(votes)}) SELECT {', '.join(chosen)} FROM votes WHERE battle_id NOT LIKE 'z%'"
+                )
+            )
+    engine.dispose()
 
 
 def export(data_dir: Path, fmt: str, env: dict[str, str]) -> tuple[float, float, float, int, int]:
@@ -110,6 +143,7 @@ def main() -> None:
     parser.add_argument("--format", default="parquet", choices=("parquet", "csv", "jsonl"))
     parser.add_argument("--database-url", default=None, help="PostgreSQL (one size per run) instead of SQLite")
     parser.add_argument("--work", type=Path, default=Path("/tmp/arena-bench-dumps"))
+    parser.add_argument("--copies", type=int, default=1, help="seed --votes, then copy them in SQL to K times as many")
     args = parser.parse_args()
     if args.database_url and len(args.votes) > 1:
         parser.error("with --database-url give one --votes size (they share the database)")
@@ -120,8 +154,8 @@ def main() -> None:
         f"{'private':>8} {'file MiB':>9}"
     )
     for votes in sorted(args.votes):
-        data_dir = args.work / f"{database.lower()}-{votes}"
-        seeded = seed(data_dir, votes, env)
+        data_dir = args.work / (f"{database.lower()}-{votes}" + (f"x{args.copies}" if args.copies > 1 else ""))
+        seeded = seed(data_dir, votes, args.copies, env)
         if seeded:
             print(f"(seeded {votes:,} votes in {seeded:.1f} s)", file=sys.stderr)
         seconds, peak, private, size, rows = export(data_dir, args.format, env)

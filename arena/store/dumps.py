@@ -175,10 +175,10 @@ def dump_rows(
     streamed; blocking. With `ranges` ([low, high) vote ids), one list of rows per range
     instead, empty where a range holds none: how the processes of a parallel dump share it.
 
-    SQLite steps through the query as rows are fetched, so its rows are read straight from
-    the driver's cursor: making a SQLAlchemy Row of each of millions of votes would cost
-    more than the query itself, and the columns need no conversion. PostgreSQL streams
-    from a server-side cursor (`stream_results`), through SQLAlchemy's buffered rows.
+    Rows are read straight from the driver's cursor: making a SQLAlchemy Row of each of
+    millions of votes would cost more than the query itself, and the columns need no
+    conversion. Without `ranges`, SQLite steps through the query as rows are fetched, and
+    PostgreSQL streams from a server-side cursor (`stream_results`).
     """
     with store.engine.connect() as connection:
         if not store.is_sqlite:
@@ -198,7 +198,7 @@ def _rows(
         for low, high in ranges:
             result = connection.execute(_query(where).where(Vote.id >= low, Vote.id < high))
             try:
-                rows = result.cursor.fetchall() if sqlite else result.all()
+                rows = result.cursor.fetchall()
             finally:
                 result.close()
             yield rows
