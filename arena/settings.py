@@ -73,7 +73,7 @@ class Settings:
     new_model_boost: float = 4.0  # sampling weight multiplier until a model has provisional_votes votes
     # scale: pair sampling (arena/services/sampling.py) and inverse-propensity boards
     sampler: str = "uniform"  # uniform | active, or modality:sampler pairs (text:active,image:uniform)
-    sampler_floor: float = 0.05  # the active sampler keeps this share of the uniform distribution
+    sampler_floor: float = 0.1  # the active sampler keeps this share of the uniform distribution
     inverse_propensity: bool = False  # boards weigh each vote by 1/(probability its pair was drawn)
     mix_3d_formats: bool = False  # 3D battles may pair an untextured mesh with a textured one
     health_every_s: float = 60.0  # between health checks of remote models

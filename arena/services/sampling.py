@@ -11,7 +11,7 @@ Two samplers, chosen per modality (ARENA_SAMPLER):
   information of the Bradley-Terry fit gives the ratings' covariance Σ (scaled so its
   centred diagonal matches the board's interval widths). A neighbour pair (k, k+1) with
   gap Δ and standard error σ is resolved at 95% when Δ > 1.96 σ; the sampler plans the
-  next votes (as many as those on the board) to raise Σ_c Φ((Δ_c/σ_c − 1.96)/2),
+  next votes (a horizon of four times those on the board) to raise Σ_c Φ((Δ_c/σ_c − 1.96)/2),
   the expected number of resolved neighbours, smoothed by 2 because Δ itself is estimated.
   The plan is found by Frank-Wolfe: each step adds the single pair whose vote gains most
   (with x = e_a − e_b and v = p_ab(1 − p_ab), a vote lowers σ_c² by about v (cᵀΣx)²) and
@@ -19,22 +19,24 @@ Two samplers, chosen per modality (ARENA_SAMPLER):
   the pairs that matter: neighbours near resolution, not those already resolved or tied.
   The distribution is (1 − floor)·plan + floor·uniform, so every pair keeps at least
   ``floor`` times its uniform probability; the boost multiplies both parts.
-  A short horizon aims the votes at the neighbours the next votes can resolve, not at those
-  a far larger board might, and a floor of 5% gives the plan more of the votes (horizon 4
-  and floor 10% resolved 20 neighbours with 28% fewer votes than uniform in the benchmark).
-  Measured (benchmarks/sampling.py, 50 models, s.d. 100 Elo, 6 seeds): 20 neighbour pairs
-  resolved after 40% fewer votes than uniform (16% by the expected count, a smoother but
-  different criterion), at the cost of wider intervals for the models whose order is
-  already settled (mean width 20 Elo after 75% more votes). The default is uniform.
+  Measured (benchmarks/sampling.py, 50 models, s.d. 100 Elo, the same seeds for both
+  samplers): 20 neighbour pairs resolved after 36.0% fewer votes than uniform over 12
+  seeds (28.0% over seeds 0-5, 39.5% over seeds 6-11: per seed, active needs 0.35 to 0.93
+  times uniform's votes, so a 6-seed median moves by ten points with the seeds),
+  19.1% fewer by the expected count, at the cost of wider intervals for the models whose
+  order is already settled (mean width 20 Elo after 34% more votes). A horizon of 1 and a
+  floor of 5% did better on seeds 0-5 (40.1%) and worse on seeds 6-11 (28.6%; 29.8% over
+  12, 14.6% by the expected count), so the horizon and floor stay. The default is uniform.
 
 Either way the probability of the drawn unordered pair is returned and stored with the
 battle (battles.pair_probability), so a fit can weigh each vote by 1/probability
 (inverse propensity, Chiang et al. eq. 7; ARENA_INVERSE_PROPENSITY) and estimate the
 ratings a uniform design would have. The boards give the fit each (pair, outcome) cell
 as a Kish row (arena.services.leaderboards.kish_rows), so its intervals carry the spread
-of the weights: in the benchmark's active runs they held the true rating 94.3% of the
-time (87.7% with each cell's mean weight only), at a mean width of 52 Elo against 16 for
-the unweighted fit of the same votes: the price of unbiased ratings from a skewed design.
+of the weights: in the benchmark's active runs (12 seeds) they held the true rating 93.7%
+of the time (86.3% with each cell's mean weight only), at a mean width of 38 Elo against
+15 for the unweighted fit of the same votes: the price of unbiased ratings from a skewed
+design.
 """
 
 from __future__ import annotations
@@ -58,10 +60,10 @@ class SampledBoard(Protocol):
     battle_counts: dict[str, dict[str, float]]
 
 
-FLOOR = 0.05  # share of the uniform distribution mixed into the active one
+FLOOR = 0.1  # share of the uniform distribution mixed into the active one
 Z95 = 1.959963984540054
 SCALE = 400 / math.log(10)  # Elo points per unit of log-strength (ranking.api.SCALE)
-HORIZON = 1.0  # the votes planned for, as a multiple of those on the board
+HORIZON = 4.0  # the votes planned for, as a multiple of those on the board
 SPREAD = 2.0  # smoothing of the resolved count: the gaps are estimates (r itself has s.d. about 1)
 ITERATIONS = 64  # Frank-Wolfe steps: the plan spreads over at most this many pairs
 RIDGE = 0.125  # the fit's prior, 0.5 virtual ties per model, as information (0.5 * 1/4)
