@@ -344,7 +344,7 @@ _WORKERS = 4
 # shaping needs, is still being worked out (about 1.5 s at a million votes): bounded, so
 # memory stays flat (16 x 20,000 rows is ~80 MiB a worker).
 _READ_AHEAD = 16
-_PIPE_BYTES = 16 << 20  # a worker's pipe, where the system allows (a batch is ~2 MiB once compressed)
+_PIPE_BYTES = 16 << 20  # a worker's pipe, where the system allows: room for a compressed batch or more
 
 
 def shaped_tables(
@@ -385,12 +385,12 @@ def parallel_tables(
     The votes' id span is cut into ranges of `chunk` ids, dealt out in turn. Each worker
     writes one Arrow IPC stream down a pipe of its own, a record batch per range, read here
     in range order, so a worker runs at most a batch ahead (the pipe blocks it) and memory
-    stays bounded; the batches cross as Arrow buffers, never as Python bytes. A second pipe
-    per worker takes it the published demographics, worked out here while the workers
-    already read, and brings back its counts for the manifest (merged into `shaper`) or
-    the error it stopped on; `meanwhile` runs here in a thread of its own once they have the
-    demographics, so that this process reads their batches meanwhile. Workers start as
-    `start_method` says.
+    stays bounded; the batches cross as lz4-compressed Arrow buffers, never as Python
+    objects. A second pipe per worker takes it the published demographics, worked out
+    here while the workers already read, and brings back its counts for the manifest
+    (merged into `shaper`) or the error it stopped on; `meanwhile` runs here in a thread
+    of its own once they have the demographics, so that this process reads their batches
+    meanwhile. Workers start as `start_method` says.
     """
     import multiprocessing
     import threading
