@@ -113,24 +113,19 @@ def export(data_dir: Path, fmt: str, env: dict[str, str]) -> tuple[float, float,
 
 def tree_rss(root: int) -> tuple[int, int]:
     """Bytes resident in `root` and its descendants now (Linux /proc): all (VmRSS, mapped
-    file pages included) and private (RssAnon: what the processes allocated)."""
-    parents: dict[int, int] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        parents[int(stat.parent.name)] = int(fields[1])
-    tree, total, anonymous, grown = {root}, 0, 0, True
-    while grown:
-        found = {pid for pid, parent in parents.items() if parent in tree} - tree
-        tree |= found
-        grown = bool(found)
-    for pid in tree:
+    file pages included) and private (RssAnon: what the processes allocated). Follows the
+    kernel's list of each process's children: reading every process's stat ten times a
+    second took a good part of a core from the export it measures."""
+    total = anonymous = 0
+    pending = [root]
+    while pending:
+        pid = pending.pop()
         try:
             status = Path(f"/proc/{pid}/status").read_text()
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
         except OSError:
             continue
+        pending.extend(int(child) for child in children)
         fields = {line.split(":")[0]: line.split()[1:2] for line in status.splitlines()}
         total += int((fields.get("VmRSS") or ["0"])[0]) * 1024
         anonymous += int((fields.get("RssAnon") or ["0"])[0]) * 1024

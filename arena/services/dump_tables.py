@@ -342,8 +342,8 @@ PARALLEL_ROWS = 300_000
 _WORKERS = 4
 # Batches a worker reads ahead while the k-anonymity of the dump's demographics, which
 # shaping needs, is still being worked out (about 1.5 s at a million votes): bounded, so
-# memory stays flat (16 x 20,000 rows is ~80 MiB a worker).
-_READ_AHEAD = 16
+# memory stays flat (8 x 20,000 rows is ~40 MiB a worker).
+_READ_AHEAD = 8
 _PIPE_BYTES = 16 << 20  # a worker's pipe, where the system allows: room for a compressed batch or more
 
 

@@ -22,7 +22,6 @@ from sqlalchemy import (
     Select,
     String,
     Text,
-    case,
     cast,
     func,
     literal,
@@ -65,7 +64,7 @@ ROW_FIELDS = (
     "anonymous",
     "valid",
     "labels",  # LABELS joined by SEPARATOR, '' for null
-    "profile",  # DEMOGRAPHICS joined by SEPARATOR ('' for null), or null when the vote has none
+    "profile",  # DEMOGRAPHICS joined by SEPARATOR ('' for null; all '' when the vote has none)
 )
 # Short values that repeat over millions of votes travel as one text per row, split once
 # per distinct text by the caller: a Python object per value is the read's main cost.
@@ -127,7 +126,7 @@ def _query(where: DumpFilter) -> Select:
             type_coerce(Vote.anonymous, Integer),
             type_coerce(Vote.valid, Integer),
             _joined_text(labels),
-            case((or_(*(column.is_not(None) for column in profile)), _joined_text(profile)), else_=None),
+            _joined_text(profile),
         )
         .join(Battle, Battle.id == Vote.battle_id)
         .where(*_conditions(where))
